@@ -1,0 +1,126 @@
+/**
+ * The provider plugin contract: the only surface a plugin in `plugins/<type>/` depends on.
+ *
+ * A plugin is data plus a few pure functions. It *declares* how its upstream frames bytes, how it
+ * authenticates and which routes it serves; it *does* only what is specific to its backend (the
+ * upstream URL, targeted body edits, response translation, error mapping). The core owns sockets,
+ * decoders, credentials and retries, so `src/` never branches on a provider type.
+ *
+ * A dropped-in JavaScript plugin needs no imports: everything it may call arrives in its arguments
+ * (`options(Type)` gets the schema builder, `prepare(req, tools)` gets the byte-edit helpers).
+ * See plugins/README.md for the how-to.
+ */
+import type Type from 'typebox'
+import type { TSchema } from 'typebox'
+
+/** Bumped when this contract changes incompatibly; the loader refuses plugins built for another. */
+export const PLUGIN_API = 1 as const
+
+/** Client endpoints a plugin can serve. */
+export type Route = 'messages' | 'count_tokens'
+
+/** How the upstream frames a successful streaming response body. */
+export type Framing = 'sse'
+
+/** Where a pooled key is written on the upstream request. */
+export type KeyHeader = 'x-api-key' | 'api-key' | 'bearer'
+
+/**
+ * How the relay authenticates to this upstream. `keys`: each pooled key is written into every
+ * listed header (`bearer` = `Authorization: Bearer …`). `none`: nothing (a local server).
+ */
+export type AuthSpec = { readonly kind: 'keys'; readonly headers: readonly KeyHeader[] } | { readonly kind: 'none' }
+
+/** What one request looks like to `prepare`. Headers are lower-cased. */
+export interface PrepareInput<Options = Record<string, unknown>> {
+  readonly route: Route
+  /** The client's JSON body, already carrying the upstream model name (model mapping is the core's). */
+  readonly body: Uint8Array
+  /** The upstream model name (after `model_mapping`, `[1m]` removed). */
+  readonly model: string
+  readonly stream: boolean
+  /** The client's raw query string without `?` ('' when none). */
+  readonly query: string
+  /** Client headers minus hop-by-hop, host, content-length and every credential. */
+  readonly headers: Readonly<Record<string, string>>
+  /** The provider's API root: config `base_url`, else `defaultBaseUrl(options)`. No trailing slash. */
+  readonly baseUrl: string
+  /** This provider's type-specific config keys, validated by `options`. */
+  readonly options: Readonly<Options>
+}
+
+/** What `prepare` returns: the upstream request before credentials are applied by the core. */
+export interface UpstreamRequestSpec {
+  /** Absolute URL. */
+  readonly url: string
+  /** Lower-case names. The core adds credentials, content-length and accept-encoding. */
+  readonly headers: Record<string, string>
+  readonly body: Uint8Array
+}
+
+/** Byte-level JSON helpers the core lends to `prepare`: targeted edits, never a re-serialisation. */
+export interface BodyTools {
+  /** Replace (or add) a top-level field with `json`, a serialised JSON value. */
+  setField(body: Uint8Array, key: string, json: string): Uint8Array
+  /** Remove a top-level field if present. */
+  deleteField(body: Uint8Array, key: string): Uint8Array
+}
+
+/** An upstream error in the shape the relay sends to clients. */
+export interface MappedError {
+  readonly status: number
+  /** An Anthropic error type: invalid_request_error, rate_limit_error, … */
+  readonly type: string
+  readonly message: string
+}
+
+/** One SSE event out of the core's decoder: its `event:` name and its joined `data:` lines. */
+export interface SseEvent {
+  readonly event: string
+  readonly data: string
+}
+
+/** Writes one Anthropic SSE event to the client (the core frames and batches it). */
+export type EmitEvent = (event: string, data: string) => void
+
+/** Per-request, stateful: turns the upstream's decoded frames into Anthropic SSE events. */
+export interface ResponseTranslator {
+  onEvent(event: SseEvent, emit: EmitEvent): void
+  /** The upstream ended cleanly: flush anything held back. */
+  onEnd?(emit: EmitEvent): void
+}
+
+export interface ProviderPlugin<Options = Record<string, unknown>> {
+  readonly api: typeof PLUGIN_API
+  /** The `type:` value in config, e.g. `anthropic`. Unique across all loaded plugins. */
+  readonly type: string
+  readonly description?: string
+  /** Schema of this type's own config keys (an object schema; unknown keys are errors). */
+  readonly options?: (T: typeof Type) => TSchema
+  /** The API root used when `base_url` is empty. */
+  defaultBaseUrl(options: Readonly<Options>): string
+  /** Which client endpoints this backend can answer. */
+  readonly routes: readonly Route[]
+  readonly framing: Framing
+  readonly auth: AuthSpec
+  /**
+   * `forward`: with `server.auth.allow_subscription`, a client's own Anthropic credential (subscription
+   * token or API key) goes to this upstream unchanged. Only for genuine Anthropic endpoints: a
+   * subscription token must never reach another backend (CONTRACT §3). `never`: always stripped.
+   */
+  readonly clientCredentials: 'forward' | 'never'
+  /** Build the upstream request. Pure; edit the body with `tools`, never rebuild it from known fields. */
+  prepare(req: PrepareInput<Options>, tools: BodyTools): UpstreamRequestSpec
+  /** Per request. Return undefined to pass the upstream body through byte for byte (the fast path). */
+  translator?(req: PrepareInput<Options>): ResponseTranslator | undefined
+  /**
+   * A non-2xx upstream answer → the error the client sees. Return undefined to pass the upstream's
+   * status, headers and body through verbatim (Claude Code's recovery keys on upstream wording).
+   */
+  mapError?(status: number, headers: Readonly<Record<string, string>>, body: string): MappedError | undefined
+}
+
+/** Identity helper that gives a TypeScript plugin its types. */
+export function definePlugin<Options = Record<string, unknown>>(plugin: ProviderPlugin<Options>): ProviderPlugin<Options> {
+  return plugin
+}
