@@ -1,0 +1,114 @@
+/**
+ * The shape of a config file (CONTRACT §1) as typebox schemas. Every key is optional here: the
+ * defaults live in defaults.ts, and checks that span several keys live in semantic.ts.
+ */
+import Type from 'typebox'
+import { Compile } from 'typebox/compile'
+import type { Static, TProperties, TSchema } from 'typebox'
+import { LOG_FORMATS, LOG_LEVELS, POOLING_STRATEGIES, ROUTING_STRATEGIES, STATE_STORES } from './types.js'
+
+/** A closed mapping: any key it does not declare is a typo, reported as `unknown key`. */
+const Closed = <P extends TProperties>(properties: P) => Type.Object(properties, { additionalProperties: false })
+const Opt = <S extends TSchema>(schema: S) => Type.Optional(schema)
+
+/** Counts, limits and durations in ms: whole numbers, never negative. */
+const Count = (minimum = 0) => Opt(Type.Integer({ minimum }))
+const Str = () => Opt(Type.String())
+const Bool = () => Opt(Type.Boolean())
+const Strings = () => Opt(Type.Array(Type.String()))
+const StringMap = () => Opt(Type.Record(Type.String(), Type.String()))
+/** Weights divide a share of traffic, so 0 (or less) would make a weighted pick undefined. */
+const Weight = () => Opt(Type.Number({ exclusiveMinimum: 0 }))
+
+const ClientSchema = Closed({
+  name: Type.String({ minLength: 1 }),
+  key: Type.String({ minLength: 1 }),
+  rpm_limit: Count(),
+  tpm_limit: Count(),
+  max_concurrent: Count(),
+})
+
+const ServerSchema = Closed({
+  listen: Str(),
+  max_body_bytes: Count(1),
+  keepalive_ms: Count(),
+  shutdown_timeout_ms: Count(),
+  timeouts: Opt(Closed({ connect_ms: Count(), first_byte_ms: Count(), idle_ms: Count(), total_ms: Count() })),
+  tls: Opt(Closed({ cert_file: Str(), key_file: Str() })),
+  auth: Opt(Closed({ api_key: Str(), allow_subscription: Bool(), clients: Opt(Type.Array(ClientSchema)) })),
+  admin: Opt(Closed({ api_key: Str() })),
+})
+
+const KeySchema = Closed({
+  key: Str(),
+  rpm_limit: Count(),
+  tpm_limit: Count(),
+  itpm_limit: Count(),
+  otpm_limit: Count(),
+  priority: Opt(Type.Integer()),
+  weight: Weight(),
+})
+
+/**
+ * Deliberately open: keys not declared here are the type's own options (aws_region, …), checked
+ * per entry against the plugin's schema once the type is known (providers.ts).
+ */
+export const ProviderSchema = Type.Object({
+  name: Type.String({ minLength: 1 }),
+  type: Type.String({ minLength: 1 }),
+  enabled: Bool(),
+  base_url: Str(),
+  priority: Opt(Type.Union([Type.Integer(), Type.Null()])),
+  weight: Weight(),
+  keys: Opt(Type.Array(KeySchema)),
+  pooling: Opt(Closed({ strategy: Opt(Type.Enum(POOLING_STRATEGIES)) })),
+  models: Strings(),
+  max_output_tokens: Count(),
+  model_mapping: StringMap(),
+})
+
+/** The keys every provider entry shares; anything else in an entry goes to `options`. */
+export const PROVIDER_COMMON_KEYS: ReadonlySet<string> = new Set(Object.keys(ProviderSchema.properties))
+
+const RoutingSchema = Closed({
+  strategy: Opt(Type.Enum(ROUTING_STRATEGIES)),
+  model_mapping: StringMap(),
+  default_provider: Str(),
+  max_attempts: Count(1),
+  failover_timeout_ms: Count(),
+  queue_timeout_ms: Count(),
+  affinity: Opt(Closed({ enabled: Bool(), ttl_ms: Count() })),
+  debug: Bool(),
+})
+
+const HealthSchema = Closed({
+  circuit_breaker: Opt(Closed({ failure_threshold: Count(1), open_duration_ms: Count(), half_open_probes: Count(1) })),
+  // A 0 ms interval would spin; disabling is what `enabled: false` is for.
+  health_check: Opt(Closed({ enabled: Bool(), interval_ms: Count(1) })),
+})
+
+const StateSchema = Closed({
+  store: Opt(Type.Enum(STATE_STORES)),
+  redis: Opt(Closed({ url: Str(), key_prefix: Str() })),
+})
+
+const LoggingSchema = Closed({
+  level: Opt(Type.Enum(LOG_LEVELS)),
+  format: Opt(Type.Enum(LOG_FORMATS)),
+})
+
+export const ConfigSchema = Closed({
+  server: Opt(ServerSchema),
+  plugin_dirs: Strings(),
+  providers: Opt(Type.Array(ProviderSchema)),
+  routing: Opt(RoutingSchema),
+  health: Opt(HealthSchema),
+  state: Opt(StateSchema),
+  logging: Opt(LoggingSchema),
+})
+
+/** A config file that passed the schema: keys may be missing, present ones have the right shape. */
+export type ConfigInput = Static<typeof ConfigSchema>
+export type ProviderInput = Static<typeof ProviderSchema>
+
+export const configValidator = Compile(ConfigSchema)

@@ -1,0 +1,99 @@
+/**
+ * Checks that span several keys or read a string's meaning. They run on the raw data even when
+ * the schema found problems (so one run reports everything), hence every read is guarded.
+ */
+import { isIPv6 } from 'node:net'
+import { formatPath, type Segments } from './paths.js'
+import type { ProblemList } from './problems.js'
+
+type Data = Readonly<Record<string, unknown>>
+
+const record = (value: unknown): Data | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Data) : undefined
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined)
+const list = (value: unknown): readonly unknown[] => (Array.isArray(value) ? value : [])
+
+const LISTEN = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d+)$/
+const HOSTNAME = /^[A-Za-z0-9.-]+$/
+
+function listenProblem(listen: string): string | undefined {
+  const match = LISTEN.exec(listen)
+  if (match === null) return 'must be host:port, with an IPv6 host in brackets ([::1]:8787)'
+  const [, ipv6, host, port] = match
+  if (ipv6 !== undefined && !isIPv6(ipv6)) return `"${ipv6}" is not an IPv6 address`
+  if (host !== undefined && !HOSTNAME.test(host)) return 'must name a host (0.0.0.0 for every interface)'
+  if (Number(port) > 65535) return 'port must be 0–65535'
+  return undefined
+}
+
+/** Reports the second and later uses of each name at `[...base, index, 'name']`. */
+function checkUnique(entries: readonly unknown[], base: Segments, what: string, problems: ProblemList): void {
+  const firstIndex = new Map<string, number>()
+  entries.forEach((entry, index) => {
+    const name = text(record(entry)?.['name'])
+    if (name === undefined || name === '') return
+    const first = firstIndex.get(name)
+    if (first === undefined) firstIndex.set(name, index)
+    else problems.add([...base, index, 'name'], `duplicate ${what} name "${name}" (also ${formatPath([...base, first])})`)
+  })
+}
+
+/** Model mapping keys are exact names or prefixes ending in one `*`. */
+function checkWildcards(mapping: Data | undefined, base: Segments, problems: ProblemList): void {
+  for (const key of Object.keys(mapping ?? {})) {
+    const star = key.indexOf('*')
+    if (star !== -1 && star !== key.length - 1) problems.add([...base, key], 'a "*" wildcard may only appear once, at the end')
+  }
+}
+
+function checkRouting(routing: Data | undefined, providerNames: ReadonlySet<string>, problems: ProblemList): void {
+  const mapping = record(routing?.['model_mapping'])
+  if (routing?.['strategy'] === 'model_based' && Object.keys(mapping ?? {}).length === 0) {
+    problems.add(['routing', 'model_mapping'], 'must map at least one model prefix to a provider when strategy is model_based')
+  }
+  for (const [prefix, target] of Object.entries(mapping ?? {})) {
+    if (typeof target === 'string' && !providerNames.has(target)) {
+      problems.add(['routing', 'model_mapping', prefix], `no provider is named "${target}"`)
+    }
+  }
+  checkWildcards(mapping, ['routing', 'model_mapping'], problems)
+  const fallback = text(routing?.['default_provider'])
+  if (fallback !== undefined && fallback !== '' && !providerNames.has(fallback)) {
+    problems.add(['routing', 'default_provider'], `no provider is named "${fallback}"`)
+  }
+}
+
+function checkServer(server: Data | undefined, problems: ProblemList): void {
+  const listen = text(server?.['listen'])
+  const listenError = listen === undefined ? undefined : listenProblem(listen)
+  if (listenError !== undefined) problems.add(['server', 'listen'], listenError)
+  const tls = record(server?.['tls'])
+  const cert = text(tls?.['cert_file']) ?? ''
+  const key = text(tls?.['key_file']) ?? ''
+  if ((cert === '') !== (key === '')) {
+    const missing = cert === '' ? 'cert_file' : 'key_file'
+    problems.add(['server', 'tls', missing], 'cert_file and key_file must be set together')
+  }
+  checkUnique(list(record(server?.['auth'])?.['clients']), ['server', 'auth', 'clients'], 'client', problems)
+}
+
+export function checkSemantics(raw: unknown, problems: ProblemList): void {
+  const root = record(raw) ?? {}
+  checkServer(record(root['server']), problems)
+
+  const providers = root['providers']
+  if (providers === undefined || (Array.isArray(providers) && providers.length === 0)) {
+    problems.add(['providers'], 'at least one provider is required')
+  }
+  checkUnique(list(providers), ['providers'], 'provider', problems)
+  list(providers).forEach((entry, index) => {
+    checkWildcards(record(record(entry)?.['model_mapping']), ['providers', index, 'model_mapping'], problems)
+  })
+  const names = new Set(list(providers).flatMap((entry) => text(record(entry)?.['name']) ?? []))
+  checkRouting(record(root['routing']), names, problems)
+
+  const state = record(root['state'])
+  if (state?.['store'] === 'redis' && (text(record(state['redis'])?.['url']) ?? '') === '') {
+    problems.add(['state', 'redis', 'url'], 'is required when state.store is redis')
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The relay's configuration after loading: every key of CONTRACT §1 present (defaults filled in),
+ * named exactly as in the YAML file, deep-frozen. Only `loadConfig`/`parseConfig` produce it.
+ */
+
+export const ROUTING_STRATEGIES = [
+  'failover',
+  'round_robin',
+  'weighted_round_robin',
+  'shuffle',
+  'least_loaded',
+  'weighted_failover',
+  'model_based',
+] as const
+export type RoutingStrategy = (typeof ROUTING_STRATEGIES)[number]
+
+export const POOLING_STRATEGIES = ['least_loaded', 'round_robin', 'random', 'weighted'] as const
+export type PoolingStrategy = (typeof POOLING_STRATEGIES)[number]
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export const LOG_FORMATS = ['json', 'pretty'] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
+
+export const STATE_STORES = ['memory', 'redis'] as const
+export type StateStore = (typeof STATE_STORES)[number]
+
+/** All in milliseconds; 0 = no limit. */
+export interface TimeoutsConfig {
+  readonly connect_ms: number
+  readonly first_byte_ms: number
+  readonly idle_ms: number
+  readonly total_ms: number
+}
+
+/** Both set → HTTPS; both empty → plain HTTP (a half-set pair is a config error). */
+export interface TlsConfig {
+  readonly cert_file: string
+  readonly key_file: string
+}
+
+/** A named client key; limits of 0 mean unlimited. */
+export interface ClientConfig {
+  readonly name: string
+  readonly key: string
+  readonly rpm_limit: number
+  readonly tpm_limit: number
+  readonly max_concurrent: number
+}
+
+export interface AuthConfig {
+  readonly api_key: string
+  readonly allow_subscription: boolean
+  readonly clients: readonly ClientConfig[]
+}
+
+export interface AdminConfig {
+  readonly api_key: string
+}
+
+export interface ServerConfig {
+  /** `host:port`, IPv6 hosts in brackets (`[::1]:8787`); port 0 = any free port. */
+  readonly listen: string
+  readonly max_body_bytes: number
+  readonly keepalive_ms: number
+  readonly shutdown_timeout_ms: number
+  readonly timeouts: TimeoutsConfig
+  readonly tls: TlsConfig
+  readonly auth: AuthConfig
+  readonly admin: AdminConfig
+}
+
+/** One pooled slot of a provider; limits of 0 mean unlimited. */
+export interface KeyConfig {
+  /** Empty for types whose slots are not credentials (bedrock, vertex). */
+  readonly key: string
+  readonly rpm_limit: number
+  readonly tpm_limit: number
+  readonly itpm_limit: number
+  readonly otpm_limit: number
+  readonly priority: number
+  readonly weight: number
+}
+
+export interface PoolingConfig {
+  readonly strategy: PoolingStrategy
+}
+
+export interface ProviderConfig {
+  readonly name: string
+  readonly type: string
+  readonly enabled: boolean
+  readonly base_url: string
+  /** null → the highest key priority, else 1 (resolved by the router, not here). */
+  readonly priority: number | null
+  readonly weight: number
+  readonly keys: readonly KeyConfig[]
+  readonly pooling: PoolingConfig
+  readonly models: readonly string[]
+  readonly max_output_tokens: number
+  readonly model_mapping: Readonly<Record<string, string>>
+  /** The entry's type-specific keys, validated against the plugin's `options` schema. */
+  readonly options: Readonly<Record<string, unknown>>
+}
+
+export interface AffinityConfig {
+  readonly enabled: boolean
+  readonly ttl_ms: number
+}
+
+export interface RoutingConfig {
+  readonly strategy: RoutingStrategy
+  readonly model_mapping: Readonly<Record<string, string>>
+  readonly default_provider: string
+  readonly max_attempts: number
+  readonly failover_timeout_ms: number
+  readonly queue_timeout_ms: number
+  readonly affinity: AffinityConfig
+  readonly debug: boolean
+}
+
+export interface CircuitBreakerConfig {
+  readonly failure_threshold: number
+  readonly open_duration_ms: number
+  readonly half_open_probes: number
+}
+
+export interface HealthCheckConfig {
+  readonly enabled: boolean
+  readonly interval_ms: number
+}
+
+export interface HealthConfig {
+  readonly circuit_breaker: CircuitBreakerConfig
+  readonly health_check: HealthCheckConfig
+}
+
+export interface RedisConfig {
+  readonly url: string
+  readonly key_prefix: string
+}
+
+export interface StateConfig {
+  readonly store: StateStore
+  readonly redis: RedisConfig
+}
+
+export interface LoggingConfig {
+  readonly level: LogLevel
+  readonly format: LogFormat
+}
+
+export interface RelayConfig {
+  readonly server: ServerConfig
+  /** As written in the file; relative entries are relative to the config file's folder. */
+  readonly plugin_dirs: readonly string[]
+  readonly providers: readonly ProviderConfig[]
+  readonly routing: RoutingConfig
+  readonly health: HealthConfig
+  readonly state: StateConfig
+  readonly logging: LoggingConfig
+}

@@ -1,0 +1,145 @@
+import t from 'tap'
+import { ConfigError } from '../../src/config/load.js'
+import { MINIMAL, parse, problemsOf } from './fixtures/helpers.js'
+
+t.test('a file with many mistakes reports every one, with path and line', async (t) => {
+  const text = `server:
+  listen: "localhost"
+providers:
+  - name: main
+    type: anthropic
+    keys:
+      - key: sk-1
+        rpm_limt: 60
+        tpm_limit: -5
+    pooling:
+      strategy: fastest
+  - name: main
+    type: bedrok
+  - name: aws
+    type: bedrock
+    aws_access_key_id: AKIA
+    aws_profile: dev
+routing:
+  strategy: model_based
+`
+  const error = await parse(text).catch((e: unknown) => e)
+  t.ok(error instanceof ConfigError)
+  if (!(error instanceof ConfigError)) return
+  t.equal(error.source, '/tmp/test.yaml')
+  t.same(error.problems, [
+    { path: 'server.listen', message: 'must be host:port, with an IPv6 host in brackets ([::1]:8787)', line: 2 },
+    { path: 'providers[0].keys[0].rpm_limt', message: 'unknown key "rpm_limt"', line: 8 },
+    { path: 'providers[0].keys[0].tpm_limit', message: 'must be ≥ 0', line: 9 },
+    { path: 'providers[0].pooling.strategy', message: 'must be one of: least_loaded, round_robin, random, weighted', line: 11 },
+    { path: 'providers[1].name', message: 'duplicate provider name "main" (also providers[0])', line: 12 },
+    { path: 'providers[1].type', message: 'unknown provider type "bedrok"; known types: anthropic, bedrock', line: 13 },
+    { path: 'providers[2].aws_region', message: 'is required', line: 14 },
+    { path: 'providers[2].aws_profile', message: 'unknown key "aws_profile"', line: 17 },
+    {
+      path: 'routing.model_mapping',
+      message: 'must map at least one model prefix to a provider when strategy is model_based',
+      line: 18,
+    },
+  ])
+  const lines = error.message.split('\n')
+  t.equal(lines.length, 9, 'one line per problem')
+  t.equal(lines[1], 'providers[0].keys[0].rpm_limt: unknown key "rpm_limt" (line 8)')
+})
+
+t.test('schema messages', async (t) => {
+  const problems = await problemsOf(`
+serve: {}
+server:
+  max_body_bytes: 1.5
+  tls: { cert_file: /etc/cert.pem }
+  auth:
+    allow_subscription: yes
+    clients:
+      - { name: a, key: "" }
+      - { name: a, key: k }
+      - { key: k }
+providers:
+  - type: anthropic
+    priority: high
+    weight: 0
+    models: claude
+    model_mapping: { "cl*ude": x, "claude-*": 5 }
+routing:
+  strategy: fastest
+  max_attempts: 0
+  default_provider: nobody
+  model_mapping: { claude: ghost }
+state: { store: redis }
+logging: { level: loud }
+`)
+  t.same(problems, [
+    { path: 'serve', message: 'unknown key "serve"', line: 2 },
+    { path: 'server.max_body_bytes', message: 'must be an integer', line: 4 },
+    { path: 'server.tls.key_file', message: 'cert_file and key_file must be set together', line: 5 },
+    { path: 'server.auth.allow_subscription', message: 'must be true or false', line: 7 },
+    { path: 'server.auth.clients[0].key', message: 'must not be empty', line: 9 },
+    { path: 'server.auth.clients[1].name', message: 'duplicate client name "a" (also server.auth.clients[0])', line: 10 },
+    { path: 'server.auth.clients[2].name', message: 'is required', line: 11 },
+    { path: 'providers[0].name', message: 'is required', line: 13 },
+    { path: 'providers[0].priority', message: 'must be an integer or null', line: 14 },
+    { path: 'providers[0].weight', message: 'must be > 0', line: 15 },
+    { path: 'providers[0].models', message: 'must be a list', line: 16 },
+    { path: 'providers[0].model_mapping["claude-*"]', message: 'must be a string', line: 17 },
+    { path: 'providers[0].model_mapping["cl*ude"]', message: 'a "*" wildcard may only appear once, at the end', line: 17 },
+    {
+      path: 'routing.strategy',
+      message:
+        'must be one of: failover, round_robin, weighted_round_robin, shuffle, least_loaded, weighted_failover, model_based',
+      line: 19,
+    },
+    { path: 'routing.max_attempts', message: 'must be ≥ 1', line: 20 },
+    { path: 'routing.default_provider', message: 'no provider is named "nobody"', line: 21 },
+    { path: 'routing.model_mapping.claude', message: 'no provider is named "ghost"', line: 22 },
+    { path: 'state.redis.url', message: 'is required when state.store is redis', line: 23 },
+    { path: 'logging.level', message: 'must be one of: trace, debug, info, warn, error, fatal, silent', line: 24 },
+  ])
+})
+
+t.test('server.listen forms', async (t) => {
+  for (const good of ['127.0.0.1:0', '0.0.0.0:65535', 'localhost:8787', '[::1]:8787', '[::]:80']) {
+    await t.resolves(parse(`server: { listen: "${good}" }\n${MINIMAL}`), good)
+  }
+  const bad: Record<string, string> = {
+    '127.0.0.1': 'must be host:port, with an IPv6 host in brackets ([::1]:8787)',
+    '::1:8787': 'must be host:port, with an IPv6 host in brackets ([::1]:8787)',
+    '127.0.0.1:65536': 'port must be 0–65535',
+    '127.0.0.1:http': 'must be host:port, with an IPv6 host in brackets ([::1]:8787)',
+    ':8787': 'must name a host (0.0.0.0 for every interface)',
+    '[nope]:1': '"nope" is not an IPv6 address',
+  }
+  for (const [listen, message] of Object.entries(bad)) {
+    t.same(await problemsOf(`server: { listen: "${listen}" }\n${MINIMAL}`), [{ path: 'server.listen', message, line: 1 }], listen)
+  }
+})
+
+t.test('empty file: no providers', async (t) => {
+  t.same(await problemsOf(''), [{ path: 'providers', message: 'at least one provider is required' }])
+  t.same(await problemsOf('# only a comment\n'), [{ path: 'providers', message: 'at least one provider is required' }])
+  t.same(await problemsOf('providers: []\n'), [{ path: 'providers', message: 'at least one provider is required', line: 1 }])
+})
+
+t.test('the file must be a mapping', async (t) => {
+  t.same(await problemsOf('- a\n- b\n'), [
+    { path: '', message: 'the config must be a mapping', line: 1 },
+    { path: 'providers', message: 'at least one provider is required', line: 1 },
+  ])
+})
+
+t.test('YAML syntax errors are problems with their line, and stop there', async (t) => {
+  const problems = await problemsOf('providers:\n  - name: a\n    type: [anthropic\nrouting: {}\n')
+  t.ok(problems.length >= 1)
+  t.match(problems[0], { path: '', message: /^YAML syntax error: /, line: Number })
+  t.same(await problemsOf('a: 1\na: 2\n'), [{ path: '', message: 'YAML syntax error: Map keys must be unique', line: 2 }])
+})
+
+t.test('disabled providers are still validated', async (t) => {
+  t.same(await problemsOf(MINIMAL + '    enabled: false\n    keys: [{ rpm_limit: -1 }]\n'), [
+    { path: 'providers[0].keys[0].rpm_limit', message: 'must be ≥ 0', line: 5 },
+  ])
+})
