@@ -1,0 +1,74 @@
+/**
+ * The `cc-relay` command line (CONTRACT §2). bin/cc-relay.js imports this from dist/.
+ */
+import { ConfigError, loadConfig } from './config/load.js'
+import { pluginCatalog } from './plugin-types.js'
+
+const USAGE = `usage:
+  cc-relay serve [--config FILE] [--listen HOST:PORT]
+  cc-relay config validate [FILE | --config FILE]
+`
+
+interface Parsed {
+  readonly words: string[]
+  readonly flags: Map<string, string>
+}
+
+/** `--name value` and `--name=value`; everything else is a word. */
+function parse(argv: readonly string[], valued: readonly string[]): Parsed | string {
+  const words: string[] = []
+  const flags = new Map<string, string>()
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (!arg.startsWith('--')) {
+      words.push(arg)
+      continue
+    }
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined]
+    if (!valued.includes(name)) return `unknown option --${name}`
+    const value = inline ?? argv[++i]
+    if (value === undefined) return `--${name} needs a value`
+    flags.set(name, value)
+  }
+  return { words, flags }
+}
+
+async function validate(file: string | undefined): Promise<number> {
+  try {
+    const { source, config } = await loadConfig({ file, discover: pluginCatalog().discover })
+    const enabled = config.providers.filter((p) => p.enabled).length
+    process.stdout.write(`${source}: valid (${config.providers.length} providers, ${enabled} enabled)\n`)
+    return 0
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`${err.source}: invalid\n${err.message}\n`)
+    return 1
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const parsed = parse(argv, ['config', 'listen'])
+  if (typeof parsed === 'string') {
+    process.stderr.write(`cc-relay: ${parsed}\n${USAGE}`)
+    return 2
+  }
+  const { words, flags } = parsed
+  const [command, sub, extra] = words
+  if (command === 'serve' && sub === undefined) {
+    const { serve } = await import('./main.js')
+    return serve({ config: flags.get('config'), listen: flags.get('listen') })
+  }
+  if (command === 'config' && sub === 'validate' && !flags.has('listen')) {
+    if (extra !== undefined && flags.has('config')) {
+      process.stderr.write(`cc-relay: give the file either as an argument or with --config\n${USAGE}`)
+      return 2
+    }
+    return validate(extra ?? flags.get('config'))
+  }
+  if (command === 'help' || command === undefined) {
+    process.stdout.write(USAGE)
+    return command === undefined ? 2 : 0
+  }
+  process.stderr.write(`cc-relay: unknown command ${JSON.stringify(words.join(' '))}\n${USAGE}`)
+  return 2
+}

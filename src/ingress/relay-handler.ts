@@ -1,0 +1,122 @@
+/**
+ * `POST /v1/messages` and `POST /v1/messages/count_tokens`: check the client, read and sniff the body,
+ * take a lease from the supervisor, and hand the request to a worker with its own port.
+ */
+import { MessageChannel } from 'node:worker_threads'
+import type { MessagePort } from 'node:worker_threads'
+import type { Piscina } from 'piscina'
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
+import type { Route } from '../../plugins/sdk.js'
+import type { RelayConfig } from '../config/types.js'
+import { relayError } from '../shared/errors.js'
+import type { RelayErrorData } from '../shared/errors.js'
+import { CLIENT_CREDENTIAL_HEADERS, isPerHopRequestHeader, RELAY_KEY_HEADER } from '../shared/headers.js'
+import type { Logger } from '../shared/log.js'
+import { PROTOCOL } from '../shared/protocol.js'
+import type { RelayTask } from '../shared/protocol.js'
+import type { Supervisor } from '../supervisor/supervisor.js'
+import type { ClientAuth } from './client-auth.js'
+import { readBody, readHeaders } from './read-request.js'
+import { RequestLog } from './request-log.js'
+import { sendError } from './respond.js'
+import type { ResponseState } from './respond.js'
+import { nextRequestId } from './request-id.js'
+import { sniffBody } from './sniff.js'
+import { StreamBridge } from './stream-bridge.js'
+
+export interface RelayDeps {
+  readonly config: RelayConfig
+  readonly auth: ClientAuth
+  readonly supervisor: Supervisor
+  readonly pool: Piscina
+  readonly log: Logger
+  /** Live requests, so a shutdown can wait for them and end the rest. */
+  readonly inflight: Set<StreamBridge>
+}
+
+/** Client headers as they go upstream: no per-hop ones, no relay key, credentials split off. */
+function splitHeaders(headers: Record<string, string>, consumed: ReadonlySet<string>) {
+  const forward: Record<string, string> = {}
+  const credential: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (isPerHopRequestHeader(name) || name === RELAY_KEY_HEADER) continue
+    if ((CLIENT_CREDENTIAL_HEADERS as readonly string[]).includes(name)) {
+      if (!consumed.has(name)) credential[name] = value
+      continue
+    }
+    forward[name] = value
+  }
+  return { forward, credential }
+}
+
+export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, req: HttpRequest): void {
+  const state: ResponseState = { aborted: false }
+  const requestId = nextRequestId()
+  const log = new RequestLog(deps.log, requestId, route)
+  let bridge: StreamBridge | undefined
+  res.onAborted(() => {
+    state.aborted = true
+    log.clientAborted()
+    if (bridge) bridge.clientAborted()
+    else log.done(0, undefined)
+  })
+  const headers = readHeaders(req)
+  const query = req.getQuery() ?? ''
+  const reject = (error: RelayErrorData, close: boolean): void => log.done(sendError(res, state, error, requestId, close), error)
+
+  const verdict = deps.auth.check(headers)
+  if (!verdict.ok) return reject(relayError('unauthenticated', 'a valid relay key is required (x-cc-relay-key, x-api-key or Authorization: Bearer)'), true)
+  const contentType = headers['content-type'] ?? ''
+  if (!/^application\/json\b/i.test(contentType)) return reject(relayError('unsupported_media_type', `content-type must be application/json, got ${JSON.stringify(contentType)}`), true)
+  const limit = deps.config.server.max_body_bytes
+  const declared = headers['content-length'] === undefined ? undefined : Number(headers['content-length'])
+  const tooLarge = relayError('body_too_large', `request body exceeds the relay's limit of ${limit} bytes`)
+  if (declared !== undefined && declared > limit) return reject(tooLarge, true)
+
+  readBody(res, declared !== undefined && Number.isSafeInteger(declared) ? declared : undefined, limit, (result) => {
+    if (!result.ok) return reject(tooLarge, true)
+    const body = result.body
+    const sniffed = sniffBody(body)
+    if (!sniffed.ok) return reject(sniffed.error, false)
+    log.model(sniffed.model)
+    const { forward, credential } = splitHeaders(headers, verdict.consumed)
+    const leased = deps.supervisor.lease({ route, model: sniffed.model, hasClientCredential: Object.keys(credential).length > 0 })
+    if (!leased.ok) return reject(leased.error, false)
+
+    const { port1, port2 } = new MessageChannel()
+    const task: RelayTask = {
+      v: PROTOCOL,
+      kind: 'relay',
+      port: port2 as unknown as RelayTask['port'],
+      requestId,
+      route,
+      query,
+      headers: forward,
+      clientCredential: credential,
+      body,
+      modelSpan: sniffed.modelSpan,
+      stream: sniffed.stream,
+      maxTokens: sniffed.maxTokens,
+      lease: leased.lease,
+    }
+    const live = new StreamBridge(res, state, port1 as MessagePort, requestId, (end) => {
+      deps.inflight.delete(live)
+      port1.close()
+      if (end.outcome) deps.supervisor.report(end.outcome)
+      log.done(end.status, end.error, end.outcome)
+    })
+    bridge = live
+    deps.inflight.add(live)
+    deps.pool.run(task, { transferList: [port2, body.buffer as ArrayBuffer] }).then(
+      () => {
+        // The task can settle before its port's last messages are read (two channels, no ordering
+        // between them), so only a request whose client has gone is closed here.
+        if (!live.ended && state.aborted) live.abandon()
+      },
+      (err: Error) => {
+        const full = /queue is at limit/i.test(err.message)
+        live.fail(full ? relayError('overloaded', 'the relay is at capacity; retry shortly') : relayError('internal', 'a relay worker failed while serving this request'))
+      },
+    )
+  })
+}

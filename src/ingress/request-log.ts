@@ -1,0 +1,59 @@
+/**
+ * One log line per request, written when it ends: who served it, how long it took, what it cost in
+ * tokens (read from the stream's usage). No headers, no bodies, no keys.
+ */
+import type { RelayErrorData } from '../shared/errors.js'
+import type { Logger } from '../shared/log.js'
+import type { Outcome } from '../shared/protocol.js'
+
+export class RequestLog {
+  readonly #log: Logger
+  readonly #id: string
+  readonly #route: string
+  readonly #startedAt = performance.now()
+  #model = ''
+  #aborted = false
+  #done = false
+
+  constructor(log: Logger, id: string, route: string) {
+    this.#log = log
+    this.#id = id
+    this.#route = route
+  }
+
+  model(model: string): void {
+    this.#model = model
+  }
+
+  clientAborted(): void {
+    this.#aborted = true
+  }
+
+  done(status: number, error: RelayErrorData | undefined, outcome?: Outcome): void {
+    if (this.#done) return
+    this.#done = true
+    const line: Record<string, unknown> = {
+      request_id: this.#id,
+      route: this.#route,
+      model: this.#model,
+      status,
+      duration_ms: Math.round(performance.now() - this.#startedAt),
+      client_aborted: this.#aborted,
+    }
+    if (outcome) {
+      line.provider = outcome.provider
+      line.upstream_model = outcome.upstreamModel
+      line.ttfb_ms = outcome.ttfbMs < 0 ? null : Math.round(outcome.ttfbMs)
+      line.input_tokens = outcome.usage.input_tokens
+      line.output_tokens = outcome.usage.output_tokens
+      line.cache_read_input_tokens = outcome.usage.cache_read_input_tokens
+      line.cache_creation_input_tokens = outcome.usage.cache_creation_input_tokens
+    }
+    if (error) {
+      line.error = error.code
+      line.error_message = error.message
+    }
+    if (status >= 500 || (error && error.code !== 'unauthenticated')) this.#log.warn(line, 'request')
+    else this.#log.info(line, 'request')
+  }
+}

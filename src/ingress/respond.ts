@@ -1,0 +1,43 @@
+/**
+ * Small writers for answers the relay produces itself. Every write after an await must sit inside
+ * `res.cork()` (uWS), so each helper corks; inside a handler's synchronous part corking again is harmless.
+ */
+import { STATUS_CODES } from 'node:http'
+import type { HttpResponse } from 'uWebSockets.js'
+import { envelopeFor } from '../shared/errors.js'
+import type { RelayErrorData } from '../shared/errors.js'
+
+const statusLines = new Map<number, string>()
+
+/** `"429 Too Many Requests"`, cached: uWS takes the status line as written. */
+export function statusLine(status: number): string {
+  let line = statusLines.get(status)
+  if (line === undefined) {
+    line = `${status} ${STATUS_CODES[status] ?? (status === 529 ? 'Overloaded' : 'Status')}`
+    statusLines.set(status, line)
+  }
+  return line
+}
+
+export interface ResponseState {
+  aborted: boolean
+}
+
+export function sendJson(res: HttpResponse, state: ResponseState, status: number, body: string, extraHeaders: readonly string[] = [], close = false): void {
+  if (state.aborted) return
+  res.cork(() => {
+    res.writeStatus(statusLine(status)).writeHeader('content-type', 'application/json')
+    for (let i = 0; i < extraHeaders.length; i += 2) res.writeHeader(extraHeaders[i]!, extraHeaders[i + 1]!)
+    res.end(body, close)
+  })
+}
+
+/**
+ * An Anthropic error envelope; `request_id` and `x-cc-relay-request-id` are the relay's id (CONTRACT §4).
+ * `close` ends the connection, for answers given before the request body was read.
+ */
+export function sendError(res: HttpResponse, state: ResponseState, error: RelayErrorData, requestId: string, close = false, extraHeaders: readonly string[] = []): number {
+  const { status, body } = envelopeFor(error, requestId)
+  sendJson(res, state, status, body, ['request-id', requestId, 'x-cc-relay-request-id', requestId, ...extraHeaders], close)
+  return status
+}

@@ -1,0 +1,87 @@
+/**
+ * The uWS server: the route table, listen and close. uWS is the only code that touches client sockets.
+ */
+import uWS from 'uWebSockets.js'
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
+import type { Route } from '../../plugins/sdk.js'
+import { relayError } from '../shared/errors.js'
+import { nextRequestId } from './request-id.js'
+import { handleRelay } from './relay-handler.js'
+import type { RelayDeps } from './relay-handler.js'
+import { sendError, sendJson } from './respond.js'
+
+/**
+ * The repackaged uWS build silently falls back to a `ws`-based shim on an unsupported Node, where
+ * onWritable/tryEnd throw (STACK.md). The native App is a C++ function; the shim is plain JavaScript.
+ */
+export function assertNativeUws(): void {
+  if (!/\[native code\]/.test(Function.prototype.toString.call(uWS.App))) {
+    throw new Error(`uWebSockets.js has no native binary for Node ${process.version}; cc-relay needs Node 20 (see .nvmrc)`)
+  }
+}
+
+type Handler = (res: HttpResponse, req: HttpRequest) => void
+interface RouteEntry {
+  readonly method: string
+  readonly handle: Handler
+}
+
+export interface Listening {
+  readonly url: string
+  /** Stops accepting connections; requests in flight go on. */
+  stopAccepting(): void
+}
+
+function routes(deps: RelayDeps): Map<string, RouteEntry> {
+  const relay = (route: Route): Handler => (res, req) => handleRelay(deps, route, res, req)
+  return new Map<string, RouteEntry>([
+    ['/v1/messages', { method: 'post', handle: relay('messages') }],
+    ['/v1/messages/count_tokens', { method: 'post', handle: relay('count_tokens') }],
+    // CONTRACT §4: ok once listening with a ready pool, which is the only time this server exists.
+    ['/health', { method: 'get', handle: (res) => sendJson(res, { aborted: false }, 200, '{"status":"ok"}') }],
+  ])
+}
+
+export function createApp(deps: RelayDeps): TemplatedApp {
+  const { cert_file, key_file } = deps.config.server.tls
+  const app = cert_file ? uWS.SSLApp({ cert_file_name: cert_file, key_file_name: key_file }) : uWS.App()
+  const table = routes(deps)
+  app.any('/*', (res, req) => {
+    const path = req.getUrl()
+    const entry = table.get(path)
+    const method = req.getMethod()
+    if (entry && entry.method === method) return entry.handle(res, req)
+    const state = { aborted: false }
+    // Answered before any body is read: close the connection rather than parse what follows.
+    const hasBody = req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== ''
+    if (entry) {
+      const error = relayError('method_not_allowed', `${method.toUpperCase()} is not allowed on ${path}; use ${entry.method.toUpperCase()}`)
+      sendError(res, state, error, nextRequestId(), hasBody, ['allow', entry.method.toUpperCase()])
+    } else {
+      sendError(res, state, relayError('not_found', `no such endpoint: ${method.toUpperCase()} ${path}`), nextRequestId(), hasBody)
+    }
+  })
+  return app
+}
+
+/** `host:port` or `[v6]:port` → parts. The config loader has already checked the shape. */
+export function splitListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen)
+  if (!m) throw new Error(`listen address must be host:port, got ${JSON.stringify(listen)}`)
+  return { host: m[1] ?? m[2]!, port: Number(m[3]) }
+}
+
+export function listen(app: TemplatedApp, address: string, tls: boolean): Promise<Listening> {
+  const { host, port } = splitListen(address)
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket: us_listen_socket | false) => {
+      if (!socket) return reject(new Error(`cannot listen on ${address} (address in use or not available)`))
+      const bound = uWS.us_socket_local_port(socket)
+      const shownHost = host.includes(':') ? `[${host}]` : host
+      resolve({
+        url: `${tls ? 'https' : 'http'}://${shownHost}:${bound}`,
+        stopAccepting: () => uWS.us_listen_socket_close(socket),
+      })
+    })
+  })
+}

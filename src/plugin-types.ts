@@ -1,0 +1,31 @@
+/**
+ * Connects plugin discovery to config loading: the loader asks for the provider types available to a
+ * config (built-ins plus its `plugin_dirs`), and the caller keeps the loaded plugins for serving.
+ */
+import type { ProviderPlugin } from '../plugins/sdk.js'
+import type { DiscoverTypes, ProviderTypeInfo } from './config/load.js'
+import { loadPlugins, optionsSchemaOf, pluginSources } from './shared/plugins.js'
+import type { LoadedPlugin } from './shared/plugins.js'
+
+export interface PluginCatalog {
+  readonly discover: DiscoverTypes
+  /** What the last `discover` loaded (empty before it ran). */
+  loaded(): readonly LoadedPlugin[]
+  sources(): readonly string[]
+  byType(): ReadonlyMap<string, ProviderPlugin>
+}
+
+export function pluginCatalog(): PluginCatalog {
+  let loaded: readonly LoadedPlugin[] = []
+  let sources: readonly string[] = []
+  return {
+    async discover(pluginDirs, configDir) {
+      sources = pluginSources(pluginDirs, configDir)
+      loaded = await loadPlugins(sources)
+      return new Map<string, ProviderTypeInfo>(loaded.map((p) => [p.type, { type: p.type, optionsSchema: optionsSchemaOf(p.plugin) }]))
+    },
+    loaded: () => loaded,
+    sources: () => sources,
+    byType: () => new Map(loaded.map((p) => [p.type, p.plugin])),
+  }
+}

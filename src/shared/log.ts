@@ -1,0 +1,38 @@
+/**
+ * The relay's logger: pino, JSON lines by default, or a compact human format for a terminal.
+ * Credentials are redacted by path wherever a header map could end up in a log line; the request log
+ * itself never carries headers, so this is the safety net, not the mechanism.
+ */
+import { pino } from 'pino'
+import type { Logger } from 'pino'
+import type { LogFormat, LogLevel } from '../config/types.js'
+
+export type { Logger }
+
+const REDACT = [
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'headers["api-key"]',
+  'headers["x-cc-relay-key"]',
+  'key',
+  'api_key',
+].flatMap((p) => [p, `*.${p}`])
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
+const OMIT = new Set(['level', 'time', 'msg', 'pid', 'hostname'])
+
+/** `12:00:01.234 INFO listening url=http://…` — for people; machines read the JSON format. */
+function prettyLine(json: string): string {
+  const rec = JSON.parse(json) as Record<string, unknown>
+  const time = new Date(Number(rec.time)).toISOString().slice(11, 23)
+  const fields = Object.entries(rec)
+    .filter(([k]) => !OMIT.has(k))
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+  return `${time} ${LEVEL_NAMES[Number(rec.level)] ?? rec.level} ${String(rec.msg ?? '')} ${fields.join(' ')}`.trimEnd() + '\n'
+}
+
+export function createLogger(level: LogLevel, format: LogFormat): Logger {
+  const options = { level, base: undefined, redact: { paths: REDACT, censor: '[redacted]' } }
+  if (format === 'pretty') return pino(options, { write: (line: string) => process.stdout.write(prettyLine(line)) })
+  return pino(options, pino.destination({ dest: 1, sync: false }))
+}

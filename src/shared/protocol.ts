@@ -1,0 +1,96 @@
+/**
+ * Every message that crosses the thread boundary, as tagged unions side by side. All of it is plain,
+ * structured-clone-safe data; errors travel as `RelayErrorData`.
+ *
+ *   ingress ──RelayTask (piscina run, body + port transferred)──► worker
+ *   ingress ◄──WorkerMessage over the task's port── worker      (head, data, end, fail)
+ *   ingress ──IngressMessage over the same port──► worker      (ack = credit, cancel)
+ */
+import type { Route } from '../../plugins/sdk.js'
+import type { RelayErrorData } from './errors.js'
+
+/** Bumped on any incompatible change, so a worker built from another commit fails loudly. */
+export const PROTOCOL = 1 as const
+
+/** Which upstream, which credential and which model one attempt uses. Keys travel by index, never by value. */
+export interface Lease {
+  readonly provider: number
+  /** Index into the provider's `keys`, or -1 when no pooled key is used. */
+  readonly key: number
+  readonly upstreamModel: string
+  /** Forward the client's own credential (CONTRACT §3) instead of a pooled key. */
+  readonly forwardClientCredential: boolean
+}
+
+export interface RelayTask {
+  readonly v: typeof PROTOCOL
+  readonly kind: 'relay'
+  readonly port: MessagePort
+  readonly requestId: string
+  readonly route: Route
+  readonly query: string
+  /** Lower-case client headers without hop-by-hop ones, host, content-length and the relay's own key. */
+  readonly headers: Record<string, string>
+  /** The client's own credential headers (`x-api-key`, `authorization`) not consumed as the relay key. */
+  readonly clientCredential: Readonly<Record<string, string>>
+  /** The request body, its ArrayBuffer transferred. */
+  readonly body: Uint8Array
+  /** Byte span of the `model` value in `body` (quotes included), for a targeted edit. */
+  readonly modelSpan: readonly [number, number]
+  readonly stream: boolean
+  /** The client's `max_tokens` when it is a number (for `max_output_tokens` clamping). */
+  readonly maxTokens: number | undefined
+  readonly lease: Lease
+}
+
+/** Boot check: makes each worker prove its plugins loaded. */
+export interface PingTask {
+  readonly v: typeof PROTOCOL
+  readonly kind: 'ping'
+}
+
+export type WorkerTask = RelayTask | PingTask
+
+export interface Usage {
+  input_tokens: number
+  output_tokens: number
+  cache_creation_input_tokens: number
+  cache_read_input_tokens: number
+}
+
+/** How one request went, for the request log (and, later, the supervisor's books). */
+export interface Outcome {
+  readonly status: number
+  readonly provider: string
+  readonly upstreamModel: string
+  /** Milliseconds from dispatch to the upstream's response head; -1 when none came. */
+  readonly ttfbMs: number
+  readonly usage: Usage
+  readonly clientAborted: boolean
+  readonly errorCode?: string
+}
+
+export type WorkerMessage =
+  /** The response head. `headers` is a flat [name, value, name, value, …] list, lower-case names. */
+  | { readonly t: 'head'; readonly status: number; readonly headers: readonly string[] }
+  /** Body bytes; the ArrayBuffer is transferred (always one the worker allocated itself). */
+  | { readonly t: 'data'; readonly chunk: Uint8Array }
+  | { readonly t: 'end'; readonly outcome: Outcome }
+  /** The request failed: before the head this becomes an error response, after it an `event: error`. */
+  | { readonly t: 'fail'; readonly error: RelayErrorData; readonly outcome: Outcome }
+
+export type IngressMessage =
+  /** Credit: the client has taken this many more bytes, so the worker may read more from upstream. */
+  | { readonly t: 'ack'; readonly bytes: number }
+  /** The client went away: abort the upstream request. */
+  | { readonly t: 'cancel' }
+
+/** Bytes a worker may have in flight to one client before it pauses the upstream read. */
+export const CREDIT_WINDOW_BYTES = 1 << 20
+
+export const NO_USAGE: Readonly<Usage> = Object.freeze({
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+})

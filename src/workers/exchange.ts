@@ -1,0 +1,213 @@
+/**
+ * One upstream exchange inside a worker: send the prepared request with undici, then stream the answer
+ * back over the task's port. It is the undici dispatch handler itself (no Readable in between), so
+ * pausing the upstream read is one `controller.pause()`.
+ *
+ * Successful SSE streams go out as they arrive (byte for byte, or through the plugin's translator).
+ * Everything else — non-streaming answers and upstream errors — is read whole first: it is small, it
+ * lets a reset mid-body become a clean error instead of half a JSON document, and it lets `mapError`
+ * see the body.
+ */
+import type { Dispatcher } from 'undici'
+import type { MessagePort } from 'node:worker_threads'
+import type { ProviderPlugin, ResponseTranslator } from '../../plugins/sdk.js'
+import { errorBody } from '../shared/errors.js'
+import type { RelayErrorData } from '../shared/errors.js'
+import { isPerHopResponseHeader } from '../shared/headers.js'
+import type { IngressMessage, Outcome, RelayTask, Usage } from '../shared/protocol.js'
+import { EventBoundary } from './framing/event-boundary.js'
+import { SseDecoder } from './framing/sse.js'
+import { PortWriter } from './port-writer.js'
+import { classifyFailure, TimeoutAbort } from './failures.js'
+import type { PreparedRequest } from './prepare.js'
+import { absorbEvent, absorbMessage, emptyUsage, USAGE_EVENTS } from './usage.js'
+
+/** A non-streaming answer larger than this is not a Messages API answer. */
+const MAX_BUFFERED_BYTES = 64 << 20
+
+export interface ExchangeEnv {
+  readonly dispatcher: Dispatcher
+  readonly plugin: ProviderPlugin
+  readonly providerName: string
+  readonly idleMs: number
+  readonly totalMs: number
+}
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly #env: ExchangeEnv
+  readonly #task: RelayTask
+  readonly #prepared: PreparedRequest
+  readonly #writer: PortWriter
+  readonly #port: MessagePort
+  readonly #done: () => void
+  readonly #usage: Usage = emptyUsage()
+  readonly #startedAt = performance.now()
+  #controller: Dispatcher.DispatchController | undefined
+  #status = 0
+  #ttfbMs = -1
+  #streaming = false
+  #buffered: Buffer[] = []
+  #bufferedBytes = 0
+  #headers: string[] = []
+  #decoder: SseDecoder | undefined
+  readonly #boundary = new EventBoundary()
+  #translator: ResponseTranslator | undefined
+  #emit: ((event: string, data: string) => void) | undefined
+  #clientGone = false
+  #finished = false
+  /** For the worker's timeout sweep. */
+  lastActivity = this.#startedAt
+
+  constructor(env: ExchangeEnv, task: RelayTask, prepared: PreparedRequest, done: () => void) {
+    this.#env = env
+    this.#task = task
+    this.#prepared = prepared
+    this.#port = task.port as unknown as MessagePort
+    this.#writer = new PortWriter(this.#port)
+    this.#done = done
+    this.#port.on('message', (m: IngressMessage) => (m.t === 'ack' ? this.#writer.ack(m.bytes) : this.#cancel()))
+  }
+
+  start(): void {
+    const { url, headers, body } = this.#prepared
+    this.#env.dispatcher.dispatch(
+      { origin: url.origin, path: url.pathname + url.search, method: 'POST', headers, body, idempotent: false },
+      this,
+    )
+  }
+
+  /** Called by the sweep; aborts the upstream when a configured timeout has passed. */
+  checkTimeouts(now: number): void {
+    const { idleMs, totalMs } = this.#env
+    if (totalMs > 0 && now - this.#startedAt > totalMs) this.#abort(new TimeoutAbort(`total time of ${totalMs} ms`))
+    else if (idleMs > 0 && this.#ttfbMs >= 0 && now - this.lastActivity > idleMs) this.#abort(new TimeoutAbort(`no data for ${idleMs} ms`))
+  }
+
+  get finished(): boolean {
+    return this.#finished
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller
+    this.#writer.attach(controller)
+    if (this.#clientGone) controller.abort(new Error('client disconnected'))
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    this.lastActivity = performance.now()
+    this.#ttfbMs = this.lastActivity - this.#startedAt
+    this.#status = status
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined || isPerHopResponseHeader(name)) continue
+      if (Array.isArray(value)) for (const v of value) this.#headers.push(name, v)
+      else this.#headers.push(name, value)
+    }
+    const type = headers['content-type']
+    this.#streaming = status >= 200 && status < 300 && typeof type === 'string' && type.startsWith('text/event-stream')
+    if (!this.#streaming) return
+    this.#writer.send({ t: 'head', status, headers: this.#headers })
+    this.#translator = this.#env.plugin.translator?.(this.#prepared.input)
+    const translator = this.#translator
+    if (translator) {
+      const emit = (event: string, data: string): void => this.#writer.write(Buffer.from(`event: ${event}\ndata: ${data}\n\n`))
+      this.#decoder = new SseDecoder((e) => {
+        absorbEvent(this.#usage, e)
+        translator.onEvent(e, emit)
+      })
+      this.#emit = emit
+    } else {
+      this.#decoder = new SseDecoder((e) => absorbEvent(this.#usage, e), USAGE_EVENTS)
+    }
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.lastActivity = performance.now()
+    if (!this.#streaming) {
+      this.#bufferedBytes += chunk.byteLength
+      if (this.#bufferedBytes > MAX_BUFFERED_BYTES) return this.#abort(new Error('upstream answer exceeds 64 MiB'))
+      this.#buffered.push(chunk)
+      return
+    }
+    if (!this.#translator) this.#writer.write(this.#boundary.push(chunk))
+    try {
+      this.#decoder!.push(chunk)
+    } catch (err) {
+      this.#abort(err as Error)
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#streaming) {
+      this.#decoder!.end()
+      const rest = this.#boundary.rest()
+      if (rest) this.#writer.write(rest)
+      if (this.#translator && this.#emit) this.#translator.onEnd?.(this.#emit)
+      this.#writer.flush()
+      this.#writer.send({ t: 'end', outcome: this.#outcome() })
+      return this.#finish()
+    }
+    const body = Buffer.concat(this.#buffered, this.#bufferedBytes)
+    this.#buffered = []
+    const ok = this.#status >= 200 && this.#status < 300
+    if (ok) absorbMessage(this.#usage, body.toString('utf8'))
+    const mapped = ok ? undefined : this.#env.plugin.mapError?.(this.#status, headerRecord(this.#headers), body.toString('utf8'))
+    if (mapped) {
+      // The plugin's translation of a foreign error, in the envelope Claude Code understands; upstream
+      // headers such as retry-after still go along.
+      this.#status = mapped.status
+      this.#headers = this.#headers.filter((_, i, all) => all[i - (i % 2)] !== 'content-type')
+      this.#headers.push('content-type', 'application/json')
+      this.#writer.send({ t: 'head', status: mapped.status, headers: this.#headers })
+      this.#writer.write(Buffer.from(errorBody(mapped.type, mapped.message, this.#task.requestId)))
+    } else {
+      this.#writer.send({ t: 'head', status: this.#status, headers: this.#headers })
+      this.#writer.write(body)
+    }
+    this.#writer.flush()
+    this.#writer.send({ t: 'end', outcome: this.#outcome() })
+    this.#finish()
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.#finished) return
+    if (this.#clientGone) return this.#finish()
+    const error: RelayErrorData = classifyFailure(err, this.#env.providerName)
+    this.#writer.flush()
+    this.#writer.send({ t: 'fail', error, outcome: this.#outcome(undefined, error.code) })
+    this.#finish()
+  }
+
+  #cancel(): void {
+    this.#clientGone = true
+    this.#abort(new Error('client disconnected'))
+  }
+
+  #abort(reason: Error): void {
+    if (this.#controller && !this.#controller.aborted) this.#controller.abort(reason)
+  }
+
+  #outcome(status = this.#status, errorCode?: string): Outcome {
+    return {
+      status,
+      provider: this.#env.providerName,
+      upstreamModel: this.#task.lease.upstreamModel,
+      ttfbMs: this.#ttfbMs,
+      usage: this.#usage,
+      clientAborted: this.#clientGone,
+      ...(errorCode ? { errorCode } : {}),
+    }
+  }
+
+  #finish(): void {
+    if (this.#finished) return
+    this.#finished = true
+    this.#done()
+  }
+}
+
+function headerRecord(flat: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!
+  return out
+}
+

@@ -1,0 +1,54 @@
+/**
+ * Builds the upstream request for one lease: the core's body edits (mapped model, output clamp), the
+ * plugin's `prepare`, then credentials (CONTRACT §3) and the encoding the relay can read.
+ */
+import type { PrepareInput, ProviderPlugin } from '../../plugins/sdk.js'
+import type { ProviderConfig } from '../config/types.js'
+import { bodyTools, setField, splice } from '../shared/json-edit.js'
+import type { RelayTask } from '../shared/protocol.js'
+
+export interface PreparedRequest {
+  readonly url: URL
+  readonly headers: Record<string, string>
+  readonly body: Buffer
+  readonly input: PrepareInput
+}
+
+function withUpstreamModel(task: RelayTask): Uint8Array {
+  const [start, end] = task.modelSpan
+  const wanted = JSON.stringify(task.lease.upstreamModel)
+  const body = task.body
+  const current = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8', start, end)
+  return current === wanted ? body : splice(body, start, end, wanted)
+}
+
+export function prepareRequest(task: RelayTask, provider: ProviderConfig, plugin: ProviderPlugin): PreparedRequest {
+  let body = withUpstreamModel(task)
+  // Small local or foreign models reject a max_tokens above their own ceiling.
+  if (provider.max_output_tokens > 0 && task.maxTokens !== undefined && task.maxTokens > provider.max_output_tokens) {
+    body = setField(body, 'max_tokens', String(provider.max_output_tokens))
+  }
+  const input: PrepareInput = {
+    route: task.route,
+    body,
+    model: task.lease.upstreamModel,
+    stream: task.stream,
+    query: task.query,
+    headers: task.headers,
+    baseUrl: (provider.base_url || plugin.defaultBaseUrl(provider.options)).replace(/\/+$/, ''),
+    options: provider.options,
+  }
+  const spec = plugin.prepare(input, bodyTools)
+  const headers = spec.headers
+  if (task.lease.forwardClientCredential) Object.assign(headers, task.clientCredential)
+  else if (task.lease.key >= 0 && plugin.auth.kind === 'keys') {
+    const key = provider.keys[task.lease.key]!.key
+    for (const where of plugin.auth.headers) {
+      if (where === 'bearer') headers.authorization = `Bearer ${key}`
+      else headers[where] = key
+    }
+  }
+  headers['accept-encoding'] = 'identity'
+  const out = spec.body
+  return { url: new URL(spec.url), headers, body: Buffer.from(out.buffer, out.byteOffset, out.byteLength), input }
+}

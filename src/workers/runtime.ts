@@ -1,0 +1,78 @@
+/**
+ * Everything a worker thread builds once: the config copy it was started with, its plugins, one undici
+ * Agent (a keep-alive pool per upstream origin), and the sweep that enforces the relay's own idle and
+ * total timeouts. undici's body timeout is off (`bodyTimeout: 0`): its idle-between-chunks default of
+ * 300 s would cut long thinking pauses the relay is meant to carry (STACK.md).
+ */
+import { Agent } from 'undici'
+import type { ProviderPlugin } from '../../plugins/sdk.js'
+import type { RelayConfig } from '../config/types.js'
+import { relayError } from '../shared/errors.js'
+import type { RelayTask } from '../shared/protocol.js'
+import { Exchange } from './exchange.js'
+import { prepareRequest } from './prepare.js'
+
+const SWEEP_MS = 250
+
+export class WorkerRuntime {
+  readonly #config: RelayConfig
+  readonly #plugins: ReadonlyMap<string, ProviderPlugin>
+  readonly #agent: Agent
+  readonly #active = new Set<Exchange>()
+
+  constructor(config: RelayConfig, plugins: ReadonlyMap<string, ProviderPlugin>) {
+    this.#config = config
+    this.#plugins = plugins
+    const t = config.server.timeouts
+    this.#agent = new Agent({
+      connect: { timeout: t.connect_ms },
+      headersTimeout: t.first_byte_ms,
+      bodyTimeout: 0,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+    })
+    setInterval(() => this.#sweep(), SWEEP_MS).unref()
+  }
+
+  /** Runs one request; resolves when its stream has ended one way or another. */
+  run(task: RelayTask): Promise<void> {
+    return new Promise((resolve) => {
+      const provider = this.#config.providers[task.lease.provider]!
+      const plugin = this.#plugins.get(provider.type)!
+      let exchange: Exchange
+      try {
+        const prepared = prepareRequest(task, provider, plugin)
+        const { idle_ms, total_ms } = this.#config.server.timeouts
+        const env = { dispatcher: this.#agent, plugin, providerName: provider.name, idleMs: idle_ms, totalMs: total_ms }
+        exchange = new Exchange(env, task, prepared, () => {
+          this.#active.delete(exchange)
+          resolve()
+        })
+      } catch (err) {
+        // A plugin bug fails this request alone, as data the ingress turns into a 500.
+        const message = `provider ${provider.name} could not prepare the request: ${(err as Error).message}`
+        task.port.postMessage({ t: 'fail', error: relayError('internal', message), outcome: failedOutcome(task, provider.name) })
+        return resolve()
+      }
+      this.#active.add(exchange)
+      exchange.start()
+    })
+  }
+
+  #sweep(): void {
+    const now = performance.now()
+    for (const exchange of this.#active) exchange.checkTimeouts(now)
+  }
+}
+
+function failedOutcome(task: RelayTask, provider: string) {
+  return {
+    status: 500,
+    provider,
+    upstreamModel: task.lease.upstreamModel,
+    ttfbMs: -1,
+    usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    clientAborted: false,
+    errorCode: 'internal',
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * A programmable upstream on loopback (plain node:http, as a real server would be) that records every
+ * request the relay sends: method, path, headers and body bytes. Each test sets `handler` to answer.
+ */
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+
+export interface Recorded {
+  readonly method: string
+  readonly url: string
+  readonly headers: IncomingMessage['headers']
+  readonly body: Buffer
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, recorded: Recorded) => void
+
+export class MockUpstream {
+  readonly requests: Recorded[] = []
+  handler: Handler = (_req, res) => res.writeHead(500).end('no handler')
+  /** Sockets closed by the peer (the relay), counted for disconnect tests. */
+  closedSockets = 0
+  readonly #server: Server
+  readonly #sockets = new Set<Socket>()
+  #closeWaiters: (() => void)[] = []
+  url = ''
+
+  constructor() {
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const recorded = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) }
+        this.requests.push(recorded)
+        this.handler(req, res, recorded)
+      })
+    })
+    this.#server.on('connection', (s: Socket) => {
+      this.#sockets.add(s)
+      s.on('close', () => {
+        this.#sockets.delete(s)
+        this.closedSockets++
+        for (const w of this.#closeWaiters.splice(0)) w()
+      })
+    })
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((r) => this.#server.listen(0, '127.0.0.1', r))
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`
+    return this
+  }
+
+  /** Resolves when the next upstream socket closes. */
+  nextSocketClose(): Promise<void> {
+    return new Promise((r) => this.#closeWaiters.push(r))
+  }
+
+  get last(): Recorded {
+    return this.requests[this.requests.length - 1]!
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy()
+    await new Promise<void>((r) => this.#server.close(() => r()))
+  }
+}
+
+/** Serialises events into Anthropic SSE framing (`event:` line, `data:` line, blank line). */
+export function sse(events: readonly { type: string; [k: string]: unknown }[]): string {
+  return events.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join('')
+}

@@ -1,0 +1,87 @@
+/**
+ * Starts the compiled relay as users run it (`bin/cc-relay.js serve`) on a free port, with a config
+ * written to a temp folder, and collects its JSON log lines.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+
+export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'cc-relay.js')
+
+export interface RunningRelay {
+  readonly url: string
+  readonly child: ChildProcess
+  readonly logs: Record<string, unknown>[]
+  readonly stderr: () => string
+  /** Resolves with the next log line that satisfies `match`, including ones already seen. */
+  waitForLog(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>
+}
+
+export function writeConfig(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cc-relay-test-'))
+  const file = join(dir, 'cc-relay.yaml')
+  writeFileSync(file, yaml)
+  return file
+}
+
+export function startRelay(yaml: string, opts: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<RunningRelay> {
+  const file = writeConfig(yaml)
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--listen', '127.0.0.1:0', ...(opts.args ?? [])], {
+    env: { ...process.env, CC_RELAY_WORKERS: '1', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const logs: Record<string, unknown>[] = []
+  const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = []
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    let line: Record<string, unknown>
+    try {
+      line = JSON.parse(text) as Record<string, unknown>
+    } catch {
+      return
+    }
+    logs.push(line)
+    for (const w of [...waiters]) if (w.match(line)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(line)
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const waitForLog = (match: (l: Record<string, unknown>) => boolean) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const seen = logs.find(match)
+      if (seen) return resolve(seen)
+      waiters.push({ match, resolve })
+    })
+  return new Promise((resolve, reject) => {
+    exited.then((code) => reject(new Error(`relay exited with ${code} before listening:\n${stderr}`)))
+    waitForLog((l) => l.msg === 'listening').then((l) =>
+      resolve({
+        url: String(l.url),
+        child,
+        logs,
+        stderr: () => stderr,
+        waitForLog,
+        stop: async () => {
+          if (child.exitCode === null) child.kill('SIGTERM')
+          return exited
+        },
+      }),
+    )
+  })
+}
+
+/** A config with one provider of `type` pointed at `baseUrl`, plus any extra YAML for the provider. */
+export function oneProvider(baseUrl: string, extra = '', top = ''): string {
+  return `${top}
+logging: { level: info, format: json }
+providers:
+  - name: upstream
+    type: anthropic
+    base_url: "${baseUrl}"
+${extra}
+`
+}
