@@ -1,0 +1,124 @@
+/**
+ * The command line as users run it: `cc-relay config validate`, and `serve` refusing bad starts.
+ */
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { BIN, startRelay, writeConfig } from './helpers/relay.js'
+
+const run = (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, cwd })
+
+t.test('config validate: a valid file exits 0', async (t) => {
+  const file = writeConfig('providers:\n  - name: a\n    type: anthropic\n    keys: [{ key: "${KEY:-none}" }]\n')
+  const r = run(['config', 'validate', file])
+  t.equal(r.status, 0, r.stderr)
+  t.match(r.stdout, /valid \(1 providers, 1 enabled\)/)
+  t.equal(run(['config', 'validate', '--config', file]).status, 0)
+})
+
+t.test('config validate: every problem at once, with path and line, exit 1', async (t) => {
+  const file = writeConfig(`server:
+  listen: "nowhere"
+providers:
+  - name: a
+    type: anthropic
+    keys:
+      - key: "\${UNSET_VAR_FOR_TEST}"
+        rpm_limt: 5
+        tpm_limit: -1
+  - name: a
+    type: nosuchtype
+routing: { strategy: fastest }
+`)
+  const r = run(['config', 'validate', file], { UNSET_VAR_FOR_TEST: '' })
+  t.equal(r.status, 1)
+  t.match(r.stderr, /server\.listen: .*\(line 2\)/)
+  t.match(r.stderr, /providers\[0\]\.keys\[0\]\.rpm_limt: unknown key "rpm_limt" \(line 8\)/)
+  t.match(r.stderr, /providers\[0\]\.keys\[0\]\.tpm_limit: must be ≥ 0 \(line 9\)/)
+  t.match(r.stderr, /providers\[1\]\.name: .*duplicate|providers\[1\]\.name: .*unique|name "a"/)
+  t.match(r.stderr, /providers\[1\]\.type: unknown provider type "nosuchtype"/)
+  t.match(r.stderr, /routing\.strategy: must be one of/)
+})
+
+t.test('config validate: an unset ${VAR} without default names the variable', async (t) => {
+  const file = writeConfig('providers:\n  - name: a\n    type: anthropic\n    keys: [{ key: "${CC_RELAY_TEST_MISSING}" }]\n')
+  const env = { ...process.env }
+  delete env.CC_RELAY_TEST_MISSING
+  const r = spawnSync(process.execPath, [BIN, 'config', 'validate', file], { encoding: 'utf8', env })
+  t.equal(r.status, 1)
+  t.match(r.stderr, /providers\[0\]\.keys\[0\]\.key: .*CC_RELAY_TEST_MISSING/)
+})
+
+t.test('usage errors exit 2', async (t) => {
+  t.equal(run(['config', 'validate', 'a.yaml', '--config', 'b.yaml']).status, 2)
+  t.equal(run(['serve', '--bogus']).status, 2)
+  t.equal(run(['frobnicate']).status, 2)
+})
+
+t.test('serve: an invalid config exits 1 and says why', async (t) => {
+  const file = writeConfig('providers: []\n')
+  const r = run(['serve', '--config', file])
+  t.equal(r.status, 1)
+  t.match(r.stderr, /invalid config/)
+})
+
+t.test('serve: a port in use exits 1', async (t) => {
+  const server = createServer().listen(0, '127.0.0.1')
+  await new Promise((r) => server.once('listening', r))
+  const port = (server.address() as AddressInfo).port
+  const file = writeConfig('providers: [{ name: a, type: anthropic }]\n')
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--listen', `127.0.0.1:${port}`], { stdio: 'pipe' })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  const code = await new Promise((r) => child.on('exit', r))
+  server.close()
+  t.equal(code, 1)
+  t.match(out, /cannot listen on 127\.0\.0\.1:\d+/)
+})
+
+t.test('serve with no config file uses the embedded default; SIGTERM exits 0', async (t) => {
+  const empty = mkdtempSync(join(tmpdir(), 'cc-relay-home-'))
+  // No ./cc-relay.yaml in cwd and no ~/.config/cc-relay/config.yaml under HOME.
+  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0'], { cwd: empty, env: { ...process.env, HOME: empty }, stdio: 'pipe' })
+  let out = ''
+  const listening = new Promise<string>((resolve) =>
+    child.stdout.on('data', (d) => {
+      out += d
+      const m = /"url":"([^"]+)".*"msg":"listening"/.exec(out)
+      if (m) resolve(m[1]!)
+    }),
+  )
+  const url = await listening
+  t.match(out, /"config":"\(embedded default\)"/)
+  t.match(out, /"providers":\["anthropic \(anthropic\)"\]/)
+  const health = await fetch(`${url}/health`)
+  t.same(await health.json(), { status: 'ok' })
+  child.kill('SIGTERM')
+  t.equal(await new Promise((r) => child.on('exit', r)), 0)
+})
+
+t.test('serve finds ./cc-relay.yaml in the working directory', async (t) => {
+  const file = writeConfig('logging: { level: info, format: json }\nproviders: [{ name: from-cwd, type: anthropic }]\n')
+  const dir = join(file, '..')
+  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0'], { cwd: dir, stdio: 'pipe' })
+  let out = ''
+  await new Promise<void>((resolve) => child.stdout.on('data', (d) => ((out += d), /listening/.test(out) && resolve())))
+  t.match(out, /from-cwd \(anthropic\)/)
+  child.kill('SIGTERM')
+  await new Promise((r) => child.on('exit', r))
+})
+
+t.test('--listen overrides server.listen; env expansion reaches the running relay', async (t) => {
+  const relay = await startRelay('logging: { level: "${CC_RELAY_TEST_LEVEL:-info}" }\nproviders: [{ name: "${CC_RELAY_TEST_NAME}", type: anthropic }]\n', {
+    env: { CC_RELAY_TEST_NAME: 'named-by-env' },
+  })
+  t.match(relay.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  const line = await relay.waitForLog((l) => l.msg === 'listening')
+  t.same(line.providers, ['named-by-env (anthropic)'])
+  t.equal(await relay.stop(), 0)
+})
