@@ -21,11 +21,11 @@ export interface Envelope {
 }
 
 /** The part of tap's `Test` these helpers use (keeps them independent of tap's type exports). */
-interface Asserts {
-  equal(found: unknown, wanted: unknown, message?: string): boolean
-  same(found: unknown, wanted: unknown, message?: string): boolean
-  ok(value: unknown, message?: string): boolean
-  match(found: unknown, pattern: unknown, message?: string): boolean
+export interface Asserts {
+  equal(found: unknown, wanted: unknown, ...msg: any[]): boolean
+  same(found: unknown, wanted: unknown, ...msg: any[]): boolean
+  ok(value: unknown, ...msg: any[]): boolean
+  match(found: unknown, pattern: any, ...msg: any[]): boolean
 }
 
 export async function readAnswer(res: Response): Promise<Answer> {

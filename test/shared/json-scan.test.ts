@@ -83,23 +83,19 @@ t.test('findMember returns the first of duplicate keys and never looks below the
   t.equal(findMember(nested, rn.members, 'model'), undefined)
 })
 
-t.test(
-  'findMember does not throw on a body scanObject accepted (raw control character in an earlier key)',
-  { todo: 'BUG: memberKey JSON.parses keys that scanObject never validated; a raw TAB/invalid escape in a key makes findMember throw SyntaxError' },
-  async (t) => {
-    for (const text of ['{"\tmodel_x":1,"model":"m"}', '{"\\qmodel_x":1,"model":"m"}']) {
-      const b = bytes(text)
-      const r = scanObject(b)
-      t.ok(r.ok, `${JSON.stringify(text)} is accepted by the scanner`)
-      if (!r.ok) continue
-      let found: MemberSpan | undefined
-      t.doesNotThrow(() => {
-        found = findMember(b, r.members, 'model')
-      })
-      t.same(found, r.members[1])
-    }
-  },
-)
+const CONTROL_KEY_BUG = 'BUG: memberKey (json-scan.ts:165) JSON.parses keys scanObject never validated, so findMember throws SyntaxError'
+
+t.test('findMember does not throw on a body scanObject accepted (raw TAB / bad escape in an earlier key)', async (t) => {
+  for (const text of ['{"\tmodel_x":1,"model":"m"}', '{"\\qmodel_x":1,"model":"m"}']) {
+    const b = bytes(text)
+    const r = scanObject(b)
+    t.ok(r.ok, `${JSON.stringify(text)} is accepted by the scanner`)
+    if (!r.ok) continue
+    let found: MemberSpan | undefined
+    t.doesNotThrow(() => (found = findMember(b, r.members, 'model')), `findMember on ${JSON.stringify(text)}`, { todo: CONTROL_KEY_BUG })
+    t.same(found, r.members[1], 'finds the "model" member', { todo: CONTROL_KEY_BUG })
+  }
+})
 
 t.test('invalid inputs are rejected with ok:false and the offending byte', async (t) => {
   const cases: [string, string, number | undefined][] = [
