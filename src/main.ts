@@ -4,7 +4,7 @@
  */
 import { ClientAuth } from './ingress/client-auth.js'
 import { assertNativeUws, createApp, listen, splitListen } from './ingress/server.js'
-import type { StreamBridge } from './ingress/stream-bridge.js'
+import type { Lifecycle } from './ingress/relay-handler.js'
 import { ConfigError, loadConfig } from './config/load.js'
 import { pluginCatalog } from './plugin-types.js'
 import { relayError } from './shared/errors.js'
@@ -38,8 +38,9 @@ export async function serve(opts: ServeOptions): Promise<number> {
   pool.on('error', (err: Error) => log.error({ err: err.message }, 'worker pool error'))
   await warmUp(pool)
 
-  const inflight = new Set<StreamBridge>()
-  const app = createApp({ config, auth: new ClientAuth(config.server.auth), supervisor, pool, log, inflight })
+  const lifecycle: Lifecycle = { draining: false, inflight: new Set() }
+  const { inflight } = lifecycle
+  const app = createApp({ config, auth: new ClientAuth(config.server.auth), supervisor, pool, log, lifecycle })
   let listening
   try {
     listening = await listen(app, address, config.server.tls.cert_file !== '')
@@ -59,6 +60,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     const stop = async (signal: string): Promise<void> => {
       if (stopping) return
       stopping = true
+      lifecycle.draining = true
       listening.stopAccepting()
       log.info({ signal, inflight: inflight.size, timeout_ms: config.server.shutdown_timeout_ms }, 'draining')
       const deadline = Date.now() + config.server.shutdown_timeout_ms

@@ -30,7 +30,12 @@ export interface RelayDeps {
   readonly supervisor: Supervisor
   readonly pool: Piscina
   readonly log: Logger
-  /** Live requests, so a shutdown can wait for them and end the rest. */
+  readonly lifecycle: Lifecycle
+}
+
+/** Live requests, so a shutdown can wait for them and end the rest; `draining` refuses new ones. */
+export interface Lifecycle {
+  draining: boolean
   readonly inflight: Set<StreamBridge>
 }
 
@@ -64,6 +69,7 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
   const query = req.getQuery() ?? ''
   const reject = (error: RelayErrorData, close: boolean): void => log.done(sendError(res, state, error, requestId, close), error)
 
+  if (deps.lifecycle.draining) return reject(relayError('overloaded', 'the relay is shutting down; retry'), true)
   const verdict = deps.auth.check(headers)
   if (!verdict.ok) return reject(relayError('unauthenticated', 'a valid relay key is required (x-cc-relay-key, x-api-key or Authorization: Bearer)'), true)
   const contentType = headers['content-type'] ?? ''
@@ -100,13 +106,13 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
       lease: leased.lease,
     }
     const live = new StreamBridge(res, state, port1 as MessagePort, requestId, (end) => {
-      deps.inflight.delete(live)
+      deps.lifecycle.inflight.delete(live)
       port1.close()
       if (end.outcome) deps.supervisor.report(end.outcome)
       log.done(end.status, end.error, end.outcome)
     })
     bridge = live
-    deps.inflight.add(live)
+    deps.lifecycle.inflight.add(live)
     deps.pool.run(task, { transferList: [port2, body.buffer as ArrayBuffer] }).then(
       () => {
         // The task can settle before its port's last messages are read (two channels, no ordering

@@ -1,0 +1,58 @@
+/**
+ * SIGTERM drains: streams in flight finish, new connections are refused, and what outlives
+ * `server.shutdown_timeout_ms` ends with `event: error`; the process exits 0 (CONTRACT §2).
+ */
+import t from 'tap'
+import { request } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { MockUpstream, sse } from '../helpers/mock-upstream.js'
+import { oneProvider, startRelay } from '../helpers/relay.js'
+
+const START = sse([{ type: 'message_start', message: { id: 'm', usage: { input_tokens: 1, output_tokens: 1 } } }])
+const STOP = sse([{ type: 'message_stop' }])
+
+function openStream(url: string): Promise<{ res: IncomingMessage; text: Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      let body = ''
+      const text = new Promise<string>((done) => {
+        res.on('data', (c: Buffer) => (body += c.toString()))
+        res.on('end', () => done(body))
+      })
+      resolve({ res, text })
+    })
+    req.on('error', reject)
+    req.end('{"model":"m","stream":true}')
+  })
+}
+
+t.test('a stream in flight finishes during the drain, then the relay exits 0', async (t) => {
+  const upstream = await new MockUpstream().start()
+  let held: ServerResponse | undefined
+  upstream.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' }).write(START)
+    held = res
+  }
+  const relay = await startRelay(oneProvider(upstream.url, '    keys: [{ key: "k" }]', 'server: { shutdown_timeout_ms: 60000 }'))
+  const { text } = await openStream(relay.url)
+  const exit = relay.stop()
+  await relay.waitForLog((l) => l.msg === 'draining')
+  await t.rejects(fetch(`${relay.url}/health`), 'no new connections while draining')
+  held!.end(STOP)
+  t.equal(await text, START + STOP, 'the stream completed')
+  t.equal(await exit, 0)
+  await upstream.close()
+})
+
+t.test('streams that outlive shutdown_timeout_ms end with event: error, exit 0', async (t) => {
+  const upstream = await new MockUpstream().start()
+  upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).write(START)
+  const relay = await startRelay(oneProvider(upstream.url, '    keys: [{ key: "k" }]', 'server: { shutdown_timeout_ms: 100 }'))
+  const { text } = await openStream(relay.url)
+  const exit = relay.stop()
+  const body = await text
+  t.ok(body.startsWith(START))
+  t.match(body.slice(START.length), /^event: error\ndata: \{"type":"error","error":\{"type":"overloaded_error","message":"the relay is shutting down; retry"\},"request_id":"req_ccr_\w+"\}\n\n$/)
+  t.equal(await exit, 0)
+  await upstream.close()
+})
