@@ -150,7 +150,8 @@ export function scanObject(bytes: Uint8Array): ScanResult {
         i = skipWs(b, i + 1)
       }
     }
-    if (skipWs(b, i) !== b.length) fail('unexpected data after the object', i)
+    const rest = skipWs(b, i)
+    if (rest !== b.length) fail('unexpected data after the object', rest)
     return { ok: true, members }
   } catch (err) {
     if (err instanceof JsonSyntaxError) return { ok: false, error: err.message }
@@ -162,7 +163,13 @@ export function scanObject(bytes: Uint8Array): ScanResult {
 export function memberKey(bytes: Uint8Array, m: MemberSpan): string {
   const b = asBuffer(bytes)
   const raw = b.toString('latin1', m.keyStart + 1, m.keyEnd - 1)
-  return raw.includes('\\') || /[^\x20-\x7e]/.test(raw) ? (JSON.parse(b.toString('utf8', m.keyStart, m.keyEnd)) as string) : raw
+  if (!raw.includes('\\') && !/[^\x20-\x7e]/.test(raw)) return raw
+  try {
+    return JSON.parse(b.toString('utf8', m.keyStart, m.keyEnd)) as string
+  } catch {
+    // The scan checks grammar, not string contents; a key with a bad escape is no key we look for.
+    return raw
+  }
 }
 
 export function findMember(bytes: Uint8Array, members: readonly MemberSpan[], key: string): MemberSpan | undefined {

@@ -15,8 +15,8 @@ export function stripContextMarker(model: string): string {
 
 /** `model_mapping` lookup: an exact key first, then the longest `prefix*` key that matches. */
 export function mapModel(mapping: Readonly<Record<string, string>>, model: string): string | undefined {
-  const exact = mapping[model]
-  if (exact !== undefined) return exact
+  // Own keys only: a model named "constructor" must not find Object.prototype's.
+  if (Object.hasOwn(mapping, model)) return mapping[model]
   let best: string | undefined
   let bestLength = -1
   for (const [key, value] of Object.entries(mapping)) {

@@ -26,9 +26,10 @@ const EVENTS = STREAM_EVENTS as unknown as { type: string }[]
 const FULL_STREAM = sse(EVENTS)
 /** Whole events written before a mid-stream reset. */
 const SENT_BEFORE_RESET = sse(EVENTS.slice(0, 4))
-/** Two whole events, then half of the third (cut inside its data line). */
-const WHOLE_BEFORE_HALF = sse(EVENTS.slice(0, 2))
-const HALF_EVENT = sse(EVENTS.slice(2, 4)).slice(0, 40)
+/** Three whole events, then half of the fourth: its event line and the start of its data line. */
+const WHOLE_BEFORE_HALF = sse(EVENTS.slice(0, 3))
+const FOURTH = sse(EVENTS.slice(3, 4))
+const HALF_EVENT = FOURTH.slice(0, FOURTH.indexOf('data: ') + 20)
 const ONE_EVENT = sse(EVENTS.slice(0, 1))
 
 // Upstream error answers, with odd spacing so "byte for byte" means something.
@@ -57,6 +58,11 @@ const behaviours: Record<string, (req: IncomingMessage, res: ServerResponse) => 
   'claude-reset-mid-event': (req, res) => {
     res.writeHead(200, { ...SSE_HEAD, 'request-id': 'req_upstream_half' })
     writeThenDrop(req, res, WHOLE_BEFORE_HALF + HALF_EVENT)
+  },
+  'claude-reset-mid-json': (req, res) => {
+    const body = JSON.stringify(MESSAGE)
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) })
+    writeThenDrop(req, res, body.slice(0, 60))
   },
   'claude-hang': () => {},
   'claude-silent': (_req, res) => {
@@ -215,6 +221,13 @@ t.test('upstream resets in the middle of an event → only whole events, then ev
   await stillServes(t, relay)
 })
 
+t.test('upstream resets in the middle of a non-streaming JSON answer → 502 api_error, never half a document', async (t) => {
+  const answer = await ask(relay, 'claude-reset-mid-json', false)
+  const envelope = assertEnvelope(t, answer, 502, 'api_error')
+  t.match(envelope.error.message, 'faulty-reset-mid-json', 'the message names the provider')
+  await stillServes(t, relay)
+})
+
 t.test('upstream error answers come back verbatim', async (t) => {
   const cases: { status: number; body: string; requestId: string | undefined; headers: Record<string, string> }[] = [
     { status: 500, body: BODY_500, requestId: 'req_upstream_500', headers: {} },
@@ -244,7 +257,7 @@ t.test('upstream error answers come back verbatim', async (t) => {
 t.test('upstream hangs before headers, first_byte_ms: 300 → 504 timeout_error', async (t) => {
   const answer = await ask(firstByteRelay, 'claude-hang', true)
   const envelope = assertEnvelope(t, answer, 504, 'timeout_error')
-  t.match(envelope.error.message, 'upstream', 'the message names the provider')
+  t.notMatch(envelope.error.message, POOLED, 'no key in the message')
   await stillServes(t, firstByteRelay)
 })
 

@@ -16,10 +16,11 @@ const SPACE = 0x20
 export const MAX_EVENT_BYTES = 16 << 20
 
 function isField(b: Buffer, s: number, e: number, name: string): number {
-  // Returns the offset of the value, or -1 when the line is not `name:` / `name: `.
+  // Returns the offset of the value, or -1 when the line is not `name`, `name:` or `name: `.
   const n = name.length
-  if (e - s < n || b[s + n] !== COLON) return -1
+  if (e - s < n || (e - s > n && b[s + n] !== COLON)) return -1
   for (let k = 0; k < n; k++) if (b[s + k] !== name.charCodeAt(k)) return -1
+  if (e - s === n) return e // A field name alone has an empty value (WHATWG).
   const v = s + n + 1
   return b[v] === SPACE ? v + 1 : v
 }
@@ -39,6 +40,7 @@ export class SseDecoder {
   }
 
   push(chunk: Uint8Array): void {
+    if (chunk.byteLength === 0) return
     let b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     if (this.#carry) {
       b = Buffer.concat([this.#carry, b])
@@ -82,7 +84,9 @@ export class SseDecoder {
     this.#pendingBytes += e - s
     let v = isField(b, s, e, 'data')
     if (v !== -1) {
-      if (this.#wanted && !this.#wanted.has(this.#event || 'message')) {
+      // Skip decoding only when the event is already named and unwanted; data before an `event:` line
+      // (legal, never seen from Anthropic) is kept until the name is known at dispatch.
+      if (this.#wanted && this.#event !== '' && !this.#wanted.has(this.#event)) {
         this.#data ??= ''
         return
       }

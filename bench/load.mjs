@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// The load generator, run in its own process by the bench: `node bench/load.mjs '<job JSON>'`.
+// Closed loop: `concurrency` streams, each starting its next request when the last ends.
+// Open loop: requests start on a fixed schedule (`rate` per second) whatever the answers do, and
+// time to first event is measured from the scheduled start, so a stalled server cannot hide its
+// queueing (coordinated omission).
+// Every response body is compared byte for byte with the expected shape (bench/lib/shape.mjs): a
+// lost, reordered or corrupted event counts as `corrupted`. Prints one JSON result line.
+import { Pool } from 'undici'
+import { Histogram } from './lib/histogram.mjs'
+import { decodeParams, messageJson, requestBody, sseFrames } from './lib/shape.mjs'
+
+const job = JSON.parse(process.argv[2])
+const params = decodeParams(job.headers['x-bench'])
+const expected = Buffer.from(params.stream ? sseFrames(params).join('') : messageJson(params))
+const eventsPerResponse = params.stream ? sseFrames(params).length : 1
+const body = Buffer.from(requestBody(job.requestBytes ?? 600, params.stream === 1))
+const headers = { 'content-type': 'application/json', ...job.headers }
+const url = new URL(job.url)
+const pool = new Pool(url.origin, { connections: job.concurrency, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 0, headersTimeout: 0 })
+
+const ttfe = new Histogram()
+const gaps = new Histogram()
+const durations = new Histogram()
+const result = { requests: 0, ok: 0, errors: 0, corrupted: 0, events: 0, bytes: 0, errorKinds: {} }
+let measuring = false
+let stopping = false
+
+function fail(kind) {
+  result.errors++
+  result.errorKinds[kind] = (result.errorKinds[kind] ?? 0) + 1
+}
+
+/** One request; resolves when its answer is complete (or failed). `startedAt` may be in the past (open loop). */
+function one(startedAt) {
+  return new Promise((resolve) => {
+    const counted = measuring
+    const chunks = []
+    let size = 0
+    let status = 0
+    let firstEventAt = 0
+    let lastEventAt = 0
+    let prevByte = 0
+    pool.dispatch(
+      { path: url.pathname + url.search, method: 'POST', headers, body },
+      {
+        onRequestStart() {},
+        onResponseStart(_c, code) {
+          status = code
+        },
+        onResponseData(_c, chunk) {
+          const now = performance.now()
+          chunks.push(chunk)
+          size += chunk.length
+          if (!counted) return
+          // Count the event boundaries (blank lines) this chunk completes, for first-event and gap times.
+          let boundaries = prevByte === 10 && chunk[0] === 10 ? 1 : 0
+          for (let i = chunk.indexOf(10); i !== -1 && i < chunk.length - 1; i = chunk.indexOf(10, i + 1)) if (chunk[i + 1] === 10) boundaries++
+          prevByte = chunk[chunk.length - 1]
+          if (boundaries === 0 && params.stream) return
+          if (firstEventAt === 0) {
+            firstEventAt = now
+            ttfe.recordMs(now - startedAt)
+          } else gaps.recordMs(now - lastEventAt)
+          for (let k = 1; k < boundaries; k++) gaps.recordMs(0)
+          lastEventAt = now
+        },
+        onResponseEnd() {
+          if (counted) {
+            result.requests++
+            result.bytes += size
+            if (status !== 200) fail(`status ${status}`)
+            else if (!Buffer.concat(chunks, size).equals(expected)) result.corrupted++
+            else {
+              result.ok++
+              result.events += eventsPerResponse
+              durations.recordMs(performance.now() - startedAt)
+            }
+          }
+          resolve()
+        },
+        onResponseError(_c, err) {
+          if (counted) {
+            result.requests++
+            fail(err.code ?? err.message)
+          }
+          resolve()
+        },
+      },
+    )
+  })
+}
+
+async function closedLoop(deadline) {
+  const worker = async () => {
+    while (!stopping && performance.now() < deadline && (job.requests === undefined || started < job.requests)) {
+      started++
+      await one(performance.now())
+    }
+  }
+  let started = 0
+  await Promise.all(Array.from({ length: job.concurrency }, worker))
+}
+
+async function openLoop(deadline) {
+  const interval = 1000 / job.rate
+  const t0 = performance.now()
+  const inflight = new Set()
+  let next = 0
+  while (performance.now() < deadline) {
+    const now = performance.now()
+    while (t0 + next * interval <= now) {
+      const p = one(t0 + next * interval)
+      inflight.add(p)
+      p.then(() => inflight.delete(p))
+      next++
+    }
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  await Promise.all(inflight)
+}
+
+const warmupEnd = performance.now() + (job.warmupMs ?? 0)
+const run = job.mode === 'open' ? openLoop : closedLoop
+// Warm-up: connections, JIT and caches, not counted.
+if (job.warmupMs) await run(warmupEnd)
+measuring = true
+const t0 = performance.now()
+await run(job.requests !== undefined ? Infinity : t0 + job.durationMs)
+const elapsed = (performance.now() - t0) / 1000
+stopping = true
+await pool.close()
+
+process.stdout.write(
+  JSON.stringify({
+    ...result,
+    elapsedS: elapsed,
+    rps: result.ok / elapsed,
+    eventsPerS: result.events / elapsed,
+    mbPerS: result.bytes / elapsed / 1e6,
+    ttfe: ttfe.toJSON(),
+    gaps: gaps.toJSON(),
+    durations: durations.toJSON(),
+  }) + '\n',
+)

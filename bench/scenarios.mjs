@@ -1,0 +1,53 @@
+// The bench scenarios. `params` go to the mock in the `x-bench` header (bench/lib/shape.mjs).
+export const SCENARIOS = [
+  {
+    name: 'passthrough-c16',
+    what: 'Claude Code shape: 100 small text deltas per stream, 16 concurrent streams (closed loop)',
+    params: { events: 100, bytes: 48, thinking: 1, tool: 1 },
+    concurrency: 16,
+  },
+  {
+    name: 'passthrough-c256',
+    what: 'the same stream shape at 256 concurrent streams (throughput)',
+    params: { events: 100, bytes: 48, thinking: 1, tool: 1 },
+    concurrency: 256,
+  },
+  {
+    name: 'passthrough-open',
+    what: 'open loop: a fixed 200 streams/s arrival rate; first-event time counted from the scheduled start',
+    params: { events: 100, bytes: 48 },
+    mode: 'open',
+    rate: 200,
+    concurrency: 512,
+  },
+  {
+    name: 'non-streaming',
+    what: 'small non-streaming answers, 16 concurrent',
+    params: { events: 10, bytes: 48, stream: 0 },
+    concurrency: 16,
+  },
+  {
+    name: 'large-request',
+    what: '200 KB request bodies (a long conversation), 20-delta streams, 16 concurrent',
+    params: { events: 20, bytes: 48 },
+    requestBytes: 200_000,
+    concurrency: 16,
+  },
+  {
+    name: 'many-streams',
+    what: '1,000 concurrent slow streams (20 deltas, 100 ms apart): memory and fairness',
+    params: { events: 20, bytes: 48, ttfe_ms: 100, gap_ms: 100 },
+    concurrency: 1000,
+    requests: 1000,
+  },
+  {
+    name: 'bedrock',
+    what: 'translation path: Bedrock event-stream upstream → Anthropic SSE',
+    unavailable: 'needs the bedrock provider plugin',
+  },
+  {
+    name: 'failover',
+    what: 'a share of 429s answered by a second provider',
+    unavailable: 'needs key pools and failover',
+  },
+]
