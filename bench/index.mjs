@@ -1,3 +1,181 @@
 #!/usr/bin/env node
-// The bench harness (mock upstream, load generator, relay-vs-direct report) is the next piece of work.
-process.stdout.write('npm run bench: not yet — the bench harness arrives with its own issue.\n')
+// `npm run bench [-- --quick] [--target URL] [--scenarios a,b] [--rounds N] [--seconds S] [--update-readme]`
+//
+// Starts the mock upstream, cc-relay (pointed at the mock) and the plainest Node proxy as separate
+// processes, then runs each scenario's load against every arm in the same run, interleaved round by
+// round: direct to the mock, through cc-relay, through the plain proxy, and through `--target` if given.
+// Exits 1 when any response was lost or corrupted, never because of speed.
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Histogram } from './lib/histogram.mjs'
+import { cpuSeconds, rssPeak } from './lib/procstat.mjs'
+import { encodeParams } from './lib/shape.mjs'
+import { renderMarkdown, renderTable, summarise } from './report.mjs'
+import { SCENARIOS } from './scenarios.mjs'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const ROOT = join(HERE, '..')
+const args = process.argv.slice(2)
+const flag = (name) => args.includes(`--${name}`)
+const option = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback)
+
+const quick = flag('quick')
+const rounds = Number(option('rounds', quick ? 1 : 3))
+const seconds = Number(option('seconds', quick ? 1.5 : 5))
+const wanted = option('scenarios', '')
+  .split(',')
+  .filter(Boolean)
+const target = option('target', '')
+const outDir = option('out', join(HERE, 'results'))
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/** Spawns a node process and waits for its first stdout line (its "I am listening" signal). */
+function startProcess(file, argv, env = {}) {
+  const child = spawn(process.execPath, [file, ...argv], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const onData = (d) => {
+      out += d
+      const nl = out.indexOf('\n')
+      if (nl === -1) return
+      child.stdout.off('data', onData)
+      child.stdout.resume() // keep draining: a full pipe would stall the process
+      resolve({ child, first: out.slice(0, nl) })
+    }
+    child.stdout.on('data', onData)
+    child.on('exit', (code) => reject(new Error(`${file} exited with ${code} before it was ready`)))
+  })
+}
+
+async function startArms() {
+  const mock = await startProcess(join(HERE, 'mock-upstream.mjs'), [])
+  const mockUrl = `http://127.0.0.1:${JSON.parse(mock.first).listening}`
+  const relayPort = await freePort()
+  const configDir = mkdtempSync(join(tmpdir(), 'cc-relay-bench-'))
+  const config = join(configDir, 'cc-relay.yaml')
+  // A realistic relay: a relay key, a pooled upstream key, the default JSON request log.
+  writeFileSync(config, `server:\n  auth: { api_key: "bench-relay-key" }\nproviders:\n  - name: mock\n    type: anthropic\n    base_url: "${mockUrl}"\n    keys: [{ key: "bench-upstream-key" }]\nlogging: { level: info, format: json }\n`)
+  const relay = await startProcess(join(ROOT, 'bin', 'cc-relay.js'), ['serve', '--config', config, '--listen', `127.0.0.1:${relayPort}`])
+  const plainPort = await freePort()
+  const plain = await startProcess(join(HERE, 'plain-proxy.mjs'), ['--port', String(plainPort), '--upstream', mockUrl])
+  const arms = [
+    { name: 'direct', url: mockUrl, headers: {} },
+    { name: 'cc-relay', url: `http://127.0.0.1:${relayPort}`, headers: { 'x-api-key': 'bench-relay-key' }, pid: relay.child.pid },
+    { name: 'plain-proxy', url: `http://127.0.0.1:${plainPort}`, headers: {}, pid: plain.child.pid },
+  ]
+  if (target) arms.push({ name: 'target', url: target, headers: { 'x-api-key': process.env.BENCH_TARGET_KEY ?? 'bench' } })
+  const stop = () => [mock, relay, plain].forEach((p) => p.child.kill('SIGTERM'))
+  return { arms, stop, mockUrl }
+}
+
+function runLoad(job) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(HERE, 'load.mjs'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited with ${code}`))))
+  })
+}
+
+/** One scenario against one arm, with the arm's process cost measured around it. */
+async function measure(scenario, arm) {
+  const job = {
+    url: `${arm.url}/v1/messages`,
+    headers: { ...arm.headers, 'x-bench': encodeParams(scenario.params) },
+    concurrency: scenario.concurrency,
+    mode: scenario.mode ?? 'closed',
+    rate: scenario.rate,
+    requests: scenario.requests,
+    requestBytes: scenario.requestBytes,
+    durationMs: seconds * 1000,
+    warmupMs: scenario.requests ? 0 : Math.min(1000, seconds * 300),
+  }
+  const cpuBefore = arm.pid ? cpuSeconds(arm.pid) : 0
+  const stopRss = arm.pid ? rssPeak(arm.pid) : () => null
+  const result = await runLoad(job)
+  return { ...result, cpuS: arm.pid ? cpuSeconds(arm.pid) - cpuBefore : null, peakRssMb: stopRss() }
+}
+
+function merge(into, r) {
+  if (!into) return { ...r, ttfe: new Histogram(r.ttfe), gaps: new Histogram(r.gaps), durations: new Histogram(r.durations), rounds: 1 }
+  for (const k of ['requests', 'ok', 'errors', 'corrupted', 'events', 'bytes', 'elapsedS']) into[k] += r[k]
+  for (const [k, v] of Object.entries(r.errorKinds)) into.errorKinds[k] = (into.errorKinds[k] ?? 0) + v
+  into.ttfe.merge(new Histogram(r.ttfe))
+  into.gaps.merge(new Histogram(r.gaps))
+  into.durations.merge(new Histogram(r.durations))
+  if (r.cpuS !== null) into.cpuS += r.cpuS
+  into.peakRssMb = Math.max(into.peakRssMb ?? 0, r.peakRssMb ?? 0) || null
+  into.rounds++
+  return into
+}
+
+function machine() {
+  const c = cpus()
+  return { cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` }
+}
+
+async function main() {
+  const scenarios = SCENARIOS.filter((s) => wanted.length === 0 || wanted.includes(s.name))
+  const { arms, stop } = await startArms()
+  process.on('exit', stop)
+  const startedAt = new Date().toISOString()
+  const results = []
+  try {
+    for (const scenario of scenarios) {
+      if (scenario.unavailable) {
+        process.stdout.write(`- ${scenario.name}: skipped (${scenario.unavailable})\n`)
+        results.push({ scenario: scenario.name, what: scenario.what, skipped: scenario.unavailable })
+        continue
+      }
+      const merged = {}
+      for (let round = 0; round < rounds; round++) {
+        // Rotate the arm order each round, so no arm always runs first (warmer or colder machine).
+        const order = arms.map((_, i) => arms[(i + round) % arms.length])
+        for (const arm of order) {
+          process.stdout.write(`  ${scenario.name} round ${round + 1}/${rounds} ${arm.name} … `)
+          const r = await measure(scenario, arm)
+          merged[arm.name] = merge(merged[arm.name], r)
+          process.stdout.write(`${Math.round(r.rps)} req/s, ${r.errors} errors, ${r.corrupted} corrupted\n`)
+        }
+      }
+      results.push({ scenario: scenario.name, what: scenario.what, arms: Object.fromEntries(arms.map((a) => [a.name, summarise(merged[a.name])])) })
+    }
+  } finally {
+    stop()
+  }
+  const report = { startedAt, mode: quick ? 'quick' : 'full', rounds, secondsPerRun: seconds, machine: machine(), results }
+  process.stdout.write('\n' + renderTable(report) + '\n')
+  mkdirSync(outDir, { recursive: true })
+  writeFileSync(join(outDir, `${report.mode}.json`), JSON.stringify(report, null, 2) + '\n')
+  const markdown = renderMarkdown(report)
+  writeFileSync(join(outDir, `${report.mode}.md`), markdown)
+  if (flag('update-readme')) updateReadme(markdown)
+  const lost = results.flatMap((r) => Object.entries(r.arms ?? {}).filter(([name, a]) => name !== 'target' && (a.errors > 0 || a.corrupted > 0)).map(([name]) => `${r.scenario}/${name}`))
+  if (lost.length) {
+    process.stdout.write(`LOST OR CORRUPTED RESPONSES: ${lost.join(', ')}\n`)
+    process.exitCode = 1
+  } else process.stdout.write('every response arrived complete and in order\n')
+}
+
+function updateReadme(markdown) {
+  const file = join(ROOT, 'README.md')
+  const text = readFileSync(file, 'utf8')
+  const begin = '<!-- bench-results:begin -->'
+  const end = '<!-- bench-results:end -->'
+  if (!text.includes(begin)) throw new Error('README.md has no bench-results markers')
+  writeFileSync(file, text.slice(0, text.indexOf(begin) + begin.length) + '\n' + markdown + text.slice(text.indexOf(end)))
+}
+
+await main()

@@ -20,6 +20,9 @@ export function assertNativeUws(): void {
   }
 }
 
+/** CONTRACT §4: every answer carries the relay's id. */
+const idHeaders = (id: string): string[] => ['request-id', id, 'x-cc-relay-request-id', id]
+
 type Handler = (res: HttpResponse, req: HttpRequest) => void
 interface RouteEntry {
   readonly method: string
@@ -38,7 +41,7 @@ function routes(deps: RelayDeps): Map<string, RouteEntry> {
     ['/v1/messages', { method: 'post', handle: relay('messages') }],
     ['/v1/messages/count_tokens', { method: 'post', handle: relay('count_tokens') }],
     // CONTRACT §4: ok once listening with a ready pool, which is the only time this server exists.
-    ['/health', { method: 'get', handle: (res) => sendJson(res, { aborted: false }, 200, '{"status":"ok"}') }],
+    ['/health', { method: 'get', handle: (res) => sendJson(res, { aborted: false }, 200, '{"status":"ok"}', idHeaders(nextRequestId())) }],
   ])
 }
 

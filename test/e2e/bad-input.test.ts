@@ -192,6 +192,7 @@ t.test('GET /health without a key → 200 {"status":"ok"}', async (t) => {
   const answer = await refused(t, () => send('GET', '/health', {}))
   t.equal(answer.status, 200)
   t.same(JSON.parse(answer.text), { status: 'ok' })
+  t.match(answer.headers['x-cc-relay-request-id'], /^req_ccr_/, 'every answer carries the relay id')
 })
 
 t.test('after all of that the relay still serves a good request, and only accepted requests went upstream', async (t) => {
