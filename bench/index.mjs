@@ -31,6 +31,13 @@ const wanted = option('scenarios', '')
   .filter(Boolean)
 const target = option('target', '')
 const outDir = option('out', join(HERE, 'results'))
+/** `--variant NAME:ENV=VALUE[+ENV=VALUE]` (repeatable): extra cc-relay arms started with that environment. */
+const variants = args
+  .flatMap((a, i) => (a === '--variant' ? [args[i + 1]] : []))
+  .map((spec) => {
+    const [name, envText = ''] = spec.split(/:(.*)/s)
+    return { name: `cc-relay[${name}]`, env: Object.fromEntries(envText.split('+').filter(Boolean).map((kv) => kv.split(/=(.*)/s).slice(0, 2))) }
+  })
 
 function freePort() {
   return new Promise((resolve) => {
@@ -62,21 +69,25 @@ function startProcess(file, argv, env = {}) {
 async function startArms() {
   const mock = await startProcess(join(HERE, 'mock-upstream.mjs'), [])
   const mockUrl = `http://127.0.0.1:${JSON.parse(mock.first).listening}`
-  const relayPort = await freePort()
   const configDir = mkdtempSync(join(tmpdir(), 'cc-relay-bench-'))
   const config = join(configDir, 'cc-relay.yaml')
   // A realistic relay: a relay key, a pooled upstream key, the default JSON request log.
   writeFileSync(config, `server:\n  auth: { api_key: "bench-relay-key" }\nproviders:\n  - name: mock\n    type: anthropic\n    base_url: "${mockUrl}"\n    keys: [{ key: "bench-upstream-key" }]\nlogging: { level: info, format: json }\n`)
-  const relay = await startProcess(join(ROOT, 'bin', 'cc-relay.js'), ['serve', '--config', config, '--listen', `127.0.0.1:${relayPort}`])
+  const relays = []
+  for (const variant of [{ name: 'cc-relay', env: {} }, ...variants]) {
+    const port = await freePort()
+    const relay = await startProcess(join(ROOT, 'bin', 'cc-relay.js'), ['serve', '--config', config, '--listen', `127.0.0.1:${port}`], variant.env)
+    relays.push({ name: variant.name, url: `http://127.0.0.1:${port}`, headers: { 'x-api-key': 'bench-relay-key' }, pid: relay.child.pid, process: relay })
+  }
   const plainPort = await freePort()
   const plain = await startProcess(join(HERE, 'plain-proxy.mjs'), ['--port', String(plainPort), '--upstream', mockUrl])
   const arms = [
     { name: 'direct', url: mockUrl, headers: {} },
-    { name: 'cc-relay', url: `http://127.0.0.1:${relayPort}`, headers: { 'x-api-key': 'bench-relay-key' }, pid: relay.child.pid },
+    ...relays,
     { name: 'plain-proxy', url: `http://127.0.0.1:${plainPort}`, headers: {}, pid: plain.child.pid },
   ]
   if (target) arms.push({ name: 'target', url: target, headers: { 'x-api-key': process.env.BENCH_TARGET_KEY ?? 'bench' } })
-  const stop = () => [mock, relay, plain].forEach((p) => p.child.kill('SIGTERM'))
+  const stop = () => [mock, ...relays.map((r) => r.process), plain].forEach((p) => p.child.kill('SIGTERM'))
   return { arms, stop, mockUrl }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The relay's logger: pino, JSON lines by default, or a compact human format for a terminal.
  * Credentials are redacted by path wherever a header map could end up in a log line; the request log
- * itself never carries headers, so this is the safety net, not the mechanism.
+ * itself never carries headers, so this is the safety net, not the mechanism. Only top-level paths:
+ * wildcard paths made redaction a tenth of the main thread's time under load (bench profile).
  */
 import { pino } from 'pino'
 import type { Logger } from 'pino'
@@ -16,7 +17,7 @@ const REDACT = [
   'headers["x-cc-relay-key"]',
   'key',
   'api_key',
-].flatMap((p) => [p, `*.${p}`])
+]
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
 const OMIT = new Set(['level', 'time', 'msg', 'pid', 'hostname'])

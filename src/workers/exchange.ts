@@ -20,7 +20,7 @@ import { SseDecoder } from './framing/sse.js'
 import { PortWriter } from './port-writer.js'
 import { classifyFailure, TimeoutAbort } from './failures.js'
 import type { PreparedRequest } from './prepare.js'
-import { absorbEvent, absorbMessage, emptyUsage, USAGE_EVENTS } from './usage.js'
+import { absorbEvent, absorbMessage, absorbWholeEvents, emptyUsage } from './usage.js'
 
 /** A non-streaming answer larger than this is not a Messages API answer. */
 const MAX_BUFFERED_BYTES = 64 << 20
@@ -115,8 +115,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
         translator.onEvent(e, emit)
       })
       this.#emit = emit
-    } else {
-      this.#decoder = new SseDecoder((e) => absorbEvent(this.#usage, e), USAGE_EVENTS)
     }
   }
 
@@ -128,7 +126,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#buffered.push(chunk)
       return
     }
-    if (!this.#translator) this.#writer.write(this.#boundary.push(chunk))
+    if (!this.#translator) {
+      const whole = this.#boundary.push(chunk)
+      absorbWholeEvents(this.#usage, whole)
+      return this.#writer.write(whole)
+    }
     try {
       this.#decoder!.push(chunk)
     } catch (err) {
@@ -138,9 +140,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.#streaming) {
-      this.#decoder!.end()
+      this.#decoder?.end()
       const rest = this.#boundary.rest()
-      if (rest) this.#writer.write(rest)
+      if (rest) {
+        absorbWholeEvents(this.#usage, rest)
+        this.#writer.write(rest)
+      }
       if (this.#translator && this.#emit) this.#translator.onEnd?.(this.#emit)
       this.#writer.flush()
       this.#writer.send({ t: 'end', outcome: this.#outcome() })

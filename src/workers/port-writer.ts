@@ -11,6 +11,12 @@ import type { MessagePort } from 'node:worker_threads'
 import { CREDIT_WINDOW_BYTES } from '../shared/protocol.js'
 import type { WorkerMessage } from '../shared/protocol.js'
 
+/**
+ * `CC_RELAY_COALESCE=0` posts every upstream chunk as its own message: the alternative the bench
+ * compares coalescing against (bench/README.md). Not a setting to run with.
+ */
+const COALESCE = process.env.CC_RELAY_COALESCE !== '0'
+
 export interface FlowControl {
   pause(): void
   resume(): void
@@ -43,6 +49,7 @@ export class PortWriter {
     if (chunk.byteLength === 0) return
     this.#pending.push(chunk)
     this.#pendingBytes += chunk.byteLength
+    if (!COALESCE) return this.flush()
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(this.#flush)
