@@ -11,6 +11,9 @@ import { relayError } from './shared/errors.js'
 import { createLogger } from './shared/log.js'
 import { Supervisor } from './supervisor/supervisor.js'
 import { createPool, warmUp } from './workers/pool.js'
+import { WorkerRuntime } from './workers/runtime.js'
+import { createDispatch } from './ingress/dispatch.js'
+import { mainThreadTypes } from './plugin-types.js'
 
 export interface ServeOptions {
   readonly config?: string
@@ -40,7 +43,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
 
   const lifecycle: Lifecycle = { draining: false, inflight: new Set() }
   const { inflight } = lifecycle
-  const app = createApp({ config, auth: new ClientAuth(config.server.auth), supervisor, pool, log, lifecycle })
+  const dispatch = createDispatch(pool, new WorkerRuntime(config, catalog.byType()), mainThreadTypes(catalog.loaded()))
+  const app = createApp({ config, auth: new ClientAuth(config.server.auth), supervisor, dispatch, log, lifecycle })
   let listening
   try {
     listening = await listen(app, address, config.server.tls.cert_file !== '')

@@ -4,7 +4,8 @@
  */
 import type { ProviderPlugin } from '../plugins/sdk.js'
 import type { DiscoverTypes, ProviderTypeInfo } from './config/load.js'
-import { loadPlugins, optionsSchemaOf, pluginSources } from './shared/plugins.js'
+import { join } from 'node:path'
+import { loadPlugins, optionsSchemaOf, pluginSources, PROJECT_ROOT } from './shared/plugins.js'
 import type { LoadedPlugin } from './shared/plugins.js'
 
 export interface PluginCatalog {
@@ -28,4 +29,14 @@ export function pluginCatalog(): PluginCatalog {
     sources: () => sources,
     byType: () => new Map(loaded.map((p) => [p.type, p.plugin])),
   }
+}
+
+/**
+ * Provider types whose exchanges may run on the main thread: built-in (compiled with the relay, so
+ * trusted not to crash the process) and without a translator (passthrough: nothing to keep off the
+ * socket thread).
+ */
+export function mainThreadTypes(loaded: readonly LoadedPlugin[]): ReadonlySet<string> {
+  const builtIn = join(PROJECT_ROOT, 'dist', 'plugins')
+  return new Set(loaded.filter((p) => p.source.startsWith(builtIn) && !p.plugin.translator).map((p) => p.type))
 }

@@ -2,9 +2,6 @@
  * `POST /v1/messages` and `POST /v1/messages/count_tokens`: check the client, read and sniff the body,
  * take a lease from the supervisor, and hand the request to a worker with its own port.
  */
-import { MessageChannel } from 'node:worker_threads'
-import type { MessagePort } from 'node:worker_threads'
-import type { Piscina } from 'piscina'
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import type { Route } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
@@ -16,6 +13,7 @@ import { PROTOCOL } from '../shared/protocol.js'
 import type { RelayTask } from '../shared/protocol.js'
 import type { Supervisor } from '../supervisor/supervisor.js'
 import type { ClientAuth } from './client-auth.js'
+import type { Dispatch } from './dispatch.js'
 import { readBody, readHeaders } from './read-request.js'
 import { RequestLog } from './request-log.js'
 import { sendError } from './respond.js'
@@ -28,7 +26,7 @@ export interface RelayDeps {
   readonly config: RelayConfig
   readonly auth: ClientAuth
   readonly supervisor: Supervisor
-  readonly pool: Piscina
+  readonly dispatch: Dispatch
   readonly log: Logger
   readonly lifecycle: Lifecycle
 }
@@ -89,11 +87,11 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
     const leased = deps.supervisor.lease({ route, model: sniffed.model, hasClientCredential: Object.keys(credential).length > 0 })
     if (!leased.ok) return reject(leased.error, false)
 
-    const { port1, port2 } = new MessageChannel()
+    const lane = deps.dispatch.open(deps.config.providers[leased.lease.provider]!.type)
     const task: RelayTask = {
       v: PROTOCOL,
       kind: 'relay',
-      port: port2 as unknown as RelayTask['port'],
+      port: lane.port2,
       requestId,
       route,
       query,
@@ -105,15 +103,15 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
       maxTokens: sniffed.maxTokens,
       lease: leased.lease,
     }
-    const live = new StreamBridge(res, state, port1 as MessagePort, requestId, (end) => {
+    const live = new StreamBridge(res, state, lane.port1, requestId, (end) => {
       deps.lifecycle.inflight.delete(live)
-      port1.close()
+      lane.port1.close()
       if (end.outcome) deps.supervisor.report(end.outcome)
       log.done(end.status, end.error, end.outcome)
     })
     bridge = live
     deps.lifecycle.inflight.add(live)
-    deps.pool.run(task, { transferList: [port2, body.buffer as ArrayBuffer] }).then(
+    lane.run(task).then(
       () => {
         // The task can settle before its port's last messages are read (two channels, no ordering
         // between them), so only a request whose client has gone is closed here.

@@ -6,11 +6,10 @@
  * then are acknowledged only from `onWritable`, once uWS has drained, so a slow client stops the credit,
  * the worker pauses the upstream read, and memory stays bounded by the credit window.
  */
-import type { MessagePort } from 'node:worker_threads'
 import type { HttpResponse } from 'uWebSockets.js'
 import { envelopeFor } from '../shared/errors.js'
 import type { RelayErrorData } from '../shared/errors.js'
-import type { IngressMessage, Outcome, WorkerMessage } from '../shared/protocol.js'
+import type { IngressMessage, Outcome, TaskPort, WorkerMessage } from '../shared/protocol.js'
 import { sendError, statusLine } from './respond.js'
 import type { ResponseState } from './respond.js'
 
@@ -23,7 +22,7 @@ export interface BridgeEnd {
 export class StreamBridge {
   readonly #res: HttpResponse
   readonly #state: ResponseState
-  readonly #port: MessagePort
+  readonly #port: TaskPort
   readonly #requestId: string
   readonly #onEnd: (end: BridgeEnd) => void
   #headSent = false
@@ -31,7 +30,7 @@ export class StreamBridge {
   #owed = 0
   #ended = false
 
-  constructor(res: HttpResponse, state: ResponseState, port: MessagePort, requestId: string, onEnd: (end: BridgeEnd) => void) {
+  constructor(res: HttpResponse, state: ResponseState, port: TaskPort, requestId: string, onEnd: (end: BridgeEnd) => void) {
     this.#res = res
     this.#state = state
     this.#port = port

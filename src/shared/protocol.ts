@@ -22,10 +22,22 @@ export interface Lease {
   readonly forwardClientCredential: boolean
 }
 
+/**
+ * One end of a request's channel: a MessagePort when the request runs in a worker thread, or a
+ * LocalPort (src/shared/local-channel.ts) when it runs on the main thread. Both carry the same messages.
+ */
+export interface TaskPort {
+  /** True when messages cross a thread boundary (buffers are then copied into ones that can be transferred). */
+  readonly crossThread?: boolean
+  postMessage(message: unknown, transfer?: readonly ArrayBuffer[]): void
+  on(event: string, listener: (message: never) => void): unknown
+  close(): void
+}
+
 export interface RelayTask {
   readonly v: typeof PROTOCOL
   readonly kind: 'relay'
-  readonly port: MessagePort
+  readonly port: TaskPort
   readonly requestId: string
   readonly route: Route
   readonly query: string

@@ -9,12 +9,11 @@
  * see the body.
  */
 import type { Dispatcher } from 'undici'
-import type { MessagePort } from 'node:worker_threads'
 import type { ProviderPlugin, ResponseTranslator } from '../../plugins/sdk.js'
 import { errorBody } from '../shared/errors.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import { isPerHopResponseHeader } from '../shared/headers.js'
-import type { IngressMessage, Outcome, RelayTask, Usage } from '../shared/protocol.js'
+import type { IngressMessage, Outcome, RelayTask, TaskPort, Usage } from '../shared/protocol.js'
 import { EventBoundary } from './framing/event-boundary.js'
 import { SseDecoder } from './framing/sse.js'
 import { PortWriter } from './port-writer.js'
@@ -38,7 +37,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #task: RelayTask
   readonly #prepared: PreparedRequest
   readonly #writer: PortWriter
-  readonly #port: MessagePort
+  readonly #port: TaskPort
   readonly #done: () => void
   readonly #usage: Usage = emptyUsage()
   readonly #startedAt = performance.now()
@@ -62,7 +61,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#env = env
     this.#task = task
     this.#prepared = prepared
-    this.#port = task.port as unknown as MessagePort
+    this.#port = task.port
     this.#writer = new PortWriter(this.#port)
     this.#done = done
     this.#port.on('message', (m: IngressMessage) => (m.t === 'ack' ? this.#writer.ack(m.bytes) : this.#cancel()))

@@ -7,9 +7,8 @@
  * into a shared pool). A MessagePort has no backpressure, so bytes the client has not taken yet are
  * counted: past CREDIT_WINDOW_BYTES the upstream read is paused until the ingress acks.
  */
-import type { MessagePort } from 'node:worker_threads'
 import { CREDIT_WINDOW_BYTES } from '../shared/protocol.js'
-import type { WorkerMessage } from '../shared/protocol.js'
+import type { TaskPort, WorkerMessage } from '../shared/protocol.js'
 
 /**
  * `CC_RELAY_COALESCE=0` posts every upstream chunk as its own message: the alternative the bench
@@ -23,7 +22,9 @@ export interface FlowControl {
 }
 
 export class PortWriter {
-  readonly #port: MessagePort
+  readonly #port: TaskPort
+  /** Same-thread ports need neither batching nor copies: a write is a function call. */
+  readonly #direct: boolean
   #pending: Uint8Array[] = []
   #pendingBytes = 0
   #scheduled = false
@@ -32,8 +33,9 @@ export class PortWriter {
   #flow: FlowControl | undefined
   readonly #flush = (): void => this.flush()
 
-  constructor(port: MessagePort) {
+  constructor(port: TaskPort) {
     this.#port = port
+    this.#direct = port.crossThread === false
   }
 
   /** What to pause when the client falls behind (the upstream read). */
@@ -47,6 +49,7 @@ export class PortWriter {
 
   write(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return
+    if (this.#direct) return this.#post(chunk, false)
     this.#pending.push(chunk)
     this.#pendingBytes += chunk.byteLength
     if (!COALESCE) return this.flush()
@@ -69,8 +72,13 @@ export class PortWriter {
     }
     this.#pending = []
     this.#pendingBytes = 0
-    this.#port.postMessage({ t: 'data', chunk: out } satisfies WorkerMessage, [out.buffer as ArrayBuffer])
-    this.#unacked += total
+    this.#post(out, true)
+  }
+
+  #post(chunk: Uint8Array, transfer: boolean): void {
+    // Counted before posting: a same-thread port may ack inside postMessage.
+    this.#unacked += chunk.byteLength
+    this.#port.postMessage({ t: 'data', chunk } satisfies WorkerMessage, transfer ? [chunk.buffer as ArrayBuffer] : undefined)
     if (!this.#paused && this.#unacked > CREDIT_WINDOW_BYTES && this.#flow) {
       this.#paused = true
       this.#flow.pause()

@@ -1,0 +1,41 @@
+/**
+ * Where a request's upstream exchange runs. Providers that translate (or come from outside the built-in
+ * plugins) run in the worker pool: translation is CPU work kept off the socket thread, and a third-party
+ * plugin's crash takes down one worker, not the relay. Built-in passthrough providers run on the main
+ * thread with the same code over a same-thread channel, because for them the thread hop was most of the
+ * relay's cost (bench/README.md). `CC_RELAY_UPSTREAM_IO=workers` sends everything to the pool.
+ */
+import { MessageChannel } from 'node:worker_threads'
+import type { Piscina } from 'piscina'
+import { localChannel } from '../shared/local-channel.js'
+import type { RelayTask, TaskPort } from '../shared/protocol.js'
+import type { WorkerRuntime } from '../workers/runtime.js'
+
+export interface Lane {
+  readonly port1: TaskPort
+  readonly port2: TaskPort
+  run(task: RelayTask): Promise<unknown>
+}
+
+export interface Dispatch {
+  open(providerType: string): Lane
+}
+
+export function createDispatch(pool: Piscina, local: WorkerRuntime | undefined, localTypes: ReadonlySet<string>): Dispatch {
+  const useLocal = local !== undefined && process.env.CC_RELAY_UPSTREAM_IO !== 'workers'
+  return {
+    open(providerType) {
+      if (useLocal && localTypes.has(providerType)) {
+        const { port1, port2 } = localChannel()
+        return { port1, port2, run: (task) => local.run(task) }
+      }
+      const { port1, port2 } = new MessageChannel()
+      // MessagePort's overloaded `on` is wider than TaskPort's; it carries the same messages.
+      return {
+        port1: port1 as unknown as TaskPort,
+        port2: port2 as unknown as TaskPort,
+        run: (task) => pool.run(task, { transferList: [port2, task.body.buffer as ArrayBuffer] }),
+      }
+    },
+  }
+}
