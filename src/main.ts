@@ -8,7 +8,7 @@ import type { Lifecycle } from './ingress/relay-handler.js'
 import { ConfigError, loadConfig } from './config/load.js'
 import { pluginCatalog } from './plugin-types.js'
 import { relayError } from './shared/errors.js'
-import { createLogger } from './shared/log.js'
+import { createLogger, flushLogsSync } from './shared/log.js'
 import { Supervisor } from './supervisor/supervisor.js'
 import { createPool, warmUp } from './workers/pool.js'
 import { WorkerRuntime } from './workers/runtime.js'
@@ -51,13 +51,15 @@ export async function serve(opts: ServeOptions): Promise<number> {
   } catch (err) {
     log.fatal({ listen: address }, (err as Error).message)
     await pool.destroy()
-    log.flush()
+    flushLogsSync()
     return 1
   }
   log.info(
     { url: listening.url, config: source, providers: config.providers.filter((p) => p.enabled).map((p) => `${p.name} (${p.type})`), workers: pool.threads.length },
     'listening',
   )
+  // Scripts and supervisors wait for this line: don't leave it in the buffer.
+  flushLogsSync()
 
   return new Promise<number>((resolve) => {
     let stopping = false
@@ -72,7 +74,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       for (const bridge of inflight) bridge.fail(relayError('overloaded', 'the relay is shutting down; retry'))
       await pool.destroy()
       log.info({}, 'stopped')
-      log.flush()
+      flushLogsSync()
       resolve(0)
     }
     process.once('SIGTERM', () => void stop('SIGTERM'))

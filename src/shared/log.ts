@@ -32,8 +32,20 @@ function prettyLine(json: string): string {
   return `${time} ${LEVEL_NAMES[Number(rec.level)] ?? rec.level} ${String(rec.msg ?? '')} ${fields.join(' ')}`.trimEnd() + '\n'
 }
 
+let flushDestination: () => void = () => {}
+
+/** Writes out buffered log lines now; call before the process exits. */
+export function flushLogsSync(): void {
+  flushDestination()
+}
+
 export function createLogger(level: LogLevel, format: LogFormat): Logger {
   const options = { level, base: undefined, redact: { paths: REDACT, censor: '[redacted]' } }
   if (format === 'pretty') return pino(options, { write: (line: string) => process.stdout.write(prettyLine(line)) })
-  return pino(options, pino.destination({ dest: 1, sync: false }))
+  // Lines are gathered into 4 KiB writes (one syscall per ~15 request lines instead of one each; the
+  // write was 5% of the main thread under load) and flushed at least every 200 ms.
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 })
+  setInterval(() => destination.flush(), 200).unref()
+  flushDestination = () => destination.flushSync()
+  return pino(options, destination)
 }
