@@ -37,13 +37,17 @@ export async function serve(opts: ServeOptions): Promise<number> {
   splitListen(address)
 
   const supervisor = new Supervisor(config, catalog.byType())
-  const pool = createPool(config, catalog.sources())
+  const mainThread = mainThreadTypes(catalog.loaded())
+  const allOnMain = process.env.CC_RELAY_UPSTREAM_IO !== 'workers' && config.providers.every((p) => !p.enabled || mainThread.has(p.type))
+  const pool = createPool(config, catalog.sources(), !allOnMain)
   pool.on('error', (err: Error) => log.error({ err: err.message }, 'worker pool error'))
+  // Proves every plugin loads in a worker before the relay takes traffic (a lazy pool starts one
+  // thread for this, and lets it go when idle).
   await warmUp(pool)
 
   const lifecycle: Lifecycle = { draining: false, inflight: new Set() }
   const { inflight } = lifecycle
-  const dispatch = createDispatch(pool, new WorkerRuntime(config, catalog.byType()), mainThreadTypes(catalog.loaded()))
+  const dispatch = createDispatch(pool, new WorkerRuntime(config, catalog.byType()), mainThread)
   const app = createApp({ config, auth: new ClientAuth(config.server.auth), supervisor, dispatch, log, lifecycle })
   let listening
   try {

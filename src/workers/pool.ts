@@ -23,16 +23,21 @@ export function workerCount(): number {
   return Math.max(1, Math.min(4, availableParallelism() - 1))
 }
 
-export function createPool(config: RelayConfig, pluginSources: readonly string[]): Piscina {
+/**
+ * `eager`: start every thread now. When no configured provider needs a worker (all are built-in
+ * passthrough types served on the main thread), threads start on first use instead, saving the
+ * ~40 MB an idle thread costs.
+ */
+export function createPool(config: RelayConfig, pluginSources: readonly string[], eager: boolean): Piscina {
   const threads = workerCount()
   const workerData: WorkerData = { config, pluginSources }
   return new Piscina({
     filename: join(PROJECT_ROOT, 'dist', 'src', 'workers', 'entry.js'),
-    minThreads: threads,
+    minThreads: eager ? threads : 0,
     maxThreads: threads,
     concurrentTasksPerWorker: STREAMS_PER_WORKER,
     atomics: 'disabled',
-    idleTimeout: Number.MAX_SAFE_INTEGER,
+    idleTimeout: eager ? Number.MAX_SAFE_INTEGER : 10_000,
     // A bounded queue: beyond it the relay answers 529 overloaded_error rather than buffering without end.
     maxQueue: threads * STREAMS_PER_WORKER,
     workerData,
@@ -41,5 +46,5 @@ export function createPool(config: RelayConfig, pluginSources: readonly string[]
 
 /** Resolves once every thread has loaded its plugins (a failing plugin rejects here, at start). */
 export async function warmUp(pool: Piscina): Promise<void> {
-  await Promise.all(Array.from({ length: pool.threads.length }, () => pool.run({ v: PROTOCOL, kind: 'ping' })))
+  await Promise.all(Array.from({ length: Math.max(1, pool.threads.length) }, () => pool.run({ v: PROTOCOL, kind: 'ping' })))
 }
