@@ -5,18 +5,9 @@
  * elsewhere the documented direction holds: whatever JSON.parse accepts as an object, the scanner accepts.
  */
 import t from 'tap'
+import { prng } from '../helpers/prng.js'
 import { memberKey, memberValue, scanObject } from '../../src/shared/json-scan.js'
 
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), a | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type Rng = () => number
 const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1))

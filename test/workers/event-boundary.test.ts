@@ -1,18 +1,9 @@
 import t from 'tap'
+import { prng } from '../helpers/prng.js'
 import { EventBoundary } from '../../src/workers/framing/event-boundary.js'
 import { STREAM_EVENTS } from '../fixtures/anthropic.js'
 import { sse } from '../helpers/mock-upstream.js'
 
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), a | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8')
 const endsAtBoundary = (out: Buffer): boolean => out.length === 0 || out.toString('latin1').endsWith('\n\n') || out.toString('latin1').endsWith('\n\r\n')

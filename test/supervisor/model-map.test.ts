@@ -1,24 +1,11 @@
-/** src/supervisor/model-map.ts (kept under test/shared: these tests may only live in shared/ and workers/). */
+/** src/supervisor/model-map.ts */
 import t from 'tap'
+import { PROVIDER_DEFAULTS } from '../../src/config/defaults.js'
 import type { ProviderConfig } from '../../src/config/types.js'
 import { mapModel, servedModels, stripContextMarker, upstreamModelFor } from '../../src/supervisor/model-map.js'
 
 function provider(name: string, over: Partial<Pick<ProviderConfig, 'enabled' | 'models' | 'model_mapping'>> = {}): ProviderConfig {
-  return {
-    name,
-    type: 'anthropic',
-    enabled: true,
-    base_url: 'https://api.anthropic.com',
-    priority: null,
-    weight: 1,
-    keys: [],
-    pooling: { strategy: 'least_loaded' },
-    models: [],
-    max_output_tokens: 0,
-    model_mapping: {},
-    options: {},
-    ...over,
-  }
+  return { ...PROVIDER_DEFAULTS, name, type: 'anthropic', keys: [], options: {}, ...over }
 }
 
 t.test('stripContextMarker removes trailing [1m] markers only', async (t) => {
