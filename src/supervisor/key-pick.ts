@@ -1,0 +1,61 @@
+/**
+ * Choosing a key inside one provider's pool: the highest priority tier that has a key free now, then
+ * `pooling.strategy` within it. A key is free when it is not cooling down after a 429, not refused by
+ * the upstream (401/403), not already tried by this request, and every window it has (rpm, tpm, itpm,
+ * otpm) has room for this request's estimate.
+ */
+import { weightedShuffle } from './order.js'
+import type { KeyState, ProviderState } from './state.js'
+
+export interface Estimate {
+  /** Input tokens (request bytes / 4): the itpm share. */
+  readonly input: number
+  /** Output tokens (`max_tokens`): the otpm share. */
+  readonly output: number
+}
+
+export type KeyPick = { readonly key: KeyState } | { readonly key?: undefined; readonly waitMs: number }
+
+/** Milliseconds until `k` could take this request (0 = now, Infinity = not for this request). */
+export function keyWaitMs(k: KeyState, est: Estimate, now: number, tried: ReadonlySet<string>): number {
+  if (tried.has(k.id) || k.unusable !== undefined) return Infinity
+  return Math.max(
+    k.cooldownUntil - now,
+    k.rpm.waitMs(now),
+    k.tpm.waitMs(est.input + est.output, now),
+    k.itpm.waitMs(est.input, now),
+    k.otpm.waitMs(est.output, now),
+    0,
+  )
+}
+
+function byStrategy(p: ProviderState, tier: KeyState[], random: () => number): KeyState {
+  switch (p.config.pooling.strategy) {
+    case 'round_robin':
+      return tier[p.keyCursor++ % tier.length]!
+    case 'random':
+      return tier[Math.floor(random() * tier.length)]!
+    case 'weighted':
+      return weightedShuffle(tier, (k) => k.config.weight, random)[0]!
+    case 'least_loaded':
+      return tier.reduce((best, k) => (k.inflight < best.inflight || (k.inflight === best.inflight && k.lastUsed < best.lastUsed) ? k : best))
+  }
+}
+
+export function pickKey(p: ProviderState, est: Estimate, now: number, tried: ReadonlySet<string>, random: () => number): KeyPick {
+  let waitMs = Infinity
+  let tier: KeyState[] = []
+  let tierPriority = -Infinity
+  for (const k of p.keys) {
+    const wait = keyWaitMs(k, est, now, tried)
+    if (wait > 0) {
+      waitMs = Math.min(waitMs, wait)
+      continue
+    }
+    if (k.config.priority > tierPriority) {
+      tier = [k]
+      tierPriority = k.config.priority
+    } else if (k.config.priority === tierPriority) tier.push(k)
+  }
+  return tier.length ? { key: byStrategy(p, tier, random) } : { waitMs }
+}

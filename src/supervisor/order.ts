@@ -1,0 +1,76 @@
+/**
+ * Routing strategies (CONTRACT §1 `routing.strategy`): the order in which candidate providers are tried
+ * for one request. Failover then walks down that order. Each function is deterministic given the state's
+ * cursors and random source, so tests replay exactly.
+ */
+import type { RoutingConfig } from '../config/types.js'
+import type { ProviderState, SupervisorState } from './state.js'
+
+/** Priority (higher first), then config order. */
+export function failoverOrder(c: readonly ProviderState[]): ProviderState[] {
+  return [...c].sort((a, b) => b.priority - a.priority || a.index - b.index)
+}
+
+/** Weighted random order without replacement: a provider of weight 2 leads twice as often as one of 1. */
+export function weightedShuffle<T>(items: readonly T[], weight: (t: T) => number, random: () => number): T[] {
+  // Efraimidis–Spirakis: sort by u^(1/w), one draw per item.
+  return items
+    .map((item) => ({ item, key: Math.pow(random(), 1 / Math.max(weight(item), 1e-9)) }))
+    .sort((a, b) => b.key - a.key)
+    .map((x) => x.item)
+}
+
+/** nginx's smooth weighted round robin: the pick, then the others in failover order. */
+function smoothWeighted(c: readonly ProviderState[]): ProviderState[] {
+  if (c.length === 0) return []
+  const total = c.reduce((sum, p) => sum + p.config.weight, 0)
+  let best = c[0]!
+  for (const p of c) {
+    p.current += p.config.weight
+    if (p.current > best.current) best = p
+  }
+  best.current -= total
+  return [best, ...failoverOrder(c.filter((p) => p !== best))]
+}
+
+const inflight = (p: ProviderState): number => p.keys.reduce((n, k) => n + k.inflight, 0)
+
+/** `routing.model_mapping`: the longest model-name prefix names a provider, else `default_provider`. */
+function modelBasedFirst(routing: RoutingConfig, model: string): string {
+  let best = ''
+  let bestLength = -1
+  for (const [prefix, provider] of Object.entries(routing.model_mapping)) {
+    if (prefix.length > bestLength && model.startsWith(prefix)) {
+      best = provider
+      bestLength = prefix.length
+    }
+  }
+  return bestLength >= 0 ? best : routing.default_provider
+}
+
+export function providerOrder(state: SupervisorState, candidates: readonly ProviderState[], model: string): ProviderState[] {
+  const routing = state.config.routing
+  switch (routing.strategy) {
+    case 'failover':
+      return failoverOrder(candidates)
+    case 'round_robin': {
+      const base = failoverOrder(candidates)
+      const start = base.length ? state.cursor++ % base.length : 0
+      return [...base.slice(start), ...base.slice(0, start)]
+    }
+    case 'weighted_round_robin':
+      return smoothWeighted(failoverOrder(candidates))
+    case 'shuffle':
+      return weightedShuffle(candidates, () => 1, state.random)
+    case 'least_loaded':
+      return failoverOrder(candidates).sort((a, b) => inflight(a) - inflight(b))
+    case 'weighted_failover':
+      return weightedShuffle(failoverOrder(candidates), (p) => p.config.weight, state.random)
+    case 'model_based': {
+      // The mapped provider first; the other candidates stay behind it for failover.
+      const first = modelBasedFirst(routing, model)
+      const base = failoverOrder(candidates)
+      return [...base.filter((p) => p.config.name === first), ...base.filter((p) => p.config.name !== first)]
+    }
+  }
+}

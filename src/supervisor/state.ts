@@ -1,0 +1,114 @@
+/**
+ * The supervisor's state: every key's windows, cooldown, in-flight count; every provider's breaker and
+ * place in failover order; strategy cursors; open leases. Built from a config, and rebuilt from the next
+ * config with everything learned carried over, keyed by provider name and key hash.
+ */
+import { createHash } from 'node:crypto'
+import type { ProviderPlugin } from '../../plugins/sdk.js'
+import type { KeyConfig, ProviderConfig, RelayConfig } from '../config/types.js'
+import { Breaker } from './breaker.js'
+import { RequestWindow, TokenWindow } from './windows.js'
+import type { TokenEntry } from './windows.js'
+
+export interface KeyState {
+  /** `provider#hash`: stable across reloads, safe to show (never the key itself). */
+  readonly id: string
+  readonly hash: string
+  readonly index: number
+  readonly config: KeyConfig
+  readonly rpm: RequestWindow
+  readonly tpm: TokenWindow
+  readonly itpm: TokenWindow
+  readonly otpm: TokenWindow
+  cooldownUntil: number
+  /** Why the upstream refused this key (401/403); it is skipped until the config changes it. */
+  unusable: string | undefined
+  inflight: number
+  lastUsed: number
+}
+
+export interface ProviderState {
+  readonly index: number
+  readonly config: ProviderConfig
+  readonly plugin: ProviderPlugin
+  /** CONTRACT §1: its own priority, else its highest key priority, else 1. */
+  readonly priority: number
+  readonly breaker: Breaker
+  readonly keys: KeyState[]
+  keyCursor: number
+  /** Smooth weighted round robin's running weight. */
+  current: number
+}
+
+/** Names, not objects: an outcome may arrive after a reload replaced the state objects. */
+export interface LeaseRecord {
+  readonly provider: string
+  readonly keyHash: string | undefined
+  readonly reservations: readonly [TokenEntry | undefined, TokenEntry | undefined, TokenEntry | undefined]
+  readonly probe: boolean
+}
+
+export interface SupervisorState {
+  config: RelayConfig
+  providers: ProviderState[]
+  cursor: number
+  readonly leases: Map<number, LeaseRecord>
+  nextLeaseId: number
+  readonly random: () => number
+}
+
+export function keyHash(key: string, index: number): string {
+  return key ? createHash('sha256').update(key).digest('hex').slice(0, 12) : `slot${index}`
+}
+
+function providerPriority(p: ProviderConfig): number {
+  if (p.priority !== null) return p.priority
+  return p.keys.length ? Math.max(...p.keys.map((k) => k.priority)) : 1
+}
+
+function buildKey(provider: ProviderConfig, config: KeyConfig, index: number, old: KeyState | undefined): KeyState {
+  const hash = keyHash(config.key, index)
+  const same = (a: number, w: { limit: number } | undefined) => w !== undefined && w.limit === a
+  return {
+    id: `${provider.name}#${hash}`,
+    hash,
+    index,
+    config,
+    // A window carries over when its limit is unchanged; a new limit starts a new window.
+    rpm: same(config.rpm_limit, old?.rpm) ? old!.rpm : new RequestWindow(config.rpm_limit),
+    tpm: same(config.tpm_limit, old?.tpm) ? old!.tpm : new TokenWindow(config.tpm_limit),
+    itpm: same(config.itpm_limit, old?.itpm) ? old!.itpm : new TokenWindow(config.itpm_limit),
+    otpm: same(config.otpm_limit, old?.otpm) ? old!.otpm : new TokenWindow(config.otpm_limit),
+    cooldownUntil: old?.cooldownUntil ?? 0,
+    unusable: old?.unusable,
+    inflight: old?.inflight ?? 0,
+    lastUsed: old?.lastUsed ?? 0,
+  }
+}
+
+/** A state for `config`, carrying over what `previous` learned about the same providers and keys. */
+export function buildState(
+  config: RelayConfig,
+  plugins: ReadonlyMap<string, ProviderPlugin>,
+  random: () => number,
+  previous?: SupervisorState,
+): SupervisorState {
+  const oldProviders = new Map(previous?.providers.map((p) => [p.config.name, p]))
+  const providers = config.providers.map((p, index): ProviderState => {
+    const old = oldProviders.get(p.name)
+    const oldKeys = new Map(old?.keys.map((k) => [k.hash, k]))
+    const breaker = old?.breaker ?? new Breaker(config.health.circuit_breaker)
+    breaker.reconfigure(config.health.circuit_breaker)
+    return {
+      index,
+      config: p,
+      plugin: plugins.get(p.type)!,
+      priority: providerPriority(p),
+      breaker,
+      keys: p.keys.map((k, i) => buildKey(p, k, i, oldKeys.get(keyHash(k.key, i)))),
+      keyCursor: old?.keyCursor ?? 0,
+      current: old?.current ?? 0,
+    }
+  })
+  return { config, providers, cursor: previous?.cursor ?? 0, leases: previous?.leases ?? new Map(), nextLeaseId: previous?.nextLeaseId ?? 1, random }
+}
