@@ -75,7 +75,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       log.info({ signal, inflight: inflight.size, timeout_ms: config.server.shutdown_timeout_ms }, 'draining')
       const deadline = Date.now() + config.server.shutdown_timeout_ms
       while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-      for (const bridge of inflight) bridge.fail(relayError('overloaded', 'the relay is shutting down; retry'))
+      for (const request of inflight) request.fail(relayError('overloaded', 'the relay is shutting down; retry'))
       await pool.destroy()
       log.info({}, 'stopped')
       flushLogsSync()

@@ -34,7 +34,8 @@ export function createDispatch(pool: Piscina, local: WorkerRuntime | undefined, 
       return {
         port1: port1 as unknown as TaskPort,
         port2: port2 as unknown as TaskPort,
-        run: (task) => pool.run(task, { transferList: [port2, task.body.buffer as ArrayBuffer] }),
+        // The body is copied, not transferred: a failover attempt needs it again.
+        run: (task) => pool.run(task, { transferList: [port2] }),
       }
     },
   }

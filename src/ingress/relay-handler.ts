@@ -9,8 +9,6 @@ import { relayError } from '../shared/errors.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import { CLIENT_CREDENTIAL_HEADERS, isPerHopRequestHeader, RELAY_KEY_HEADER } from '../shared/headers.js'
 import type { Logger } from '../shared/log.js'
-import { PROTOCOL } from '../shared/protocol.js'
-import type { RelayTask } from '../shared/protocol.js'
 import type { Supervisor } from '../supervisor/supervisor.js'
 import type { ClientAuth } from './client-auth.js'
 import type { Dispatch } from './dispatch.js'
@@ -20,7 +18,7 @@ import { sendError } from './respond.js'
 import type { ResponseState } from './respond.js'
 import { nextRequestId } from './request-id.js'
 import { sniffBody } from './sniff.js'
-import { StreamBridge } from './stream-bridge.js'
+import { Attempts } from './attempts.js'
 
 export interface RelayDeps {
   readonly config: RelayConfig
@@ -34,7 +32,7 @@ export interface RelayDeps {
 /** Live requests, so a shutdown can wait for them and end the rest; `draining` refuses new ones. */
 export interface Lifecycle {
   draining: boolean
-  readonly inflight: Set<StreamBridge>
+  readonly inflight: Set<Attempts>
 }
 
 /** Client headers as they go upstream: no per-hop ones, no relay key, credentials split off. */
@@ -56,11 +54,11 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
   const state: ResponseState = { aborted: false }
   const requestId = nextRequestId()
   const log = new RequestLog(deps.log, requestId, route)
-  let bridge: StreamBridge | undefined
+  let attempts: Attempts | undefined
   res.onAborted(() => {
     state.aborted = true
     log.clientAborted()
-    if (bridge) bridge.clientAborted()
+    if (attempts) attempts.clientAborted()
     else log.done(0, undefined)
   })
   const headers = readHeaders(req)
@@ -84,43 +82,10 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
     if (!sniffed.ok) return reject(sniffed.error, false)
     log.model(sniffed.model)
     const { forward, credential } = splitHeaders(headers, verdict.consumed)
-    const leased = deps.supervisor.lease({ route, model: sniffed.model, hasClientCredential: Object.keys(credential).length > 0 })
-    if (!leased.ok) return reject(leased.error, false)
-
-    const lane = deps.dispatch.open(deps.config.providers[leased.lease.provider]!.type)
-    const task: RelayTask = {
-      v: PROTOCOL,
-      kind: 'relay',
-      port: lane.port2,
-      requestId,
-      route,
-      query,
-      headers: forward,
-      clientCredential: credential,
-      body,
-      modelSpan: sniffed.modelSpan,
-      stream: sniffed.stream,
-      maxTokens: sniffed.maxTokens,
-      lease: leased.lease,
-    }
-    const live = new StreamBridge(res, state, lane.port1, requestId, (end) => {
-      deps.lifecycle.inflight.delete(live)
-      lane.port1.close()
-      if (end.outcome) deps.supervisor.report(end.outcome)
-      log.done(end.status, end.error, end.outcome)
-    })
-    bridge = live
-    deps.lifecycle.inflight.add(live)
-    lane.run(task).then(
-      () => {
-        // The task can settle before its port's last messages are read (two channels, no ordering
-        // between them), so only a request whose client has gone is closed here.
-        if (!live.ended && state.aborted) live.abandon()
-      },
-      (err: Error) => {
-        const full = /queue is at limit/i.test(err.message)
-        live.fail(full ? relayError('overloaded', 'the relay is at capacity; retry shortly') : relayError('internal', 'a relay worker failed while serving this request'))
-      },
-    )
+    const run = new Attempts(deps, res, state, requestId, log, { route, query, headers: forward, credential, body, sniffed })
+    attempts = run
+    deps.lifecycle.inflight.add(run)
+    log.onDone(() => deps.lifecycle.inflight.delete(run))
+    run.start()
   })
 }

@@ -14,6 +14,7 @@ export class RequestLog {
   #model = ''
   #aborted = false
   #done = false
+  #onDone: (() => void) | undefined
 
   constructor(log: Logger, id: string, route: string) {
     this.#log = log
@@ -25,13 +26,19 @@ export class RequestLog {
     this.#model = model
   }
 
+  /** Called once, when the request's line is written. */
+  onDone(callback: () => void): void {
+    this.#onDone = callback
+  }
+
   clientAborted(): void {
     this.#aborted = true
   }
 
-  done(status: number, error: RelayErrorData | undefined, outcome?: Outcome): void {
+  done(status: number, error: RelayErrorData | undefined, outcome?: Outcome, attempts?: number): void {
     if (this.#done) return
     this.#done = true
+    this.#onDone?.()
     const line: Record<string, unknown> = {
       request_id: this.#id,
       route: this.#route,
@@ -49,6 +56,7 @@ export class RequestLog {
       line.cache_read_input_tokens = outcome.usage.cache_read_input_tokens
       line.cache_creation_input_tokens = outcome.usage.cache_creation_input_tokens
     }
+    if (attempts !== undefined && attempts > 1) line.attempts = attempts
     if (error) {
       line.error = error.code
       line.error_message = error.message

@@ -41,3 +41,20 @@ export function sendError(res: HttpResponse, state: ResponseState, error: RelayE
   sendJson(res, state, status, body, ['request-id', requestId, 'x-cc-relay-request-id', requestId, ...extraHeaders], close)
   return status
 }
+
+/**
+ * A relayed answer's status line and headers. CONTRACT §4: `request-id` is the upstream's when it sent
+ * one, else the relay's; `x-cc-relay-request-id` is always the relay's. Call inside `res.cork()`.
+ */
+export function writeHead(res: HttpResponse, status: number, headers: readonly string[], requestId: string, extra: readonly string[]): void {
+  res.writeStatus(statusLine(status))
+  let hasRequestId = false
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!
+    if (name === 'request-id') hasRequestId = true
+    res.writeHeader(name, headers[i + 1]!)
+  }
+  if (!hasRequestId) res.writeHeader('request-id', requestId)
+  res.writeHeader('x-cc-relay-request-id', requestId)
+  for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!)
+}

@@ -1,22 +1,35 @@
 /**
- * The ingress end of one request's port: writes what the worker sends to the client socket, and sends
- * back credit as the client takes bytes.
+ * The ingress end of one attempt's channel: writes what the exchange sends to the client socket, and
+ * sends back credit as the client takes bytes.
  *
  * Backpressure: uWS `write()` returns false when it had to buffer (the client is slow). Bytes written
  * then are acknowledged only from `onWritable`, once uWS has drained, so a slow client stops the credit,
- * the worker pauses the upstream read, and memory stays bounded by the credit window.
+ * the exchange pauses the upstream read, and memory stays bounded by the credit window.
+ *
+ * Until the first byte goes to the client, the attempt's owner may take a failure back (`retry`) and
+ * fail over to another key or provider instead; after it, failures become `event: error`.
  */
 import type { HttpResponse } from 'uWebSockets.js'
 import { envelopeFor } from '../shared/errors.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import type { IngressMessage, Outcome, TaskPort, WorkerMessage } from '../shared/protocol.js'
-import { sendError, statusLine } from './respond.js'
+import { sendError, writeHead } from './respond.js'
 import type { ResponseState } from './respond.js'
 
-export interface BridgeEnd {
-  readonly status: number
-  readonly outcome: Outcome | undefined
-  readonly error: RelayErrorData | undefined
+/** What the owner of an attempt (src/ingress/attempts.ts) hears and decides. */
+export interface AttemptHooks {
+  /** A whole answer (non-streaming or an upstream error): true = hold it back and fail over. */
+  retryAnswer(status: number, headers: readonly string[], body: Uint8Array): boolean
+  /** A failure before any byte reached the client: true = hold it back and fail over. */
+  retryFailure(error: RelayErrorData): boolean
+  /** Every attempt ends here exactly once, with its outcome when the exchange sent one. */
+  settled(outcome: Outcome | undefined): void
+  /** Start the next attempt (after `settled`, so the books already know why this one failed). */
+  retry(): void
+  /** The response to the client is complete (not called for an attempt that was taken back). */
+  done(status: number, error: RelayErrorData | undefined, outcome: Outcome | undefined): void
+  /** Headers added to the response head (`routing.debug`). */
+  readonly extraHeaders: readonly string[]
 }
 
 export class StreamBridge {
@@ -24,18 +37,18 @@ export class StreamBridge {
   readonly #state: ResponseState
   readonly #port: TaskPort
   readonly #requestId: string
-  readonly #onEnd: (end: BridgeEnd) => void
+  readonly #hooks: AttemptHooks
   #headSent = false
   #status = 0
   #owed = 0
   #ended = false
 
-  constructor(res: HttpResponse, state: ResponseState, port: TaskPort, requestId: string, onEnd: (end: BridgeEnd) => void) {
+  constructor(res: HttpResponse, state: ResponseState, port: TaskPort, requestId: string, hooks: AttemptHooks) {
     this.#res = res
     this.#state = state
     this.#port = port
     this.#requestId = requestId
-    this.#onEnd = onEnd
+    this.#hooks = hooks
     port.on('message', (m: WorkerMessage) => this.#onMessage(m))
     res.onWritable(() => {
       if (this.#owed > 0) this.#ack(this.#owed)
@@ -53,12 +66,12 @@ export class StreamBridge {
     if (!this.#ended) this.#send({ t: 'cancel' })
   }
 
-  /** The worker let go without a final message (it does so only after a cancel). */
+  /** The exchange let go without a final message (its worker thread died after a cancel). */
   abandon(): void {
-    if (!this.#ended) this.#finish({ status: this.#status, outcome: undefined, error: undefined })
+    if (!this.#ended) this.#finish(this.#status, undefined, undefined)
   }
 
-  /** The worker failed outside the protocol (thread crash, queue full): answer the client with `error`. */
+  /** The exchange failed outside the protocol (thread crash, queue full, shutdown): answer with `error`. */
   fail(error: RelayErrorData): void {
     if (!this.#ended) this.#fail(error, undefined)
   }
@@ -70,9 +83,11 @@ export class StreamBridge {
         return this.#head(m.status, m.headers)
       case 'data':
         return this.#data(m.chunk)
+      case 'whole':
+        return this.#whole(m.status, m.headers, m.body, m.outcome)
       case 'end':
         if (!this.#state.aborted) this.#res.cork(() => this.#res.end())
-        return this.#finish({ status: this.#status, outcome: m.outcome, error: undefined })
+        return this.#finish(this.#status, undefined, m.outcome)
       case 'fail':
         return this.#fail(m.error, m.outcome)
     }
@@ -81,20 +96,19 @@ export class StreamBridge {
   #head(status: number, headers: readonly string[]): void {
     this.#status = status
     this.#headSent = true
-    if (this.#state.aborted) return
-    const res = this.#res
-    res.cork(() => {
-      res.writeStatus(statusLine(status))
-      let hasRequestId = false
-      for (let i = 0; i < headers.length; i += 2) {
-        const name = headers[i]!
-        if (name === 'request-id') hasRequestId = true
-        res.writeHeader(name, headers[i + 1]!)
-      }
-      // CONTRACT §4: `request-id` is the upstream's when it sent one; ours is always in x-cc-relay-request-id.
-      if (!hasRequestId) res.writeHeader('request-id', this.#requestId)
-      res.writeHeader('x-cc-relay-request-id', this.#requestId)
-    })
+    if (!this.#state.aborted) this.#res.cork(() => writeHead(this.#res, status, headers, this.#requestId, this.#hooks.extraHeaders))
+  }
+
+  #whole(status: number, headers: readonly string[], body: Uint8Array, outcome: Outcome): void {
+    if (!this.#state.aborted && this.#hooks.retryAnswer(status, headers, body)) return this.#takenBack(outcome)
+    this.#status = status
+    if (!this.#state.aborted) {
+      this.#res.cork(() => {
+        writeHead(this.#res, status, headers, this.#requestId, this.#hooks.extraHeaders)
+        this.#res.end(body)
+      })
+    }
+    this.#finish(status, undefined, outcome)
   }
 
   #data(chunk: Uint8Array): void {
@@ -108,15 +122,16 @@ export class StreamBridge {
   }
 
   #fail(error: RelayErrorData, outcome: Outcome | undefined): void {
-    const { status, body } = envelopeFor(error, this.#requestId)
     if (!this.#headSent) {
-      sendError(this.#res, this.#state, error, this.#requestId)
-      return this.#finish({ status, outcome, error })
+      if (!this.#state.aborted && this.#hooks.retryFailure(error)) return this.#takenBack(outcome)
+      const status = sendError(this.#res, this.#state, error, this.#requestId, false, this.#hooks.extraHeaders)
+      return this.#finish(status, error, outcome)
     }
     // After the first byte the status is spent: the failure becomes an SSE error event, then the end
-    // (CONTRACT §6). The worker only ever sends whole events, so this one starts on a clean line.
+    // (CONTRACT §6). The exchange only ever sends whole events, so this one starts on a clean line.
+    const { body } = envelopeFor(error, this.#requestId)
     if (!this.#state.aborted) this.#res.cork(() => this.#res.end(`event: error\ndata: ${body}\n\n`))
-    this.#finish({ status: this.#status, outcome, error })
+    this.#finish(this.#status, error, outcome)
   }
 
   #ack(bytes: number): void {
@@ -127,8 +142,16 @@ export class StreamBridge {
     this.#port.postMessage(m)
   }
 
-  #finish(end: BridgeEnd): void {
+  /** This attempt ends without touching the response, and the next one starts. */
+  #takenBack(outcome: Outcome | undefined): void {
     this.#ended = true
-    this.#onEnd(end)
+    this.#hooks.settled(outcome)
+    this.#hooks.retry()
+  }
+
+  #finish(status: number, error: RelayErrorData | undefined, outcome: Outcome | undefined): void {
+    this.#ended = true
+    this.#hooks.settled(outcome)
+    this.#hooks.done(status, error, outcome)
   }
 }

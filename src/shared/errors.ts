@@ -51,6 +51,11 @@ export const ERRORS = {
     when: 'no enabled provider serves the requested model (the message lists what is served)',
   },
   body_too_large: { status: 413, type: 'request_too_large', when: 'the body exceeds `server.max_body_bytes`' },
+  rate_limited: {
+    status: 429,
+    type: 'rate_limit_error',
+    when: 'every key that serves the model is at its rpm/tpm limit or cooling down after a 429 (`retry-after` says when one frees up)',
+  },
   internal: { status: 500, type: 'api_error', when: 'a fault inside the relay (a worker failed); the request is not retried' },
   upstream_unreachable: {
     status: 502,
@@ -62,7 +67,12 @@ export const ERRORS = {
     type: 'timeout_error',
     when: 'the upstream did not connect, answer or keep streaming within `server.timeouts`',
   },
-  overloaded: { status: 529, type: 'overloaded_error', when: 'the relay is at capacity (its worker queue is full)' },
+  overloaded: { status: 529, type: 'overloaded_error', when: 'the relay is at capacity (its worker queue is full) or shutting down' },
+  providers_unavailable: {
+    status: 529,
+    type: 'overloaded_error',
+    when: "every provider that serves the model has an open circuit breaker (`retry-after` says when one is probed again)",
+  },
 } as const satisfies Record<string, ErrorSpec>
 
 export type RelayErrorCode = keyof typeof ERRORS

@@ -34,3 +34,8 @@ export const CLIENT_CREDENTIAL_HEADERS = ['x-api-key', 'authorization'] as const
 
 /** The header a client may use for the relay key beside its own Anthropic credential (CONTRACT §3). */
 export const RELAY_KEY_HEADER = 'x-cc-relay-key'
+
+/** Answer headers the supervisor reads for a key's budget (src/supervisor/rate-signals.ts). */
+export function isRateHeader(name: string): boolean {
+  return name === 'retry-after' || name === 'retry-after-ms' || name.startsWith('anthropic-ratelimit-')
+}

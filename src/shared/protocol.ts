@@ -14,6 +14,10 @@ export const PROTOCOL = 1 as const
 
 /** Which upstream, which credential and which model one attempt uses. Keys travel by index, never by value. */
 export interface Lease {
+  /** The supervisor's handle for this attempt; its outcome is reported under it. */
+  readonly id: number
+  /** `provider#hash` of the key (or `provider#client` / `provider#none`): what failover must not retry. */
+  readonly keyId: string
   readonly provider: number
   /** Index into the provider's `keys`, or -1 when no pooled key is used. */
   readonly key: number
@@ -72,6 +76,7 @@ export interface Usage {
 
 /** How one request went, for the request log (and, later, the supervisor's books). */
 export interface Outcome {
+  /** The upstream's status; 0 when none came (transport failure, client gone before the head). */
   readonly status: number
   readonly provider: string
   readonly upstreamModel: string
@@ -80,11 +85,18 @@ export interface Outcome {
   readonly usage: Usage
   readonly clientAborted: boolean
   readonly errorCode?: string
+  /** `retry-after` and `anthropic-ratelimit-*` answer headers, for the key's books. */
+  readonly rateHeaders: Readonly<Record<string, string>>
 }
 
 export type WorkerMessage =
-  /** The response head. `headers` is a flat [name, value, name, value, …] list, lower-case names. */
+  /** A streaming response's head. `headers` is a flat [name, value, name, value, …] list, lower-case names. */
   | { readonly t: 'head'; readonly status: number; readonly headers: readonly string[] }
+  /**
+   * A complete answer read whole (non-streaming, or any non-2xx): the ingress may still fail over on it
+   * (429, 5xx) instead of sending it.
+   */
+  | { readonly t: 'whole'; readonly status: number; readonly headers: readonly string[]; readonly body: Uint8Array; readonly outcome: Outcome }
   /** Body bytes; the ArrayBuffer is transferred (always one the worker allocated itself). */
   | { readonly t: 'data'; readonly chunk: Uint8Array }
   | { readonly t: 'end'; readonly outcome: Outcome }
@@ -106,3 +118,32 @@ export const NO_USAGE: Readonly<Usage> = Object.freeze({
   cache_creation_input_tokens: 0,
   cache_read_input_tokens: 0,
 })
+
+/** Supervisor messages (main thread; the reducer's input). */
+export interface LeaseAsk {
+  readonly type: 'lease.ask'
+  readonly route: Route
+  readonly model: string
+  readonly hasClientCredential: boolean
+  /** Key ids this request has already used: each key is tried at most once per request. */
+  readonly tried: ReadonlySet<string>
+  /** Token estimate for the windows: input ≈ body bytes / 4, output = max_tokens. */
+  readonly estimate: { readonly input: number; readonly output: number }
+}
+
+export interface LeaseReport {
+  readonly type: 'lease.outcome'
+  readonly leaseId: number
+  readonly outcome: Outcome
+}
+
+export type LeaseReply =
+  | { readonly ok: true; readonly lease: Lease }
+  | {
+      readonly ok: false
+      readonly error: RelayErrorData
+      /** When a key or provider frees up, for `retry-after` and `queue_timeout_ms`. */
+      readonly retryAfterMs?: number
+      /** Every candidate was already tried by this request. */
+      readonly exhausted?: boolean
+    }

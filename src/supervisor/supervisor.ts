@@ -1,87 +1,42 @@
 /**
- * The supervisor decides, for each request, which provider, key and upstream model to use (a lease),
- * and hears how each attempt went. It runs on the main thread, so a lease costs no thread hop.
- *
- * This first version routes by failover order and rotates keys; rate windows, breakers, strategies and
- * retries on the next lease grow here (DESIGN "Supervisor") behind the same two calls.
+ * The supervisor actor's shell: it owns the state and the clock, and feeds every message through the
+ * pure transitions in reduce.ts. It runs on the main thread beside the ingress, so a lease costs a
+ * function call, not a thread hop. A shared store (several relays, one team) replaces the state behind
+ * the same calls.
  */
-import type { ProviderPlugin, Route } from '../../plugins/sdk.js'
-import type { ProviderConfig, RelayConfig } from '../config/types.js'
-import { relayError } from '../shared/errors.js'
-import type { RelayErrorData } from '../shared/errors.js'
-import type { Lease, Outcome } from '../shared/protocol.js'
-import { servedModels, stripContextMarker, upstreamModelFor } from './model-map.js'
-
-export interface LeaseRequest {
-  readonly route: Route
-  /** As the client sent it. */
-  readonly model: string
-  /** The client brought its own credential (not consumed as the relay key). */
-  readonly hasClientCredential: boolean
-}
-
-export type LeaseResult = { readonly ok: true; readonly lease: Lease } | { readonly ok: false; readonly error: RelayErrorData }
-
-interface ProviderSlot {
-  readonly index: number
-  readonly config: ProviderConfig
-  readonly plugin: ProviderPlugin
-  readonly order: number
-}
-
-/** CONTRACT §1: a provider's own priority, else its highest key priority, else 1. Higher goes first. */
-function providerPriority(p: ProviderConfig): number {
-  if (p.priority !== null) return p.priority
-  return p.keys.length ? Math.max(...p.keys.map((k) => k.priority)) : 1
-}
+import type { ProviderPlugin } from '../../plugins/sdk.js'
+import type { RelayConfig } from '../config/types.js'
+import type { LeaseAsk, LeaseReply, Outcome } from '../shared/protocol.js'
+import { lease, settle } from './reduce.js'
+import { buildState } from './state.js'
+import type { SupervisorState } from './state.js'
 
 export class Supervisor {
-  readonly #config: RelayConfig
-  readonly #slots: readonly ProviderSlot[]
-  /** Next key to hand out, per provider index. */
-  readonly #keyCursor = new Map<number, number>()
+  #state: SupervisorState
+  readonly #plugins: ReadonlyMap<string, ProviderPlugin>
+  readonly #now: () => number
 
-  constructor(config: RelayConfig, pluginsByType: ReadonlyMap<string, ProviderPlugin>) {
-    this.#config = config
-    this.#slots = config.providers
-      .map((p, index) => ({ index, config: p, plugin: pluginsByType.get(p.type)!, order: providerPriority(p) }))
-      .filter((s) => s.config.enabled)
-      .sort((a, b) => b.order - a.order || a.index - b.index)
+  constructor(config: RelayConfig, plugins: ReadonlyMap<string, ProviderPlugin>, opts: { now?: () => number; random?: () => number } = {}) {
+    this.#plugins = plugins
+    this.#now = opts.now ?? Date.now
+    this.#state = buildState(config, plugins, opts.random ?? Math.random)
   }
 
-  lease(req: LeaseRequest): LeaseResult {
-    const model = stripContextMarker(req.model)
-    let servable = 0
-    for (const slot of this.#slots) {
-      if (!slot.plugin.routes.includes(req.route)) continue
-      const upstreamModel = upstreamModelFor(slot.config, model)
-      if (upstreamModel === undefined) continue
-      servable++
-      const lease = this.#credentialFor(slot, req, upstreamModel)
-      if (lease) return { ok: true, lease }
-    }
-    if (servable > 0) {
-      return { ok: false, error: relayError('no_credential', 'no credential for the providers serving this model: configure keys, or send your own Anthropic credential to a provider that allows it') }
-    }
-    const served = servedModels(this.#config.providers)
-    const what = req.route === 'count_tokens' ? 'token counting for model' : 'model'
-    return {
-      ok: false,
-      error: relayError('model_not_served', `${what} ${JSON.stringify(req.model)} is not served by this relay${served.length ? `; served models: ${served.join(', ')}` : ''}`),
-    }
+  lease(ask: Omit<LeaseAsk, 'type'>): LeaseReply {
+    return lease(this.#state, { type: 'lease.ask', ...ask }, this.#now())
   }
 
-  /** Hears how a request went. Counters, cooldowns and breakers will live here. */
-  report(_outcome: Outcome): void {}
+  report(leaseId: number, outcome: Outcome): void {
+    settle(this.#state, { type: 'lease.outcome', leaseId, outcome }, this.#now())
+  }
 
-  /** CONTRACT §3: a client's own credential where the type and `allow_subscription` allow it, else a pooled key. */
-  #credentialFor(slot: ProviderSlot, req: LeaseRequest, upstreamModel: string): Lease | undefined {
-    const forward = slot.plugin.clientCredentials === 'forward' && this.#config.server.auth.allow_subscription && req.hasClientCredential
-    if (forward) return { provider: slot.index, key: -1, upstreamModel, forwardClientCredential: true }
-    const keys = slot.config.keys
-    if (keys.length === 0) return slot.plugin.auth.kind === 'none' ? { provider: slot.index, key: -1, upstreamModel, forwardClientCredential: false } : undefined
-    const key = (this.#keyCursor.get(slot.index) ?? 0) % keys.length
-    this.#keyCursor.set(slot.index, key + 1)
-    return { provider: slot.index, key, upstreamModel, forwardClientCredential: false }
+  /** A new config: windows, cooldowns and breakers of providers and keys that remain carry over. */
+  replaceConfig(config: RelayConfig): void {
+    this.#state = buildState(config, this.#plugins, this.#state.random, this.#state)
+  }
+
+  /** Read-only view for status pages and tests. */
+  get state(): Readonly<SupervisorState> {
+    return this.#state
   }
 }

@@ -10,9 +10,9 @@
  */
 import type { Dispatcher } from 'undici'
 import type { ProviderPlugin, ResponseTranslator } from '../../plugins/sdk.js'
-import { errorBody } from '../shared/errors.js'
+import { errorBody, relayError } from '../shared/errors.js'
 import type { RelayErrorData } from '../shared/errors.js'
-import { isPerHopResponseHeader } from '../shared/headers.js'
+import { isPerHopResponseHeader, isRateHeader } from '../shared/headers.js'
 import type { IngressMessage, Outcome, RelayTask, TaskPort, Usage } from '../shared/protocol.js'
 import { EventBoundary } from './framing/event-boundary.js'
 import { SseDecoder } from './framing/sse.js'
@@ -43,6 +43,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #startedAt = performance.now()
   #controller: Dispatcher.DispatchController | undefined
   #status = 0
+  readonly #rateHeaders: Record<string, string> = {}
   #ttfbMs = -1
   #streaming = false
   #buffered: Buffer[] = []
@@ -98,6 +99,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#status = status
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined || isPerHopResponseHeader(name)) continue
+      if (typeof value === 'string' && isRateHeader(name)) this.#rateHeaders[name] = value
       if (Array.isArray(value)) for (const v of value) this.#headers.push(name, v)
       else this.#headers.push(name, value)
     }
@@ -150,32 +152,33 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#writer.send({ t: 'end', outcome: this.#outcome() })
       return this.#finish()
     }
-    const body = Buffer.concat(this.#buffered, this.#bufferedBytes)
+    let body: Uint8Array = Buffer.concat(this.#buffered, this.#bufferedBytes)
     this.#buffered = []
     const ok = this.#status >= 200 && this.#status < 300
-    if (ok) absorbMessage(this.#usage, body.toString('utf8'))
-    const mapped = ok ? undefined : this.#env.plugin.mapError?.(this.#status, headerRecord(this.#headers), body.toString('utf8'))
+    if (ok) absorbMessage(this.#usage, body.toString())
+    const mapped = ok ? undefined : this.#env.plugin.mapError?.(this.#status, headerRecord(this.#headers), body.toString())
+    const outcome = this.#outcome()
     if (mapped) {
       // The plugin's translation of a foreign error, in the envelope Claude Code understands; upstream
       // headers such as retry-after still go along.
-      this.#status = mapped.status
       this.#headers = this.#headers.filter((_, i, all) => all[i - (i % 2)] !== 'content-type')
       this.#headers.push('content-type', 'application/json')
-      this.#writer.send({ t: 'head', status: mapped.status, headers: this.#headers })
-      this.#writer.write(Buffer.from(errorBody(mapped.type, mapped.message, this.#task.requestId)))
-    } else {
-      this.#writer.send({ t: 'head', status: this.#status, headers: this.#headers })
-      this.#writer.write(body)
+      body = Buffer.from(errorBody(mapped.type, mapped.message, this.#task.requestId))
     }
-    this.#writer.flush()
-    this.#writer.send({ t: 'end', outcome: this.#outcome() })
+    // Sent whole: the ingress may still fail over on it (429, 5xx) rather than pass it on. A buffer
+    // of our own, so it can be transferred across threads.
+    const own = this.#port.crossThread === false ? body : Buffer.from(body)
+    const transfer = own === body ? undefined : [own.buffer as ArrayBuffer]
+    this.#port.postMessage({ t: 'whole', status: mapped?.status ?? this.#status, headers: this.#headers, body: own, outcome }, transfer)
     this.#finish()
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     if (this.#finished) return
-    if (this.#clientGone) return this.#finish()
-    const error: RelayErrorData = classifyFailure(err, this.#env.providerName)
+    // A client that left still gets a final message, so the attempt's outcome reaches the books.
+    const error: RelayErrorData = this.#clientGone
+      ? relayError('internal', 'the client disconnected')
+      : classifyFailure(err, this.#env.providerName)
     this.#writer.flush()
     this.#writer.send({ t: 'fail', error, outcome: this.#outcome(undefined, error.code) })
     this.#finish()
@@ -198,6 +201,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       ttfbMs: this.#ttfbMs,
       usage: this.#usage,
       clientAborted: this.#clientGone,
+      rateHeaders: this.#rateHeaders,
       ...(errorCode ? { errorCode } : {}),
     }
   }

@@ -74,5 +74,6 @@ function failedOutcome(task: RelayTask, provider: string) {
     usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
     clientAborted: false,
     errorCode: 'internal',
+    rateHeaders: {},
   }
 }

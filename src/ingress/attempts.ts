@@ -1,0 +1,198 @@
+/**
+ * One client request's attempts: lease → exchange → outcome, and failover before the first byte.
+ *
+ * A 429, 5xx or 529 answer, a connect/reset failure or a first-byte timeout moves on to the next lease
+ * (the next key of the provider, then the next provider), each key at most once, within
+ * `routing.max_attempts` and `routing.failover_timeout_ms`. Other 4xx go back to the client: the request
+ * itself is wrong. A 401/403 to a pooled key fails over (the supervisor marks the key unusable); to the
+ * client's own credential it goes back verbatim (CONTRACT §3). When the attempts run out, the client gets
+ * the last upstream answer verbatim (CONTRACT §6). When every key is busy, the request waits up to
+ * `routing.queue_timeout_ms` for one, else gets 429 with `retry-after`.
+ */
+import type { HttpResponse } from 'uWebSockets.js'
+import type { Route } from '../../plugins/sdk.js'
+import type { RelayErrorData } from '../shared/errors.js'
+import { PROTOCOL } from '../shared/protocol.js'
+import type { Lease, Outcome, RelayTask } from '../shared/protocol.js'
+import type { RelayDeps } from './relay-handler.js'
+import type { RequestLog } from './request-log.js'
+import { sendError, writeHead } from './respond.js'
+import type { ResponseState } from './respond.js'
+import type { Sniffed } from './sniff.js'
+import { StreamBridge } from './stream-bridge.js'
+
+export interface RequestParts {
+  readonly route: Route
+  readonly query: string
+  readonly headers: Record<string, string>
+  readonly credential: Readonly<Record<string, string>>
+  readonly body: Buffer
+  readonly sniffed: Extract<Sniffed, { ok: true }>
+}
+
+interface LastAnswer {
+  readonly status: number
+  readonly headers: readonly string[]
+  readonly body: Uint8Array
+}
+
+const retryableStatus = (status: number): boolean => status === 429 || status >= 500
+
+export class Attempts {
+  readonly #deps: RelayDeps
+  readonly #res: HttpResponse
+  readonly #state: ResponseState
+  readonly #requestId: string
+  readonly #log: RequestLog
+  readonly #parts: RequestParts
+  readonly #tried = new Set<string>()
+  readonly #startedAt = Date.now()
+  #attempts = 0
+  #lease: Lease | undefined
+  #bridge: StreamBridge | undefined
+  #last: LastAnswer | undefined
+  #lastFailure: RelayErrorData | undefined
+
+  constructor(deps: RelayDeps, res: HttpResponse, state: ResponseState, requestId: string, log: RequestLog, parts: RequestParts) {
+    this.#deps = deps
+    this.#res = res
+    this.#state = state
+    this.#requestId = requestId
+    this.#log = log
+    this.#parts = parts
+  }
+
+  start(): void {
+    this.#next()
+  }
+
+  clientAborted(): void {
+    // A request waiting in the queue notices on its next turn (#next).
+    if (this.#bridge && !this.#bridge.ended) this.#bridge.clientAborted()
+  }
+
+  /** The shutdown path: end whatever is running with this error. */
+  fail(error: RelayErrorData): void {
+    this.#bridge?.fail(error)
+  }
+
+  #canRetry(): boolean {
+    const routing = this.#deps.config.routing
+    return this.#attempts < routing.max_attempts && Date.now() - this.#startedAt < routing.failover_timeout_ms
+  }
+
+  #next(): void {
+    if (this.#state.aborted) return this.#log.done(0, undefined)
+    const { sniffed, body, route } = this.#parts
+    const reply = this.#deps.supervisor.lease({
+      route,
+      model: sniffed.model,
+      hasClientCredential: Object.keys(this.#parts.credential).length > 0,
+      tried: this.#tried,
+      estimate: { input: Math.ceil(body.byteLength / 4), output: sniffed.maxTokens ?? 4096 },
+    })
+    if (reply.ok) return this.#dispatch(reply.lease)
+    if (this.#last) return this.#sendLast()
+    if (this.#lastFailure && reply.exhausted) return this.#sendError(this.#lastFailure)
+    const wait = reply.retryAfterMs ?? 0
+    const queueLeft = this.#startedAt + this.#deps.config.routing.queue_timeout_ms - Date.now()
+    if (reply.error.code === 'rate_limited' && queueLeft > 0) {
+      // Wait for the earliest key to free up (or the queue time to end), then ask again.
+      setTimeout(() => this.#next(), Math.max(1, Math.min(wait, queueLeft)))
+      return
+    }
+    const retryAfter = reply.retryAfterMs === undefined ? [] : ['retry-after', String(Math.max(1, Math.ceil(wait / 1000)))]
+    this.#sendError(reply.error, retryAfter)
+  }
+
+  #dispatch(lease: Lease): void {
+    this.#lease = lease
+    this.#attempts++
+    this.#tried.add(lease.keyId)
+    const { config, dispatch } = this.#deps
+    const provider = config.providers[lease.provider]!
+    const lane = dispatch.open(provider.type)
+    const { route, query, headers, credential, body, sniffed } = this.#parts
+    const task: RelayTask = {
+      v: PROTOCOL,
+      kind: 'relay',
+      port: lane.port2,
+      requestId: this.#requestId,
+      route,
+      query,
+      headers,
+      clientCredential: credential,
+      body,
+      modelSpan: sniffed.modelSpan,
+      stream: sniffed.stream,
+      maxTokens: sniffed.maxTokens,
+      lease,
+    }
+    const debug = config.routing.debug
+      ? ['x-cc-relay-provider', provider.name, 'x-cc-relay-key-id', lease.keyId.slice(lease.keyId.indexOf('#') + 1), 'x-cc-relay-attempts', String(this.#attempts), 'x-cc-relay-strategy', config.routing.strategy]
+      : []
+    const bridge = new StreamBridge(this.#res, this.#state, lane.port1, this.#requestId, {
+      extraHeaders: debug,
+      retryAnswer: (status, answerHeaders, answerBody) => {
+        // A 401/403 to the client's own credential is the client's to see, never retried elsewhere.
+        const authRetry = (status === 401 || status === 403) && !lease.forwardClientCredential
+        if (!(retryableStatus(status) || authRetry) || !this.#canRetry()) return false
+        this.#last = { status, headers: answerHeaders, body: answerBody }
+        return true
+      },
+      retryFailure: (error) => {
+        if ((error.code !== 'upstream_unreachable' && error.code !== 'upstream_timeout') || !this.#canRetry()) return false
+        this.#lastFailure = error
+        this.#last = undefined
+        return true
+      },
+      settled: (outcome) => {
+        lane.port1.close()
+        this.#settled(lease, outcome)
+      },
+      retry: () => this.#next(),
+      done: (status, error, outcome) => this.#log.done(status, error, outcome, this.#attempts),
+    })
+    this.#bridge = bridge
+    lane.run(task).then(
+      () => {
+        // The task can settle before its channel's last messages are read (two channels, no ordering
+        // between them), so only an attempt whose client has gone is closed here.
+        if (!bridge.ended && this.#state.aborted) bridge.abandon()
+      },
+      (err: Error) => {
+        const full = /queue is at limit/i.test(err.message)
+        bridge.fail(full ? { code: 'overloaded', message: 'the relay is at capacity; retry shortly' } : { code: 'internal', message: 'a relay worker failed while serving this request' })
+      },
+    )
+  }
+
+  #settled(lease: Lease, outcome: Outcome | undefined): void {
+    const fallback: Outcome = {
+      status: 0,
+      provider: this.#deps.config.providers[lease.provider]!.name,
+      upstreamModel: lease.upstreamModel,
+      ttfbMs: -1,
+      usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      clientAborted: this.#state.aborted,
+      rateHeaders: {},
+    }
+    this.#deps.supervisor.report(lease.id, outcome ?? fallback)
+  }
+
+  /** Attempts ran out: the last upstream answer, exactly as it came. */
+  #sendLast(): void {
+    const last = this.#last!
+    if (!this.#state.aborted) {
+      this.#res.cork(() => {
+        writeHead(this.#res, last.status, last.headers, this.#requestId, [])
+        this.#res.end(last.body)
+      })
+    }
+    this.#log.done(last.status, undefined, undefined, this.#attempts)
+  }
+
+  #sendError(error: RelayErrorData, extraHeaders: readonly string[] = []): void {
+    this.#log.done(sendError(this.#res, this.#state, error, this.#requestId, false, extraHeaders), error, undefined, this.#attempts)
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The supervisor's only state transitions: `lease(state, ask, now)` hands out one attempt's provider, key
+ * and model (reserving the key's window share), and `settle(state, report, now)` books how it went
+ * (windows settled with real usage, cooldowns from 429s, keys refused with 401/403, breaker counts).
+ * Deterministic given `now` and the state's random source: tests drive them with a fake clock.
+ */
+import { relayError } from '../shared/errors.js'
+import type { LeaseAsk, LeaseReply, LeaseReport } from '../shared/protocol.js'
+import { pickKey } from './key-pick.js'
+import { servedModels, stripContextMarker, upstreamModelFor } from './model-map.js'
+import { providerOrder } from './order.js'
+import { signalFor429, signalFromBudget } from './rate-signals.js'
+import type { KeyState, ProviderState, SupervisorState } from './state.js'
+
+function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefined, keyId: string, upstreamModel: string, ask: LeaseAsk, now: number, forward: boolean): LeaseReply {
+  const probe = p.breaker.state !== 'closed'
+  p.breaker.admit(now)
+  let reservations: [ReturnType<KeyState['tpm']['reserve']>, ReturnType<KeyState['tpm']['reserve']>, ReturnType<KeyState['tpm']['reserve']>] = [undefined, undefined, undefined]
+  if (key) {
+    key.inflight++
+    key.lastUsed = now
+    key.rpm.admit(now)
+    const { input, output } = ask.estimate
+    reservations = [key.tpm.reserve(input + output, now), key.itpm.reserve(input, now), key.otpm.reserve(output, now)]
+  }
+  const id = state.nextLeaseId++
+  state.leases.set(id, { provider: p.config.name, keyHash: key?.hash, reservations, probe })
+  return { ok: true, lease: { id, keyId, provider: p.index, key: key ? key.index : -1, upstreamModel, forwardClientCredential: forward } }
+}
+
+export function lease(state: SupervisorState, ask: LeaseAsk, now: number): LeaseReply {
+  const model = stripContextMarker(ask.model)
+  const candidates: { p: ProviderState; upstreamModel: string }[] = []
+  for (const p of state.providers) {
+    if (!p.config.enabled || !p.plugin.routes.includes(ask.route)) continue
+    const upstreamModel = upstreamModelFor(p.config, model)
+    if (upstreamModel !== undefined) candidates.push({ p, upstreamModel })
+  }
+  if (candidates.length === 0) {
+    const served = servedModels(state.config.providers)
+    const what = ask.route === 'count_tokens' ? 'token counting for model' : 'model'
+    return { ok: false, error: relayError('model_not_served', `${what} ${JSON.stringify(ask.model)} is not served by this relay${served.length ? `; served models: ${served.join(', ')}` : ''}`) }
+  }
+  const upstreamModels = new Map(candidates.map((c) => [c.p, c.upstreamModel]))
+  let waitMs = Infinity
+  let breakerWaitMs = Infinity
+  let tried = false
+  let credentialless = false
+  for (const p of providerOrder(state, candidates.map((c) => c.p), model)) {
+    if (!p.breaker.available(now)) {
+      breakerWaitMs = Math.min(breakerWaitMs, p.breaker.state === 'open' ? p.breaker.openUntil - now : 1000)
+      continue
+    }
+    const upstreamModel = upstreamModels.get(p)!
+    const forward = p.plugin.clientCredentials === 'forward' && state.config.server.auth.allow_subscription && ask.hasClientCredential
+    // CONTRACT §3: a client's own credential is not drawn from the pool.
+    if (forward || (p.keys.length === 0 && p.plugin.auth.kind === 'none')) {
+      const keyId = `${p.config.name}#${forward ? 'client' : 'none'}`
+      if (ask.tried.has(keyId)) tried = true
+      else return grant(state, p, undefined, keyId, upstreamModel, ask, now, forward)
+      continue
+    }
+    if (p.keys.length === 0) {
+      credentialless = true
+      continue
+    }
+    const pick = pickKey(p, ask.estimate, now, ask.tried, state.random)
+    if (pick.key) return grant(state, p, pick.key, pick.key.id, upstreamModel, ask, now, false)
+    if (Number.isFinite(pick.waitMs)) waitMs = Math.min(waitMs, pick.waitMs)
+    if (p.keys.some((k) => ask.tried.has(k.id))) tried = true
+  }
+  if (Number.isFinite(waitMs)) {
+    const seconds = Math.ceil(waitMs / 1000)
+    return { ok: false, retryAfterMs: waitMs, error: relayError('rate_limited', `every key that serves ${JSON.stringify(ask.model)} is at its rate limit; retry in ${seconds} s`) }
+  }
+  if (tried) return { ok: false, exhausted: true, error: relayError('upstream_unreachable', `every provider serving ${JSON.stringify(ask.model)} failed for this request`) }
+  if (Number.isFinite(breakerWaitMs)) {
+    return { ok: false, retryAfterMs: breakerWaitMs, error: relayError('providers_unavailable', `every provider serving ${JSON.stringify(ask.model)} is failing (circuit open); retry in ${Math.ceil(breakerWaitMs / 1000)} s`) }
+  }
+  const reason = credentialless ? 'configure keys, or send your own Anthropic credential to a provider that allows it' : 'every key was refused by its upstream (401/403)'
+  return { ok: false, error: relayError('no_credential', `no usable credential for the providers serving ${JSON.stringify(ask.model)}: ${reason}`) }
+}
+
+export function settle(state: SupervisorState, report: LeaseReport, now: number): void {
+  const record = state.leases.get(report.leaseId)
+  if (!record) return
+  state.leases.delete(report.leaseId)
+  const p = state.providers.find((x) => x.config.name === record.provider)
+  if (!p) return
+  const key = record.keyHash === undefined ? undefined : p.keys.find((k) => k.hash === record.keyHash)
+  const { status, usage, rateHeaders, errorCode } = report.outcome
+  if (key) {
+    key.inflight = Math.max(0, key.inflight - 1)
+    const input = usage.input_tokens + usage.cache_creation_input_tokens
+    const [tpm, itpm, otpm] = record.reservations
+    key.tpm.settle(tpm, input + usage.output_tokens, now)
+    key.itpm.settle(itpm, input, now)
+    key.otpm.settle(otpm, usage.output_tokens, now)
+    const signal = status === 429 ? signalFor429(rateHeaders, now) : signalFromBudget(rateHeaders, now)
+    if (signal.until > key.cooldownUntil) key.cooldownUntil = signal.until
+    if (status === 401 || status === 403) key.unusable = `the upstream answered ${status} to this key`
+  }
+  // Health: transport failures, timeouts, 5xx and 529 count against the provider; a 2xx clears it;
+  // 4xx (including 429, a key's budget) and a client that left say nothing about the provider.
+  if (errorCode === 'upstream_unreachable' || errorCode === 'upstream_timeout' || status >= 500) p.breaker.failure(now)
+  else if (status >= 200 && status < 300) p.breaker.success()
+  else if (record.probe) p.breaker.release()
+}
