@@ -46,7 +46,12 @@ export class MockUpstream {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((r) => this.#server.listen(0, '127.0.0.1', r))
+    return this.startOn(0)
+  }
+
+  /** Listens on a given port (0 = any), e.g. to bring back an upstream that was down. */
+  async startOn(port: number): Promise<this> {
+    await new Promise<void>((r) => this.#server.listen(port, '127.0.0.1', r))
     this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`
     return this
   }
