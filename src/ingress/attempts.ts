@@ -20,6 +20,7 @@ import { sendError, writeHead } from './respond.js'
 import type { ResponseState } from './respond.js'
 import type { Sniffed } from './sniff.js'
 import { StreamBridge } from './stream-bridge.js'
+import { sessionOf } from '../supervisor/affinity.js'
 
 export interface RequestParts {
   readonly route: Route
@@ -76,6 +77,18 @@ export class Attempts {
     this.#bridge?.fail(error)
   }
 
+  #sessionId: string | undefined | null = null
+
+  /** Read once per request, and only with affinity on. */
+  #session(): string | undefined {
+    if (this.#sessionId === null) {
+      this.#sessionId = this.#deps.config.routing.affinity.enabled
+        ? sessionOf(this.#parts.headers['x-claude-code-session-id'], this.#parts.sniffed.userId())
+        : undefined
+    }
+    return this.#sessionId
+  }
+
   #canRetry(): boolean {
     const routing = this.#deps.config.routing
     return this.#attempts < routing.max_attempts && Date.now() - this.#startedAt < routing.failover_timeout_ms
@@ -89,6 +102,7 @@ export class Attempts {
       model: sniffed.model,
       hasClientCredential: Object.keys(this.#parts.credential).length > 0,
       tried: this.#tried,
+      session: this.#session(),
       estimate: { input: Math.ceil(body.byteLength / 4), output: sniffed.maxTokens ?? 4096 },
     })
     if (reply.ok) return this.#dispatch(reply.lease)

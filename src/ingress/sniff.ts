@@ -13,6 +13,8 @@ export type Sniffed =
       readonly modelSpan: readonly [number, number]
       readonly stream: boolean
       readonly maxTokens: number | undefined
+      /** `metadata.user_id`, read only when asked (it carries Claude Code's session when no header does). */
+      readonly userId: () => unknown
     }
   | { readonly ok: false; readonly error: RelayErrorData }
 
@@ -27,6 +29,7 @@ export function sniffBody(body: Buffer): Sniffed {
   const stream = findMember(body, scan.members, 'stream')
   const streamValue = stream ? memberValue(body, stream) : false
   if (typeof streamValue !== 'boolean') return { ok: false, error: relayError('invalid_field', 'stream: must be a boolean') }
+  const metadata = findMember(body, scan.members, 'metadata')
   const maxTokens = findMember(body, scan.members, 'max_tokens')
   const maxTokensValue = maxTokens ? memberValue(body, maxTokens) : undefined
   return {
@@ -35,5 +38,9 @@ export function sniffBody(body: Buffer): Sniffed {
     modelSpan: [model.valueStart, model.valueEnd],
     stream: streamValue,
     maxTokens: typeof maxTokensValue === 'number' ? maxTokensValue : undefined,
+    userId: () => {
+      const value = metadata ? memberValue(body, metadata) : undefined
+      return value && typeof value === 'object' ? (value as { user_id?: unknown }).user_id : undefined
+    },
   }
 }

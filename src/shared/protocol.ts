@@ -127,6 +127,8 @@ export interface LeaseAsk {
   readonly hasClientCredential: boolean
   /** Key ids this request has already used: each key is tried at most once per request. */
   readonly tried: ReadonlySet<string>
+  /** Claude Code's session, for affinity (src/supervisor/affinity.ts). */
+  readonly session?: string | undefined
   /** Token estimate for the windows: input ≈ body bytes / 4, output = max_tokens. */
   readonly estimate: { readonly input: number; readonly output: number }
 }

@@ -6,7 +6,7 @@
  */
 import { relayError } from '../shared/errors.js'
 import type { LeaseAsk, LeaseReply, LeaseReport } from '../shared/protocol.js'
-import { pickKey } from './key-pick.js'
+import { keyWaitMs, pickKey } from './key-pick.js'
 import { servedModels, stripContextMarker, upstreamModelFor } from './model-map.js'
 import { providerOrder } from './order.js'
 import { signalFor429, signalFromBudget } from './rate-signals.js'
@@ -25,7 +25,27 @@ function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefin
   }
   const id = state.nextLeaseId++
   state.leases.set(id, { provider: p.config.name, keyHash: key?.hash, reservations, probe })
+  const affinity = state.config.routing.affinity
+  if (ask.session && affinity.enabled) state.affinity.remember(ask.session, p.config.name, key?.hash, now, affinity.ttl_ms)
   return { ok: true, lease: { id, keyId, provider: p.index, key: key ? key.index : -1, upstreamModel, forwardClientCredential: forward } }
+}
+
+/** The session's provider and key again, if they can take this request now. */
+function stickyLease(state: SupervisorState, ask: LeaseAsk, upstreamModels: ReadonlyMap<ProviderState, string>, now: number): LeaseReply | undefined {
+  if (!ask.session || !state.config.routing.affinity.enabled) return undefined
+  const entry = state.affinity.get(ask.session, now)
+  if (!entry) return undefined
+  const p = [...upstreamModels.keys()].find((x) => x.config.name === entry.provider)
+  if (!p || !p.breaker.available(now)) return undefined
+  const forward = p.plugin.clientCredentials === 'forward' && state.config.server.auth.allow_subscription && ask.hasClientCredential
+  if (entry.keyHash === undefined) {
+    const keyId = `${p.config.name}#${forward ? 'client' : 'none'}`
+    const keyless = forward || (p.keys.length === 0 && p.plugin.auth.kind === 'none')
+    return keyless && !ask.tried.has(keyId) ? grant(state, p, undefined, keyId, upstreamModels.get(p)!, ask, now, forward) : undefined
+  }
+  const key = p.keys.find((k) => k.hash === entry.keyHash)
+  if (forward || !key || keyWaitMs(key, ask.estimate, now, ask.tried) > 0) return undefined
+  return grant(state, p, key, key.id, upstreamModels.get(p)!, ask, now, false)
 }
 
 export function lease(state: SupervisorState, ask: LeaseAsk, now: number): LeaseReply {
@@ -42,6 +62,8 @@ export function lease(state: SupervisorState, ask: LeaseAsk, now: number): Lease
     return { ok: false, error: relayError('model_not_served', `${what} ${JSON.stringify(ask.model)} is not served by this relay${served.length ? `; served models: ${served.join(', ')}` : ''}`) }
   }
   const upstreamModels = new Map(candidates.map((c) => [c.p, c.upstreamModel]))
+  const sticky = stickyLease(state, ask, upstreamModels, now)
+  if (sticky) return sticky
   let waitMs = Infinity
   let breakerWaitMs = Infinity
   let tried = false

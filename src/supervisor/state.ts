@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import type { ProviderPlugin } from '../../plugins/sdk.js'
 import type { KeyConfig, ProviderConfig, RelayConfig } from '../config/types.js'
+import { AffinityMap } from './affinity.js'
 import { Breaker } from './breaker.js'
 import { RequestWindow, TokenWindow } from './windows.js'
 import type { TokenEntry } from './windows.js'
@@ -54,6 +55,7 @@ export interface SupervisorState {
   cursor: number
   readonly leases: Map<number, LeaseRecord>
   nextLeaseId: number
+  readonly affinity: AffinityMap
   readonly random: () => number
 }
 
@@ -110,5 +112,13 @@ export function buildState(
       current: old?.current ?? 0,
     }
   })
-  return { config, providers, cursor: previous?.cursor ?? 0, leases: previous?.leases ?? new Map(), nextLeaseId: previous?.nextLeaseId ?? 1, random }
+  return {
+    config,
+    providers,
+    cursor: previous?.cursor ?? 0,
+    leases: previous?.leases ?? new Map(),
+    nextLeaseId: previous?.nextLeaseId ?? 1,
+    affinity: previous?.affinity ?? new AffinityMap(),
+    random,
+  }
 }

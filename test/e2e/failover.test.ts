@@ -244,3 +244,38 @@ t.test('a failure after the first byte is an event: error, never a second stream
   t.match(text, /^event: message_start\n[^]*event: error\ndata: \{"type":"error","error":\{"type":"api_error"/)
   t.equal(two.requests.length, 0, 'the second provider was never asked')
 })
+
+t.test('session affinity keeps a Claude Code session on its key; a 429 moves it, and it stays moved', async (t) => {
+  const up = await mock()
+  let throttleA = false
+  up.handler = (req, res) => (throttleA && req.headers['x-api-key'] === 'key-A' ? error(res, 429, 'rate_limit_error', { 'retry-after': '60' }) : ok(res))
+  const r = await relay(`providers:
+  - name: p
+    type: anthropic
+    base_url: "${up.url}"
+    pooling: { strategy: round_robin }
+    keys: [{ key: key-A }, { key: key-B }]
+`)
+  const session = (id: string) => ({ 'x-claude-code-session-id': id })
+  await post(r, undefined, session('s1'))
+  await post(r, undefined, session('s2'))
+  for (let i = 0; i < 3; i++) {
+    await post(r, undefined, session('s1'))
+    await post(r, undefined, session('s2'))
+  }
+  const seen = keysSeen(up)
+  t.same(seen, ['key-A', 'key-B', 'key-A', 'key-B', 'key-A', 'key-B', 'key-A', 'key-B'], 'round robin would alternate; each session keeps its key')
+  throttleA = true
+  const moved = await post(r, undefined, session('s1'))
+  t.equal(moved.res.status, 200)
+  t.same(keysSeen(up).slice(-2), ['key-A', 'key-B'], 'the 429 on its key moved s1 to key-B')
+  throttleA = false
+  await post(r, undefined, session('s1'))
+  t.equal(keysSeen(up).at(-1), 'key-B', 'and s1 stays on key-B')
+  // The session also comes from metadata.user_id when there is no header.
+  const body = (sid: string) => JSON.stringify({ model: 'claude-opus-4-8', max_tokens: 5, metadata: { user_id: JSON.stringify({ device_id: 'd', session_id: sid }) } })
+  await post(r, body('from-metadata'))
+  const first = keysSeen(up).at(-1)
+  for (let i = 0; i < 3; i++) await post(r, body('from-metadata'))
+  t.same(keysSeen(up).slice(-3), [first, first, first], 'metadata.user_id session_id is sticky too')
+})
