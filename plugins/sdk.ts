@@ -109,6 +109,11 @@ export interface ProviderPlugin<Options = Record<string, unknown>> {
    * subscription token must never reach another backend (CONTRACT §3). `never`: always stripped.
    */
   readonly clientCredentials: 'forward' | 'never'
+  /**
+   * The active health check for an open circuit: a cheap request whose answer below 500 means the
+   * upstream is reachable again. Default: `GET` the API root (`baseUrl`).
+   */
+  healthCheck?(baseUrl: string, options: Readonly<Options>): { readonly url: string; readonly method?: 'GET' | 'HEAD' }
   /** Build the upstream request. Pure; edit the body with `tools`, never rebuild it from known fields. */
   prepare(req: PrepareInput<Options>, tools: BodyTools): UpstreamRequestSpec
   /** Per request. Return undefined to pass the upstream body through byte for byte (the fast path). */

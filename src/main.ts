@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from './config/load.js'
 import { pluginCatalog } from './plugin-types.js'
 import { relayError } from './shared/errors.js'
 import { createLogger, flushLogsSync } from './shared/log.js'
+import { startHealthChecks } from './supervisor/health-check.js'
 import { Supervisor } from './supervisor/supervisor.js'
 import { createPool, warmUp } from './workers/pool.js'
 import { WorkerRuntime } from './workers/runtime.js'
@@ -37,6 +38,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   splitListen(address)
 
   const supervisor = new Supervisor(config, catalog.byType())
+  const stopHealthChecks = startHealthChecks(supervisor, config.health.health_check, log)
   const mainThread = mainThreadTypes(catalog.loaded())
   const allOnMain = process.env.CC_RELAY_UPSTREAM_IO !== 'workers' && config.providers.every((p) => !p.enabled || mainThread.has(p.type))
   const pool = createPool(config, catalog.sources(), !allOnMain)
@@ -71,6 +73,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       if (stopping) return
       stopping = true
       lifecycle.draining = true
+      stopHealthChecks()
       listening.stopAccepting()
       log.info({ signal, inflight: inflight.size, timeout_ms: config.server.shutdown_timeout_ms }, 'draining')
       const deadline = Date.now() + config.server.shutdown_timeout_ms

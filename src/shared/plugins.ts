@@ -81,6 +81,7 @@ function check(plugin: unknown, source: string): ProviderPlugin {
   if (!authOk) bad('`auth` must be { kind: "none" } or { kind: "keys", headers: [x-api-key | api-key | bearer, …] }')
   if (p!.clientCredentials !== 'forward' && p!.clientCredentials !== 'never') bad('`clientCredentials` must be forward or never')
   if (p!.options !== undefined && typeof p!.options !== 'function') bad('`options` must be a function (Type) => schema')
+  if (p!.healthCheck !== undefined && typeof p!.healthCheck !== 'function') bad('`healthCheck` must be a function (baseUrl, options) => { url, method }')
   return p as ProviderPlugin
 }
 

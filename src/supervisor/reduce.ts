@@ -128,3 +128,19 @@ export function settle(state: SupervisorState, report: LeaseReport, now: number)
   else if (status >= 200 && status < 300) p.breaker.success()
   else if (record.probe) p.breaker.release()
 }
+
+/** Providers whose circuit is open, for the active health check. */
+export function openProviders(state: SupervisorState, now: number): ProviderState[] {
+  return state.providers.filter((p) => p.config.enabled && p.breaker.state === 'open' && now < p.breaker.openUntil)
+}
+
+/**
+ * An active health check's verdict: reachable moves an open circuit to half-open now, so real requests
+ * probe it; unreachable keeps it open for another `open_duration_ms`.
+ */
+export function healthResult(state: SupervisorState, provider: string, reachable: boolean, now: number): void {
+  const p = state.providers.find((x) => x.config.name === provider)
+  if (!p || p.breaker.state !== 'open') return
+  if (reachable) p.breaker.openUntil = now
+  else p.breaker.failure(now)
+}

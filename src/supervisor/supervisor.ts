@@ -7,7 +7,7 @@
 import type { ProviderPlugin } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
 import type { LeaseAsk, LeaseReply, Outcome } from '../shared/protocol.js'
-import { lease, settle } from './reduce.js'
+import { healthResult, lease, openProviders, settle } from './reduce.js'
 import { buildState } from './state.js'
 import type { SupervisorState } from './state.js'
 
@@ -28,6 +28,19 @@ export class Supervisor {
 
   report(leaseId: number, outcome: Outcome): void {
     settle(this.#state, { type: 'lease.outcome', leaseId, outcome }, this.#now())
+  }
+
+  /** Open circuits the health checker should probe: name and probe request. */
+  openProviders(): { name: string; url: string; method: 'GET' | 'HEAD' }[] {
+    return openProviders(this.#state, this.#now()).map((p) => {
+      const baseUrl = (p.config.base_url || p.plugin.defaultBaseUrl(p.config.options)).replace(/\/+$/, '')
+      const probe = p.plugin.healthCheck?.(baseUrl, p.config.options) ?? { url: `${baseUrl}/` }
+      return { name: p.config.name, url: probe.url, method: probe.method ?? 'GET' }
+    })
+  }
+
+  healthResult(provider: string, reachable: boolean): void {
+    healthResult(this.#state, provider, reachable, this.#now())
   }
 
   /** A new config: windows, cooldowns and breakers of providers and keys that remain carry over. */

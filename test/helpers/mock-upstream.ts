@@ -3,6 +3,7 @@
  * request the relay sends: method, path, headers and body bytes. Each test sets `handler` to answer.
  */
 import { createServer } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 
@@ -25,8 +26,12 @@ export class MockUpstream {
   #closeWaiters: (() => void)[] = []
   url = ''
 
-  constructor() {
-    this.#server = createServer((req, res) => {
+  readonly #scheme: string
+
+  /** With `tls`, an HTTPS upstream (a self-signed certificate the relay is told to trust). */
+  constructor(tls?: { key: string; cert: string }) {
+    this.#scheme = tls ? 'https' : 'http'
+    const listener = (req: IncomingMessage, res: ServerResponse): void => {
       const chunks: Buffer[] = []
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
@@ -34,8 +39,9 @@ export class MockUpstream {
         this.requests.push(recorded)
         this.handler(req, res, recorded)
       })
-    })
-    this.#server.on('connection', (s: Socket) => {
+    }
+    this.#server = tls ? createTlsServer(tls, listener) : createServer(listener)
+    this.#server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => {
       this.#sockets.add(s)
       s.on('close', () => {
         this.#sockets.delete(s)
@@ -52,7 +58,7 @@ export class MockUpstream {
   /** Listens on a given port (0 = any), e.g. to bring back an upstream that was down. */
   async startOn(port: number): Promise<this> {
     await new Promise<void>((r) => this.#server.listen(port, '127.0.0.1', r))
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`
+    this.url = `${this.#scheme}://127.0.0.1:${(this.#server.address() as AddressInfo).port}`
     return this
   }
 
