@@ -279,3 +279,27 @@ t.test('session affinity keeps a Claude Code session on its key; a 429 moves it,
   for (let i = 0; i < 3; i++) await post(r, body('from-metadata'))
   t.same(keysSeen(up).slice(-3), [first, first, first], 'metadata.user_id session_id is sticky too')
 })
+
+t.test('500 simultaneous streams against rpm limits: no over-admission, every client answered', async (t) => {
+  const up = await mock()
+  up.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    // Held open a moment so the requests really overlap.
+    setTimeout(() => res.end(sse([{ type: 'message_stop' }])), 50)
+  }
+  const keys = Array.from({ length: 5 }, (_, i) => `{ key: key-${i}, rpm_limit: 20 }`).join(', ')
+  const r = await relay(`providers:
+  - { name: p, type: anthropic, base_url: "${up.url}", pooling: { strategy: least_loaded }, keys: [${keys}] }
+`)
+  const body = '{"model":"claude-opus-4-8","stream":true,"max_tokens":5}'
+  const answers = await Promise.all(Array.from({ length: 500 }, () => post(r, body)))
+  const byStatus = new Map<number, number>()
+  for (const a of answers) byStatus.set(a.res.status, (byStatus.get(a.res.status) ?? 0) + 1)
+  t.equal(byStatus.get(200), 100, 'exactly 5 × 20 admitted')
+  t.equal(byStatus.get(429), 400, 'the rest refused with 429')
+  t.equal(up.requests.length, 100, 'exactly 100 reached the upstream')
+  const perKey = new Map<string, number>()
+  for (const k of keysSeen(up)) perKey.set(k, (perKey.get(k) ?? 0) + 1)
+  t.same([...perKey.values()], [20, 20, 20, 20, 20], 'each key exactly at its limit')
+  t.ok(answers.filter((a) => a.res.status === 200).every((a) => a.text === sse([{ type: 'message_stop' }])), 'every admitted stream complete')
+})
