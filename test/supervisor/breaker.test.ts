@@ -3,7 +3,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { Breaker } from '../../src/supervisor/breaker.js'
 import type { BreakerState } from '../../src/supervisor/breaker.js'
-import { T0 } from './helpers.js'
+import { T0 } from './fixtures/helpers.js'
 
 const CONFIG = { failure_threshold: 3, open_duration_ms: 30_000, half_open_probes: 2 }
 

@@ -1,7 +1,7 @@
 /** src/supervisor/key-pick.ts through leases: priority tiers, and each pooling strategy within a tier. */
 import t from 'tap'
 import type { KeyConfig, PoolingStrategy } from '../../src/config/types.js'
-import { Rig, config, key, provider, shares } from './helpers.js'
+import { Rig, config, key, provider, shares } from './fixtures/helpers.js'
 
 function pool(strategy: PoolingStrategy, keys: KeyConfig[], seed = 1): Rig {
   return new Rig(config([provider('p', { keys, pooling: { strategy } })]), seed)

@@ -1,7 +1,7 @@
 /** reduce.ts through Supervisor.lease/report: rpm/tpm/itpm/otpm windows, reservations and settlement, cooldowns. */
 import t from 'tap'
 import type { KeyConfig } from '../../src/config/types.js'
-import { Rig, T0, config, key, provider } from './helpers.js'
+import { Rig, T0, config, key, provider } from './fixtures/helpers.js'
 
 const single = (k: KeyConfig): Rig => new Rig(config([provider('p', { keys: [k] })]))
 

@@ -1,7 +1,7 @@
 /** src/supervisor/rate-signals.ts: retry-after forms, throttle vs quota, and spent budgets. */
 import t from 'tap'
 import { DEFAULT_COOLDOWN_MS, retryAfterMs, signalFor429, signalFromBudget } from '../../src/supervisor/rate-signals.js'
-import { T0 } from './helpers.js'
+import { T0 } from './fixtures/helpers.js'
 
 const HOUR = 3_600_000
 const httpDate = (ms: number): string => new Date(ms).toUTCString()

@@ -2,8 +2,8 @@
 import t from 'tap'
 import type { RoutingStrategy } from '../../src/config/types.js'
 import { providerOrder } from '../../src/supervisor/order.js'
-import { Rig, config, key, provider, shares } from './helpers.js'
-import type { ConfigOver } from './helpers.js'
+import { Rig, config, key, provider, shares } from './fixtures/helpers.js'
+import type { ConfigOver } from './fixtures/helpers.js'
 import type { ProviderConfig } from '../../src/config/types.js'
 
 function rig(strategy: RoutingStrategy, providers: readonly ProviderConfig[], over: ConfigOver = {}, seed = 1): Rig {

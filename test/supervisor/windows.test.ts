@@ -2,7 +2,7 @@
 import t from 'tap'
 import { RequestWindow, TokenWindow, WINDOW_MS } from '../../src/supervisor/windows.js'
 import { prng } from '../helpers/prng.js'
-import { T0 } from './helpers.js'
+import { T0 } from './fixtures/helpers.js'
 
 t.test('RequestWindow(3): a scripted minute, waitMs exact at every step', async (t) => {
   const w = new RequestWindow(3)
