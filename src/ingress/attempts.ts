@@ -9,6 +9,7 @@
  * the last upstream answer verbatim (CONTRACT §6). When every key is busy, the request waits up to
  * `routing.queue_timeout_ms` for one, else gets 429 with `retry-after`.
  */
+import { createHash } from 'node:crypto'
 import type { HttpResponse } from 'uWebSockets.js'
 import type { Route } from '../../plugins/sdk.js'
 import type { RelayErrorData } from '../shared/errors.js'
@@ -61,6 +62,8 @@ export class Attempts {
     this.#requestId = requestId
     this.#log = log
     this.#parts = parts
+    const own = parts.credential.authorization ?? parts.credential['x-api-key']
+    this.#credentialHash = own === undefined ? undefined : createHash('sha256').update(own).digest('hex').slice(0, 12)
   }
 
   start(): void {
@@ -78,6 +81,8 @@ export class Attempts {
   }
 
   #sessionId: string | undefined | null = null
+  /** A short hash of the client's own credential, if it sent one (counted per login, never logged). */
+  readonly #credentialHash: string | undefined
 
   /** Read once per request, and only with affinity on. */
   #session(): string | undefined {
@@ -100,7 +105,8 @@ export class Attempts {
     const reply = this.#deps.supervisor.lease({
       route,
       model: sniffed.model,
-      hasClientCredential: Object.keys(this.#parts.credential).length > 0,
+      hasClientCredential: this.#credentialHash !== undefined,
+      clientCredentialHash: this.#credentialHash,
       tried: this.#tried,
       session: this.#session(),
       estimate: { input: Math.ceil(body.byteLength / 4), output: sniffed.maxTokens ?? 4096 },

@@ -13,6 +13,8 @@ export class Breaker {
   failures = 0
   openUntil = 0
   probesInFlight = 0
+  /** Counts half-open periods, so a probe from an earlier one cannot free a slot in the current one. */
+  epoch = 0
   #config: CircuitBreakerConfig
 
   constructor(config: CircuitBreakerConfig) {
@@ -28,6 +30,7 @@ export class Breaker {
     if (this.state === 'open' && now >= this.openUntil) {
       this.state = 'half_open'
       this.probesInFlight = 0
+      this.epoch++
     }
     if (this.state === 'closed') return true
     if (this.state === 'open') return false
@@ -57,8 +60,8 @@ export class Breaker {
     }
   }
 
-  /** An admitted request ended without telling anything about health (client gone, 4xx). */
-  release(): void {
-    if (this.state === 'half_open' && this.probesInFlight > 0) this.probesInFlight--
+  /** A probe of half-open period `epoch` ended without telling anything about health (client gone, 4xx). */
+  release(epoch: number): void {
+    if (this.state === 'half_open' && epoch === this.epoch && this.probesInFlight > 0) this.probesInFlight--
   }
 }

@@ -33,7 +33,6 @@ function smoothWeighted(c: readonly ProviderState[]): ProviderState[] {
   return [best, ...failoverOrder(c.filter((p) => p !== best))]
 }
 
-const inflight = (p: ProviderState): number => p.keys.reduce((n, k) => n + k.inflight, 0)
 
 /** `routing.model_mapping`: the longest model-name prefix names a provider, else `default_provider`. */
 function modelBasedFirst(routing: RoutingConfig, model: string): string {
@@ -48,22 +47,24 @@ function modelBasedFirst(routing: RoutingConfig, model: string): string {
   return bestLength >= 0 ? best : routing.default_provider
 }
 
-export function providerOrder(state: SupervisorState, candidates: readonly ProviderState[], model: string): ProviderState[] {
+/** `advance`: move the rotating strategies on (the first attempt of a request); later attempts keep the order. */
+export function providerOrder(state: SupervisorState, candidates: readonly ProviderState[], model: string, advance = true): ProviderState[] {
   const routing = state.config.routing
   switch (routing.strategy) {
     case 'failover':
       return failoverOrder(candidates)
     case 'round_robin': {
       const base = failoverOrder(candidates)
-      const start = base.length ? state.cursor++ % base.length : 0
+      if (advance) state.cursor++
+      const start = base.length ? (state.cursor - 1 + base.length) % base.length : 0
       return [...base.slice(start), ...base.slice(0, start)]
     }
     case 'weighted_round_robin':
-      return smoothWeighted(failoverOrder(candidates))
+      return advance ? smoothWeighted(failoverOrder(candidates)) : failoverOrder(candidates)
     case 'shuffle':
       return weightedShuffle(candidates, () => 1, state.random)
     case 'least_loaded':
-      return failoverOrder(candidates).sort((a, b) => inflight(a) - inflight(b))
+      return failoverOrder(candidates).sort((a, b) => a.inflight - b.inflight)
     case 'weighted_failover':
       return weightedShuffle(failoverOrder(candidates), (p) => p.config.weight, state.random)
     case 'model_based': {

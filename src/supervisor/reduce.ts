@@ -13,8 +13,15 @@ import { signalFor429, signalFromBudget } from './rate-signals.js'
 import type { KeyState, ProviderState, SupervisorState } from './state.js'
 
 function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefined, keyId: string, upstreamModel: string, ask: LeaseAsk, now: number, forward: boolean): LeaseReply {
-  const probe = p.breaker.state !== 'closed'
   p.breaker.admit(now)
+  const probeEpoch = p.breaker.state === 'half_open' ? p.breaker.epoch : undefined
+  p.inflight++
+  const client = forward ? ask.clientCredentialHash : undefined
+  if (client) {
+    const usage = state.clients.get(client) ?? { requests: 0, tokens: 0 }
+    usage.requests++
+    state.clients.set(client, usage)
+  }
   let reservations: [ReturnType<KeyState['tpm']['reserve']>, ReturnType<KeyState['tpm']['reserve']>, ReturnType<KeyState['tpm']['reserve']>] = [undefined, undefined, undefined]
   if (key) {
     key.inflight++
@@ -24,7 +31,7 @@ function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefin
     reservations = [key.tpm.reserve(input + output, now), key.itpm.reserve(input, now), key.otpm.reserve(output, now)]
   }
   const id = state.nextLeaseId++
-  state.leases.set(id, { provider: p.config.name, keyHash: key?.hash, reservations, probe })
+  state.leases.set(id, { provider: p.config.name, keyHash: key?.hash, reservations, probeEpoch, client })
   const affinity = state.config.routing.affinity
   if (ask.session && affinity.enabled) state.affinity.remember(ask.session, p.config.name, key?.hash, now, affinity.ttl_ms)
   return { ok: true, lease: { id, keyId, provider: p.index, key: key ? key.index : -1, upstreamModel, forwardClientCredential: forward } }
@@ -68,7 +75,8 @@ export function lease(state: SupervisorState, ask: LeaseAsk, now: number): Lease
   let breakerWaitMs = Infinity
   let tried = false
   let credentialless = false
-  for (const p of providerOrder(state, candidates.map((c) => c.p), model)) {
+  // Rotating strategies advance once per request, not once per failover attempt.
+  for (const p of providerOrder(state, candidates.map((c) => c.p), model, ask.tried.size === 0)) {
     if (!p.breaker.available(now)) {
       breakerWaitMs = Math.min(breakerWaitMs, p.breaker.state === 'open' ? p.breaker.openUntil - now : 1000)
       continue
@@ -92,8 +100,10 @@ export function lease(state: SupervisorState, ask: LeaseAsk, now: number): Lease
     if (p.keys.some((k) => ask.tried.has(k.id))) tried = true
   }
   if (Number.isFinite(waitMs)) {
-    const seconds = Math.ceil(waitMs / 1000)
-    return { ok: false, retryAfterMs: waitMs, error: relayError('rate_limited', `every key that serves ${JSON.stringify(ask.model)} is at its rate limit; retry in ${seconds} s`) }
+    // A circuit that half-opens sooner than a key frees up is the earlier chance.
+    const wait = Math.min(waitMs, breakerWaitMs)
+    const seconds = Math.ceil(wait / 1000)
+    return { ok: false, retryAfterMs: wait, error: relayError('rate_limited', `every key that serves ${JSON.stringify(ask.model)} is at its rate limit; retry in ${seconds} s`) }
   }
   if (tried) return { ok: false, exhausted: true, error: relayError('upstream_unreachable', `every provider serving ${JSON.stringify(ask.model)} failed for this request`) }
   if (Number.isFinite(breakerWaitMs)) {
@@ -111,6 +121,10 @@ export function settle(state: SupervisorState, report: LeaseReport, now: number)
   if (!p) return
   const key = record.keyHash === undefined ? undefined : p.keys.find((k) => k.hash === record.keyHash)
   const { status, usage, rateHeaders, errorCode } = report.outcome
+  p.inflight = Math.max(0, p.inflight - 1)
+  const tokens = usage.input_tokens + usage.cache_creation_input_tokens + usage.output_tokens
+  const client = record.client === undefined ? undefined : state.clients.get(record.client)
+  if (client) client.tokens += tokens
   if (key) {
     key.inflight = Math.max(0, key.inflight - 1)
     const input = usage.input_tokens + usage.cache_creation_input_tokens
@@ -119,14 +133,19 @@ export function settle(state: SupervisorState, report: LeaseReport, now: number)
     key.itpm.settle(itpm, input, now)
     key.otpm.settle(otpm, usage.output_tokens, now)
     const signal = status === 429 ? signalFor429(rateHeaders, now) : signalFromBudget(rateHeaders, now)
-    if (signal.until > key.cooldownUntil) key.cooldownUntil = signal.until
+    if (signal.until > key.cooldownUntil) {
+      key.cooldownUntil = signal.until
+      key.cooldownKind = signal.kind === 'none' ? undefined : signal.kind
+    }
+    // Learned, never enforced in place of the configured limits: the local books stay as they are.
+    if (Object.keys(rateHeaders).length > 0) key.learned = rateHeaders
     if (status === 401 || status === 403) key.unusable = `the upstream answered ${status} to this key`
   }
   // Health: transport failures, timeouts, 5xx and 529 count against the provider; a 2xx clears it;
   // 4xx (including 429, a key's budget) and a client that left say nothing about the provider.
   if (errorCode === 'upstream_unreachable' || errorCode === 'upstream_timeout' || status >= 500) p.breaker.failure(now)
   else if (status >= 200 && status < 300) p.breaker.success()
-  else if (record.probe) p.breaker.release()
+  else if (record.probeEpoch !== undefined) p.breaker.release(record.probeEpoch)
 }
 
 /** Providers whose circuit is open, for the active health check. */

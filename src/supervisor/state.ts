@@ -22,6 +22,10 @@ export interface KeyState {
   readonly itpm: TokenWindow
   readonly otpm: TokenWindow
   cooldownUntil: number
+  /** Why the key is cooling: a per-minute throttle, or an exhausted quota (until its reset). */
+  cooldownKind: 'throttle' | 'quota' | undefined
+  /** What the upstream's `anthropic-ratelimit-*` headers last said about this key's budget. */
+  learned: Readonly<Record<string, string>>
   /** Why the upstream refused this key (401/403); it is skipped until the config changes it. */
   unusable: string | undefined
   inflight: number
@@ -39,6 +43,8 @@ export interface ProviderState {
   keyCursor: number
   /** Smooth weighted round robin's running weight. */
   current: number
+  /** Leases in flight on this provider, pooled key or not (for `least_loaded` routing). */
+  inflight: number
 }
 
 /** Names, not objects: an outcome may arrive after a reload replaced the state objects. */
@@ -46,7 +52,16 @@ export interface LeaseRecord {
   readonly provider: string
   readonly keyHash: string | undefined
   readonly reservations: readonly [TokenEntry | undefined, TokenEntry | undefined, TokenEntry | undefined]
-  readonly probe: boolean
+  /** The breaker period this lease probed in (undefined when the breaker was closed). */
+  readonly probeEpoch: number | undefined
+  /** Hash of the client's own credential when it was forwarded, for per-client counts. */
+  readonly client: string | undefined
+}
+
+/** Requests and tokens per forwarded client credential (by hash): who used the relay with their own login. */
+export interface ClientUsage {
+  requests: number
+  tokens: number
 }
 
 export interface SupervisorState {
@@ -56,6 +71,7 @@ export interface SupervisorState {
   readonly leases: Map<number, LeaseRecord>
   nextLeaseId: number
   readonly affinity: AffinityMap
+  readonly clients: Map<string, ClientUsage>
   readonly random: () => number
 }
 
@@ -82,6 +98,8 @@ function buildKey(provider: ProviderConfig, config: KeyConfig, index: number, ol
     itpm: same(config.itpm_limit, old?.itpm) ? old!.itpm : new TokenWindow(config.itpm_limit),
     otpm: same(config.otpm_limit, old?.otpm) ? old!.otpm : new TokenWindow(config.otpm_limit),
     cooldownUntil: old?.cooldownUntil ?? 0,
+    cooldownKind: old?.cooldownKind,
+    learned: old?.learned ?? {},
     unusable: old?.unusable,
     inflight: old?.inflight ?? 0,
     lastUsed: old?.lastUsed ?? 0,
@@ -110,6 +128,7 @@ export function buildState(
       keys: p.keys.map((k, i) => buildKey(p, k, i, oldKeys.get(keyHash(k.key, i)))),
       keyCursor: old?.keyCursor ?? 0,
       current: old?.current ?? 0,
+      inflight: old?.inflight ?? 0,
     }
   })
   return {
@@ -119,6 +138,7 @@ export function buildState(
     leases: previous?.leases ?? new Map(),
     nextLeaseId: previous?.nextLeaseId ?? 1,
     affinity: previous?.affinity ?? new AffinityMap(),
+    clients: previous?.clients ?? new Map(),
     random,
   }
 }

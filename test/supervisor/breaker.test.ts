@@ -18,6 +18,7 @@ function run(t: Test, name: string, steps: readonly Step[], config = CONFIG): Br
     const label = `${name} #${i} ${s.op} at +${s.at}`
     if (s.op === 'admit' || s.op === 'available') t.equal(b[s.op](T0 + s.at), s.expect, label)
     else if (s.op === 'failure') b.failure(T0 + s.at)
+    else if (s.op === 'release') b.release(b.epoch)
     else b[s.op]()
     t.equal(b.state, s.state, `${label}: state`)
   })
@@ -99,11 +100,11 @@ t.test('a probe failure re-opens the breaker with a new open period', async (t) 
 
 t.test('release outside half-open changes nothing', async (t) => {
   const b = new Breaker(CONFIG)
-  b.release()
+  b.release(b.epoch)
   t.equal(b.state, 'closed')
   t.equal(b.probesInFlight, 0)
   for (let i = 0; i < 3; i++) b.failure(T0)
-  b.release()
+  b.release(b.epoch)
   t.equal(b.state, 'open')
   t.equal(b.probesInFlight, 0)
 })

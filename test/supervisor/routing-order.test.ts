@@ -156,13 +156,12 @@ t.test('least_loaded: the provider with fewer leases in flight first, ties by fa
 })
 
 t.test('least_loaded counts leases of keyless providers and of forwarded client credentials', async (t) => {
-  const bug = 'BUG: in-flight is counted only on pooled keys (reduce.ts grant(), order.ts inflight()), so a keyless or forwarded lease never makes its provider look loaded'
   const keyless = rig('least_loaded', [provider('l1', { type: 'ollama', keys: [] }), provider('l2', { type: 'ollama', keys: [] })])
   t.equal(keyless.next(), 'l1/-')
-  t.equal(keyless.next(), 'l2/-', 'l1 has one in flight', { todo: bug })
+  t.equal(keyless.next(), 'l2/-', 'l1 has one in flight')
   const fwd = rig('least_loaded', [provider('sub', { keys: [] }), provider('pooled', { type: 'zai' })], { allowSubscription: true })
   t.equal(fwd.next({ hasClientCredential: true }), 'sub/-')
-  t.equal(fwd.next({ hasClientCredential: true }), 'pooled/pooled-key', 'sub has one forwarded request in flight', { todo: bug })
+  t.equal(fwd.next({ hasClientCredential: true }), 'pooled/pooled-key', 'sub has one forwarded request in flight')
 })
 
 t.test('model_based: the longest routing.model_mapping prefix, then default_provider, the rest in failover order', async (t) => {
