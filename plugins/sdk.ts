@@ -110,6 +110,13 @@ export interface ProviderPlugin<Options = Record<string, unknown>> {
    */
   readonly clientCredentials: 'forward' | 'never'
   /**
+   * Backends whose thinking signatures are interchangeable share a family. Anthropic's API, Bedrock,
+   * Vertex and Foundry are one ("Values generated on one platform work on another"): `anthropic`, the
+   * default. When a session moves to a provider of another family, the relay removes the earlier
+   * turns' thinking blocks rather than let the new backend reject them.
+   */
+  readonly thinkingFamily?: string
+  /**
    * The active health check for an open circuit: a cheap request whose answer below 500 means the
    * upstream is reachable again. Default: `GET` the API root (`baseUrl`).
    */

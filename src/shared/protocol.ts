@@ -24,6 +24,8 @@ export interface Lease {
   readonly upstreamModel: string
   /** Forward the client's own credential (CONTRACT §3) instead of a pooled key. */
   readonly forwardClientCredential: boolean
+  /** The session was served by another thinking family before: remove its thinking blocks. */
+  readonly stripThinking: boolean
 }
 
 /**

@@ -9,6 +9,8 @@ export interface AffinityEntry {
   readonly provider: string
   /** Undefined for a lease without a pooled key (client credential, keyless provider). */
   readonly keyHash: string | undefined
+  /** The thinking family of the provider that served the session last. */
+  readonly family: string
   readonly expires: number
 }
 
@@ -23,9 +25,9 @@ export class AffinityMap {
     return this.#entries.get(session)
   }
 
-  remember(session: string, provider: string, keyHash: string | undefined, now: number, ttlMs: number): void {
+  remember(session: string, provider: string, keyHash: string | undefined, family: string, now: number, ttlMs: number): void {
     this.#entries.delete(session)
-    this.#entries.set(session, { provider, keyHash, expires: now + ttlMs })
+    this.#entries.set(session, { provider, keyHash, family, expires: now + ttlMs })
     if (this.#entries.size > MAX_SESSIONS) this.#entries.delete(this.#entries.keys().next().value!)
   }
 

@@ -12,7 +12,12 @@ import { providerOrder } from './order.js'
 import { signalFor429, signalFromBudget } from './rate-signals.js'
 import type { KeyState, ProviderState, SupervisorState } from './state.js'
 
+const familyOf = (p: ProviderState): string => p.plugin.thinkingFamily ?? 'anthropic'
+
 function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefined, keyId: string, upstreamModel: string, ask: LeaseAsk, now: number, forward: boolean): LeaseReply {
+  // A session that moves to another thinking family must not carry its signed thinking along.
+  const before = ask.session ? state.affinity.get(ask.session, now)?.family : undefined
+  const stripThinking = before !== undefined && before !== familyOf(p)
   p.breaker.admit(now)
   const probeEpoch = p.breaker.state === 'half_open' ? p.breaker.epoch : undefined
   p.inflight++
@@ -33,8 +38,8 @@ function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefin
   const id = state.nextLeaseId++
   state.leases.set(id, { provider: p.config.name, keyHash: key?.hash, reservations, probeEpoch, client })
   const affinity = state.config.routing.affinity
-  if (ask.session && affinity.enabled) state.affinity.remember(ask.session, p.config.name, key?.hash, now, affinity.ttl_ms)
-  return { ok: true, lease: { id, keyId, provider: p.index, key: key ? key.index : -1, upstreamModel, forwardClientCredential: forward } }
+  if (ask.session && affinity.enabled) state.affinity.remember(ask.session, p.config.name, key?.hash, familyOf(p), now, affinity.ttl_ms)
+  return { ok: true, lease: { id, keyId, provider: p.index, key: key ? key.index : -1, upstreamModel, forwardClientCredential: forward, stripThinking } }
 }
 
 /** The session's provider and key again, if they can take this request now. */

@@ -6,6 +6,7 @@ import type { PrepareInput, ProviderPlugin } from '../../plugins/sdk.js'
 import type { ProviderConfig } from '../config/types.js'
 import { bodyTools, setField, splice } from '../shared/json-edit.js'
 import type { RelayTask } from '../shared/protocol.js'
+import { stripThinking } from './thinking.js'
 
 export interface PreparedRequest {
   readonly url: URL
@@ -24,6 +25,7 @@ function withUpstreamModel(task: RelayTask): Uint8Array {
 
 export function prepareRequest(task: RelayTask, provider: ProviderConfig, plugin: ProviderPlugin): PreparedRequest {
   let body = withUpstreamModel(task)
+  if (task.lease.stripThinking) body = stripThinking(body)
   // Small local or foreign models reject a max_tokens above their own ceiling.
   if (provider.max_output_tokens > 0 && task.maxTokens !== undefined && task.maxTokens > provider.max_output_tokens) {
     body = setField(body, 'max_tokens', String(provider.max_output_tokens))

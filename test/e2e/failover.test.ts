@@ -303,3 +303,38 @@ t.test('500 simultaneous streams against rpm limits: no over-admission, every cl
   t.same([...perKey.values()], [20, 20, 20, 20, 20], 'each key exactly at its limit')
   t.ok(answers.filter((a) => a.res.status === 200).every((a) => a.text === sse([{ type: 'message_stop' }])), 'every admitted stream complete')
 })
+
+t.test('a session that moves to another thinking family loses its earlier thinking blocks, nothing else', async (t) => {
+  const claude = await mock()
+  const other = await mock()
+  let claudeDown = false
+  claude.handler = (_req, res) => (claudeDown ? error(res, 529, 'overloaded_error') : ok(res))
+  other.handler = (_req, res) => ok(res)
+  const plugins = join(import.meta.dirname, '..', 'fixtures', 'plugins')
+  const r = await relay(`plugin_dirs: ["${plugins}"]
+providers:
+  - { name: claude, type: anthropic, base_url: "${claude.url}", priority: 2, keys: [{ key: kc }] }
+  - { name: other, type: shouty, base_url: "${other.url}", priority: 1, keys: [{ key: ko }] }
+`)
+  const session = { 'x-claude-code-session-id': 'moving-session' }
+  const turn = JSON.stringify({
+    model: 'claude-opus-4-8',
+    max_tokens: 100,
+    thinking: { type: 'adaptive' },
+    messages: [
+      { role: 'user', content: 'list files' },
+      { role: 'assistant', content: [{ type: 'thinking', thinking: 'use ls', signature: 'EqQBsig' }, { type: 'tool_use', id: 'toolu_1', name: 'Bash', input: { command: 'ls' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'a b' }] },
+    ],
+  })
+  t.equal((await post(r, turn, session)).res.status, 200)
+  t.equal(claude.last.body.toString(), turn, 'same family: untouched')
+  claudeDown = true
+  const moved = await post(r, turn, session)
+  t.equal(moved.res.status, 200)
+  t.equal(moved.res.headers.get('x-cc-relay-provider'), 'other')
+  const sent = JSON.parse(other.last.body.toString()) as { thinking?: unknown; messages: { content: unknown }[] }
+  t.notOk('thinking' in sent, 'thinking is off for the open tool loop whose thinking was foreign')
+  t.same(sent.messages[1]!.content, [{ type: 'tool_use', id: 'toolu_1', name: 'Bash', input: { command: 'ls' } }], 'the foreign thinking block is gone, the tool call stays')
+  t.same(sent.messages[2], { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'a b' }] })
+})
