@@ -153,3 +153,13 @@ export type LeaseReply =
       /** Every candidate was already tried by this request. */
       readonly exhausted?: boolean
     }
+
+/** An active health check's verdict on a provider whose circuit is open. */
+export interface HealthReport {
+  readonly type: 'health.result'
+  readonly provider: string
+  readonly reachable: boolean
+}
+
+/** Everything the supervisor actor hears. `config.replace` carries a validated config object. */
+export type SupervisorMessage = LeaseAsk | LeaseReport | HealthReport | { readonly type: 'config.replace'; readonly config: unknown }

@@ -5,11 +5,13 @@
  * Deterministic given `now` and the state's random source: tests drive them with a fake clock.
  */
 import { relayError } from '../shared/errors.js'
-import type { LeaseAsk, LeaseReply, LeaseReport } from '../shared/protocol.js'
+import type { RelayConfig } from '../config/types.js'
+import type { LeaseAsk, LeaseReply, LeaseReport, SupervisorMessage } from '../shared/protocol.js'
 import { keyWaitMs, pickKey } from './key-pick.js'
 import { servedModels, stripContextMarker, upstreamModelFor } from './model-map.js'
 import { providerOrder } from './order.js'
 import { signalFor429, signalFromBudget } from './rate-signals.js'
+import { buildState } from './state.js'
 import type { KeyState, ProviderState, SupervisorState } from './state.js'
 
 const familyOf = (p: ProviderState): string => p.plugin.thinkingFamily ?? 'anthropic'
@@ -167,4 +169,24 @@ export function healthResult(state: SupervisorState, provider: string, reachable
   if (!p || p.breaker.state !== 'open') return
   if (reachable) p.breaker.openUntil = now
   else p.breaker.failure(now)
+}
+
+/**
+ * The actor's one entry point: every message, one transition. Returns the (possibly new) state and,
+ * for a lease ask, the reply.
+ */
+export function reduce(state: SupervisorState, message: SupervisorMessage, now: number): { state: SupervisorState; reply?: LeaseReply } {
+  switch (message.type) {
+    case 'lease.ask':
+      return { state, reply: lease(state, message, now) }
+    case 'lease.outcome':
+      settle(state, message, now)
+      return { state }
+    case 'health.result':
+      healthResult(state, message.provider, message.reachable, now)
+      return { state }
+    case 'config.replace':
+      // Windows, cooldowns and breakers of providers and keys that remain carry over.
+      return { state: buildState(message.config as RelayConfig, state.plugins, state.random, state) }
+  }
 }

@@ -72,6 +72,7 @@ export interface SupervisorState {
   nextLeaseId: number
   readonly affinity: AffinityMap
   readonly clients: Map<string, ClientUsage>
+  readonly plugins: ReadonlyMap<string, ProviderPlugin>
   readonly random: () => number
 }
 
@@ -139,6 +140,7 @@ export function buildState(
     nextLeaseId: previous?.nextLeaseId ?? 1,
     affinity: previous?.affinity ?? new AffinityMap(),
     clients: previous?.clients ?? new Map(),
+    plugins,
     random,
   }
 }
