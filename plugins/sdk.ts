@@ -19,21 +19,44 @@ export const PLUGIN_API = 1 as const
 /** Client endpoints a plugin can serve. */
 export type Route = 'messages' | 'count_tokens'
 
-/** How the upstream frames a successful streaming response body. */
-export type Framing = 'sse'
+/**
+ * How the upstream frames a successful streaming response body. `sse`: Server-Sent Events (passed
+ * through, or decoded for a translator). `aws-eventstream`: AWS's binary event stream (length-prefixed,
+ * CRC-checked frames), always decoded for the plugin's translator.
+ */
+export type Framing = 'sse' | 'aws-eventstream'
 
 /** Where a pooled key is written on the upstream request. */
 export type KeyHeader = 'x-api-key' | 'api-key' | 'bearer'
 
 /**
- * How the relay authenticates to this upstream. `keys`: each pooled key is written into every
- * listed header (`bearer` = `Authorization: Bearer …`). `none`: nothing (a local server).
+ * How the relay authenticates to this upstream; the core applies it to the final request bytes.
+ * - `keys`: each pooled key is written into every listed header (`bearer` = `Authorization: Bearer …`).
+ * - `none`: nothing (a local server).
+ * - `bearer`: a fixed token from the config or environment (a Bedrock API key).
+ * - `sigv4`: AWS Signature V4 for `service` in `region`, with explicit credentials or, without them,
+ *   the AWS default chain (environment, shared files, SSO, instance/container roles).
+ * - `google`: an OAuth access token from Application Default Credentials or a service-account key file,
+ *   cached and refreshed before it expires.
+ * For every kind but `keys`, a provider's `keys` entries are pool slots (their own limits), not credentials.
  */
-export type AuthSpec = { readonly kind: 'keys'; readonly headers: readonly KeyHeader[] } | { readonly kind: 'none' }
+export type AuthSpec =
+  | { readonly kind: 'keys'; readonly headers: readonly KeyHeader[] }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'bearer'; readonly token: string }
+  | {
+      readonly kind: 'sigv4'
+      readonly service: string
+      readonly region: string
+      readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
+    }
+  | { readonly kind: 'google'; readonly keyFile?: string; readonly scopes: readonly string[] }
 
 /** What one request looks like to `prepare`. Headers are lower-cased. */
 export interface PrepareInput<Options = Record<string, unknown>> {
   readonly route: Route
+  /** The relay's id for this request (for error envelopes a translator writes). */
+  readonly requestId: string
   /** The client's JSON body, already carrying the upstream model name (model mapping is the core's). */
   readonly body: Uint8Array
   /** The upstream model name (after `model_mapping`, `[1m]` removed). */
@@ -74,10 +97,15 @@ export interface MappedError {
   readonly message: string
 }
 
-/** One SSE event out of the core's decoder: its `event:` name and its joined `data:` lines. */
+/**
+ * One decoded upstream frame. SSE: the `event:` name and the joined `data:` lines. AWS event stream: the
+ * `:event-type` (or `:exception-type` for exception frames) as `event`, the payload as `data`, and every
+ * string header in `headers`.
+ */
 export interface SseEvent {
   readonly event: string
   readonly data: string
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 /** Writes one Anthropic SSE event to the client (the core frames and batches it). */
@@ -102,7 +130,8 @@ export interface ProviderPlugin<Options = Record<string, unknown>> {
   /** Which client endpoints this backend can answer. */
   readonly routes: readonly Route[]
   readonly framing: Framing
-  readonly auth: AuthSpec
+  /** How to authenticate; a function when it depends on the provider's options (region, credentials). */
+  readonly auth: AuthSpec | ((options: Readonly<Options>) => AuthSpec)
   /**
    * `forward`: with `server.auth.allow_subscription`, a client's own Anthropic credential (subscription
    * token or API key) goes to this upstream unchanged. Only for genuine Anthropic endpoints: a

@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import Type from 'typebox'
 import { PLUGIN_API } from '../../plugins/sdk.js'
-import type { ProviderPlugin } from '../../plugins/sdk.js'
+import type { AuthSpec, ProviderPlugin } from '../../plugins/sdk.js'
 
 /** The project root (this file is `dist/src/shared/plugins.js` once built). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
@@ -27,7 +27,7 @@ export class PluginError extends Error {}
 
 const ENTRY_NAMES = ['index.js', 'index.mjs']
 const ROUTES = new Set(['messages', 'count_tokens'])
-const FRAMINGS = new Set(['sse'])
+const FRAMINGS = new Set(['sse', 'aws-eventstream'])
 const KEY_HEADERS = new Set(['x-api-key', 'api-key', 'bearer'])
 
 function entryIn(folder: string): string | undefined {
@@ -75,14 +75,29 @@ function check(plugin: unknown, source: string): ProviderPlugin {
   if (typeof p!.prepare !== 'function') bad('needs `prepare(req, tools)`')
   if (!Array.isArray(p!.routes) || p!.routes.some((r) => !ROUTES.has(r))) bad('`routes` must list messages and/or count_tokens')
   if (!FRAMINGS.has(p!.framing as string)) bad(`unknown framing ${String(p!.framing)}`)
-  const auth = p!.auth
-  const authOk =
-    auth?.kind === 'none' || (auth?.kind === 'keys' && auth.headers.length > 0 && auth.headers.every((h) => KEY_HEADERS.has(h)))
-  if (!authOk) bad('`auth` must be { kind: "none" } or { kind: "keys", headers: [x-api-key | api-key | bearer, …] }')
+  if (typeof p!.auth !== 'function') checkAuth(p!.auth, source)
   if (p!.clientCredentials !== 'forward' && p!.clientCredentials !== 'never') bad('`clientCredentials` must be forward or never')
   if (p!.options !== undefined && typeof p!.options !== 'function') bad('`options` must be a function (Type) => schema')
   if (p!.healthCheck !== undefined && typeof p!.healthCheck !== 'function') bad('`healthCheck` must be a function (baseUrl, options) => { url, method }')
   return p as ProviderPlugin
+}
+
+const AUTH_HELP = '`auth` must be { kind: "keys", headers: [x-api-key | api-key | bearer, …] }, { kind: "none" }, { kind: "bearer", token }, { kind: "sigv4", service, region, credentials? } or { kind: "google", scopes, keyFile? }'
+
+function checkAuth(auth: AuthSpec | undefined, source: string): AuthSpec {
+  const ok =
+    (auth?.kind === 'keys' && auth.headers.length > 0 && auth.headers.every((h) => KEY_HEADERS.has(h))) ||
+    auth?.kind === 'none' ||
+    (auth?.kind === 'bearer' && typeof auth.token === 'string') ||
+    (auth?.kind === 'sigv4' && typeof auth.service === 'string' && typeof auth.region === 'string') ||
+    (auth?.kind === 'google' && Array.isArray(auth.scopes))
+  if (!ok) throw new PluginError(`plugin ${source}: ${AUTH_HELP}`)
+  return auth
+}
+
+/** A provider's auth, resolved from its plugin (a function of the options, or a fixed spec). */
+export function authOf(plugin: ProviderPlugin, options: Readonly<Record<string, unknown>>): AuthSpec {
+  return typeof plugin.auth === 'function' ? checkAuth(plugin.auth(options), plugin.type) : plugin.auth
 }
 
 export async function loadPlugins(sources: readonly string[]): Promise<LoadedPlugin[]> {

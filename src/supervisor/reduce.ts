@@ -54,7 +54,7 @@ function stickyLease(state: SupervisorState, ask: LeaseAsk, upstreamModels: Read
   const forward = p.plugin.clientCredentials === 'forward' && state.config.server.auth.allow_subscription && ask.hasClientCredential
   if (entry.keyHash === undefined) {
     const keyId = `${p.config.name}#${forward ? 'client' : 'none'}`
-    const keyless = forward || (p.keys.length === 0 && p.plugin.auth.kind === 'none')
+    const keyless = forward || (p.keys.length === 0 && !p.keysAreCredentials)
     return keyless && !ask.tried.has(keyId) ? grant(state, p, undefined, keyId, upstreamModels.get(p)!, ask, now, forward) : undefined
   }
   const key = p.keys.find((k) => k.hash === entry.keyHash)
@@ -91,7 +91,7 @@ export function lease(state: SupervisorState, ask: LeaseAsk, now: number): Lease
     const upstreamModel = upstreamModels.get(p)!
     const forward = p.plugin.clientCredentials === 'forward' && state.config.server.auth.allow_subscription && ask.hasClientCredential
     // CONTRACT §3: a client's own credential is not drawn from the pool.
-    if (forward || (p.keys.length === 0 && p.plugin.auth.kind === 'none')) {
+    if (forward || (p.keys.length === 0 && !p.keysAreCredentials)) {
       const keyId = `${p.config.name}#${forward ? 'client' : 'none'}`
       if (ask.tried.has(keyId)) tried = true
       else return grant(state, p, undefined, keyId, upstreamModel, ask, now, forward)

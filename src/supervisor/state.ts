@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import type { ProviderPlugin } from '../../plugins/sdk.js'
 import type { KeyConfig, ProviderConfig, RelayConfig } from '../config/types.js'
+import { authOf } from '../shared/plugins.js'
 import { AffinityMap } from './affinity.js'
 import { Breaker } from './breaker.js'
 import { RequestWindow, TokenWindow } from './windows.js'
@@ -38,6 +39,8 @@ export interface ProviderState {
   readonly plugin: ProviderPlugin
   /** CONTRACT §1: its own priority, else its highest key priority, else 1. */
   readonly priority: number
+  /** Its pooled keys are credentials (auth `keys`); otherwise they are only slots with limits. */
+  readonly keysAreCredentials: boolean
   readonly breaker: Breaker
   readonly keys: KeyState[]
   keyCursor: number
@@ -125,6 +128,7 @@ export function buildState(
       config: p,
       plugin: plugins.get(p.type)!,
       priority: providerPriority(p),
+      keysAreCredentials: authOf(plugins.get(p.type)!, p.options).kind === 'keys',
       breaker,
       keys: p.keys.map((k, i) => buildKey(p, k, i, oldKeys.get(keyHash(k.key, i)))),
       keyCursor: old?.keyCursor ?? 0,

@@ -9,15 +9,16 @@
  * see the body.
  */
 import type { Dispatcher } from 'undici'
-import type { ProviderPlugin, ResponseTranslator } from '../../plugins/sdk.js'
+import type { ProviderPlugin, ResponseTranslator, SseEvent } from '../../plugins/sdk.js'
 import { errorBody, relayError } from '../shared/errors.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import { isPerHopResponseHeader, isRateHeader } from '../shared/headers.js'
 import type { IngressMessage, Outcome, RelayTask, TaskPort, Usage } from '../shared/protocol.js'
 import { EventBoundary } from './framing/event-boundary.js'
+import { EventStreamDecoder } from './framing/aws-eventstream.js'
 import { SseDecoder } from './framing/sse.js'
 import { PortWriter } from './port-writer.js'
-import { classifyFailure, TimeoutAbort } from './failures.js'
+import { classifyFailure, ProtocolError, TimeoutAbort } from './failures.js'
 import type { PreparedRequest } from './prepare.js'
 import { absorbEvent, absorbMessage, absorbWholeEvents, emptyUsage } from './usage.js'
 
@@ -35,7 +36,7 @@ export interface ExchangeEnv {
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly #env: ExchangeEnv
   readonly #task: RelayTask
-  readonly #prepared: PreparedRequest
+  #prepared!: PreparedRequest
   readonly #writer: PortWriter
   readonly #port: TaskPort
   readonly #done: () => void
@@ -49,7 +50,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #buffered: Buffer[] = []
   #bufferedBytes = 0
   #headers: string[] = []
-  #decoder: SseDecoder | undefined
+  #decoder: SseDecoder | EventStreamDecoder | undefined
   readonly #boundary = new EventBoundary()
   #translator: ResponseTranslator | undefined
   #emit: ((event: string, data: string) => void) | undefined
@@ -58,17 +59,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** For the worker's timeout sweep. */
   lastActivity = this.#startedAt
 
-  constructor(env: ExchangeEnv, task: RelayTask, prepared: PreparedRequest, done: () => void) {
+  constructor(env: ExchangeEnv, task: RelayTask, done: () => void) {
     this.#env = env
     this.#task = task
-    this.#prepared = prepared
     this.#port = task.port
     this.#writer = new PortWriter(this.#port)
     this.#done = done
     this.#port.on('message', (m: IngressMessage) => (m.t === 'ack' ? this.#writer.ack(m.bytes) : this.#cancel()))
   }
 
-  start(): void {
+  start(prepared: PreparedRequest): void {
+    this.#prepared = prepared
+    if (this.#clientGone) return this.failBeforeStart(relayError('internal', 'the client disconnected'))
     const { url, headers, body } = this.#prepared
     this.#env.dispatcher.dispatch(
       { origin: url.origin, path: url.pathname + url.search, method: 'POST', headers, body, idempotent: false },
@@ -104,19 +106,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
       else this.#headers.push(name, value)
     }
     const type = headers['content-type']
-    this.#streaming = status >= 200 && status < 300 && typeof type === 'string' && type.startsWith('text/event-stream')
+    const framing = this.#env.plugin.framing
+    const streamType = framing === 'aws-eventstream' ? 'application/vnd.amazon.eventstream' : 'text/event-stream'
+    this.#streaming = status >= 200 && status < 300 && typeof type === 'string' && type.startsWith(streamType)
     if (!this.#streaming) return
-    this.#writer.send({ t: 'head', status, headers: this.#headers })
     this.#translator = this.#env.plugin.translator?.(this.#prepared.input)
     const translator = this.#translator
     if (translator) {
-      const emit = (event: string, data: string): void => this.#writer.write(Buffer.from(`event: ${event}\ndata: ${data}\n\n`))
-      this.#decoder = new SseDecoder((e) => {
-        absorbEvent(this.#usage, e)
-        translator.onEvent(e, emit)
-      })
+      // What the client receives is Anthropic SSE whatever the upstream framed.
+      this.#headers = this.#headers.filter((_, i, all) => all[i - (i % 2)] !== 'content-type')
+      this.#headers.push('content-type', 'text/event-stream; charset=utf-8')
+      const emit = (event: string, data: string): void => {
+        const frame = { event, data }
+        absorbEvent(this.#usage, frame)
+        this.#writer.write(Buffer.from(`event: ${event}\ndata: ${data}\n\n`))
+      }
+      const onEvent = (e: SseEvent): void => translator.onEvent(e, emit)
+      this.#decoder = framing === 'aws-eventstream' ? new EventStreamDecoder(onEvent) : new SseDecoder(onEvent)
       this.#emit = emit
     }
+    this.#writer.send({ t: 'head', status, headers: this.#headers })
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -135,13 +144,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
     try {
       this.#decoder!.push(chunk)
     } catch (err) {
-      this.#abort(err as Error)
+      this.#abort(new ProtocolError((err as Error).message))
     }
   }
 
   onResponseEnd(): void {
     if (this.#streaming) {
-      this.#decoder?.end()
+      try {
+        this.#decoder?.end()
+      } catch (err) {
+        return this.onResponseError(undefined, new ProtocolError((err as Error).message))
+      }
       const rest = this.#boundary.rest()
       if (rest) {
         absorbWholeEvents(this.#usage, rest)
@@ -173,7 +186,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#finish()
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
     if (this.#finished) return
     // A client that left still gets a final message, so the attempt's outcome reaches the books.
     const error: RelayErrorData = this.#clientGone
@@ -181,6 +194,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
       : classifyFailure(err, this.#env.providerName)
     this.#writer.flush()
     this.#writer.send({ t: 'fail', error, outcome: this.#outcome(undefined, error.code) })
+    this.#finish()
+  }
+
+  /** The request could not be built (or the client left first): one final message, and done. */
+  failBeforeStart(error: RelayErrorData): void {
+    if (this.#finished) return
+    this.#writer.send({ t: 'fail', error, outcome: this.#outcome(0, error.code) })
     this.#finish()
   }
 

@@ -8,6 +8,9 @@ import type { RelayErrorData } from '../shared/errors.js'
 /** The relay's own idle/total timers abort with this. */
 export class TimeoutAbort extends Error {}
 
+/** The upstream's bytes broke its own framing (bad CRC, oversized or cut frame). */
+export class ProtocolError extends Error {}
+
 const TRANSPORT_WORDS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset',
@@ -23,6 +26,7 @@ const TRANSPORT_WORDS: Record<string, string> = {
 export function classifyFailure(err: Error, provider: string): RelayErrorData {
   const code = (err as { code?: string }).code ?? ''
   if (err instanceof TimeoutAbort) return relayError('upstream_timeout', `provider ${provider} timed out: ${err.message}`)
+  if (err instanceof ProtocolError) return relayError('upstream_unreachable', `provider ${provider} sent a malformed stream: ${err.message}`)
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return relayError('upstream_timeout', `provider ${provider} timed out connecting`)
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return relayError('upstream_timeout', `provider ${provider} sent no response head in time`)
   const words = TRANSPORT_WORDS[code]

@@ -6,6 +6,8 @@ import type { PrepareInput, ProviderPlugin } from '../../plugins/sdk.js'
 import type { ProviderConfig } from '../config/types.js'
 import { bodyTools, setField, splice } from '../shared/json-edit.js'
 import type { RelayTask } from '../shared/protocol.js'
+import { authOf } from '../shared/plugins.js'
+import { applyAuth } from './auth/index.js'
 import { stripThinking } from './thinking.js'
 
 export interface PreparedRequest {
@@ -23,7 +25,7 @@ function withUpstreamModel(task: RelayTask): Uint8Array {
   return current === wanted ? body : splice(body, start, end, wanted)
 }
 
-export function prepareRequest(task: RelayTask, provider: ProviderConfig, plugin: ProviderPlugin): PreparedRequest {
+export async function prepareRequest(task: RelayTask, provider: ProviderConfig, plugin: ProviderPlugin): Promise<PreparedRequest> {
   let body = withUpstreamModel(task)
   if (task.lease.stripThinking) body = stripThinking(body)
   // Small local or foreign models reject a max_tokens above their own ceiling.
@@ -32,6 +34,7 @@ export function prepareRequest(task: RelayTask, provider: ProviderConfig, plugin
   }
   const input: PrepareInput = {
     route: task.route,
+    requestId: task.requestId,
     body,
     model: task.lease.upstreamModel,
     stream: task.stream,
@@ -42,15 +45,9 @@ export function prepareRequest(task: RelayTask, provider: ProviderConfig, plugin
   }
   const spec = plugin.prepare(input, bodyTools)
   const headers = spec.headers
-  if (task.lease.forwardClientCredential) Object.assign(headers, task.clientCredential)
-  else if (task.lease.key >= 0 && plugin.auth.kind === 'keys') {
-    const key = provider.keys[task.lease.key]!.key
-    for (const where of plugin.auth.headers) {
-      if (where === 'bearer') headers.authorization = `Bearer ${key}`
-      else headers[where] = key
-    }
-  }
   headers['accept-encoding'] = 'identity'
+  const url = new URL(spec.url)
   const out = spec.body
-  return { url: new URL(spec.url), headers, body: Buffer.from(out.buffer, out.byteOffset, out.byteLength), input }
+  await applyAuth(authOf(plugin, provider.options), task, provider, url, headers, out)
+  return { url, headers, body: Buffer.from(out.buffer, out.byteOffset, out.byteLength), input }
 }

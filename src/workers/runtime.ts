@@ -35,45 +35,31 @@ export class WorkerRuntime {
   }
 
   /** Runs one request; resolves when its stream has ended one way or another. */
-  run(task: RelayTask): Promise<void> {
-    return new Promise((resolve) => {
-      const provider = this.#config.providers[task.lease.provider]!
-      const plugin = this.#plugins.get(provider.type)!
-      let exchange: Exchange
-      try {
-        const prepared = prepareRequest(task, provider, plugin)
-        const { idle_ms, total_ms } = this.#config.server.timeouts
-        const env = { dispatcher: this.#agent, plugin, providerName: provider.name, idleMs: idle_ms, totalMs: total_ms }
-        exchange = new Exchange(env, task, prepared, () => {
-          this.#active.delete(exchange)
-          resolve()
-        })
-      } catch (err) {
-        // A plugin bug fails this request alone, as data the ingress turns into a 500.
-        const message = `provider ${provider.name} could not prepare the request: ${(err as Error).message}`
-        task.port.postMessage({ t: 'fail', error: relayError('internal', message), outcome: failedOutcome(task, provider.name) })
-        return resolve()
-      }
-      this.#active.add(exchange)
-      exchange.start()
+  async run(task: RelayTask): Promise<void> {
+    const provider = this.#config.providers[task.lease.provider]!
+    const plugin = this.#plugins.get(provider.type)!
+    const { idle_ms, total_ms } = this.#config.server.timeouts
+    const env = { dispatcher: this.#agent, plugin, providerName: provider.name, idleMs: idle_ms, totalMs: total_ms }
+    let finished!: () => void
+    const done = new Promise<void>((resolve) => (finished = resolve))
+    // Built before the (possibly asynchronous: signing, token refresh) preparation, so a cancel that
+    // arrives meanwhile is heard.
+    const exchange: Exchange = new Exchange(env, task, () => {
+      this.#active.delete(exchange)
+      finished()
     })
+    try {
+      exchange.start(await prepareRequest(task, provider, plugin))
+      this.#active.add(exchange)
+    } catch (err) {
+      // A plugin bug or missing credentials fail this request alone, as data the ingress turns into an error.
+      exchange.failBeforeStart(relayError('internal', `provider ${provider.name} could not prepare the request: ${(err as Error).message}`))
+    }
+    return done
   }
 
   #sweep(): void {
     const now = performance.now()
     for (const exchange of this.#active) exchange.checkTimeouts(now)
-  }
-}
-
-function failedOutcome(task: RelayTask, provider: string) {
-  return {
-    status: 500,
-    provider,
-    upstreamModel: task.lease.upstreamModel,
-    ttfbMs: -1,
-    usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
-    clientAborted: false,
-    errorCode: 'internal',
-    rateHeaders: {},
   }
 }
