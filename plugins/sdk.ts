@@ -79,6 +79,8 @@ export interface UpstreamRequestSpec {
   /** Lower-case names. The core adds credentials, content-length and accept-encoding. */
   readonly headers: Record<string, string>
   readonly body: Uint8Array
+  /** What was changed to fit this backend ("removed context_management"), for the request log. */
+  readonly notes?: readonly string[]
 }
 
 /** Byte-level JSON helpers the core lends to `prepare`: targeted edits, never a re-serialisation. */
@@ -87,6 +89,14 @@ export interface BodyTools {
   setField(body: Uint8Array, key: string, json: string): Uint8Array
   /** Remove a top-level field if present. */
   deleteField(body: Uint8Array, key: string): Uint8Array
+  /** A top-level field's value, parsed (undefined when absent). Parses only that member. */
+  getField(body: Uint8Array, key: string): unknown
+  /**
+   * This backend cannot serve the request faithfully (a PDF to a text-only model, say): stop before
+   * calling it. The client gets 400 `invalid_request_error` with `message` — unless another provider can
+   * take the request, which failover then tries.
+   */
+  reject(message: string): never
 }
 
 /** An upstream error in the shape the relay sends to clients. */

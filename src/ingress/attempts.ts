@@ -161,7 +161,8 @@ export class Attempts {
         return true
       },
       retryFailure: (error) => {
-        if ((error.code !== 'upstream_unreachable' && error.code !== 'upstream_timeout') || !this.#canRetry()) return false
+        const retryable = error.code === 'upstream_unreachable' || error.code === 'upstream_timeout' || error.code === 'unsupported_request'
+        if (!retryable || !this.#canRetry()) return false
         this.#lastFailure = error
         this.#last = undefined
         return true

@@ -55,6 +55,7 @@ export class RequestLog {
       line.output_tokens = outcome.usage.output_tokens
       line.cache_read_input_tokens = outcome.usage.cache_read_input_tokens
       line.cache_creation_input_tokens = outcome.usage.cache_creation_input_tokens
+      if (outcome.notes) line.shaped = outcome.notes
     }
     if (attempts !== undefined && attempts > 1) line.attempts = attempts
     if (error) {

@@ -32,6 +32,11 @@ export const ERRORS = {
     type: 'invalid_request_error',
     when: '`model` is missing or not a string, or `stream` is not a boolean',
   },
+  unsupported_request: {
+    status: 400,
+    type: 'invalid_request_error',
+    when: 'the chosen backend cannot serve the request faithfully (a PDF to a text-only local model, say) and no other provider could',
+  },
   unsupported_media_type: { status: 400, type: 'invalid_request_error', when: 'the content-type is not application/json' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', when: 'a known path is called with the wrong method' },
   unauthenticated: {

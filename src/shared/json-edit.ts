@@ -4,7 +4,7 @@
  * These are the `BodyTools` plugins receive.
  */
 import type { BodyTools } from '../../plugins/sdk.js'
-import { findMember, scanObject } from './json-scan.js'
+import { findMember, memberValue, scanObject } from './json-scan.js'
 import type { MemberSpan } from './json-scan.js'
 
 function members(body: Uint8Array): readonly MemberSpan[] {
@@ -48,4 +48,19 @@ export function deleteField(body: Uint8Array, key: string): Uint8Array {
   return splice(body, found.keyStart, found.valueEnd, '')
 }
 
-export const bodyTools: BodyTools = { setField, deleteField }
+export function getField(body: Uint8Array, key: string): unknown {
+  const found = findMember(body, members(body), key)
+  return found ? memberValue(body, found) : undefined
+}
+
+/** Thrown by `BodyTools.reject`: the chosen backend cannot serve this request. */
+export class RejectedRequest extends Error {}
+
+export const bodyTools: BodyTools = {
+  setField,
+  deleteField,
+  getField,
+  reject(message: string): never {
+    throw new RejectedRequest(message)
+  },
+}

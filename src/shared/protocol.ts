@@ -87,6 +87,8 @@ export interface Outcome {
   readonly usage: Usage
   readonly clientAborted: boolean
   readonly errorCode?: string
+  /** What the plugin changed to fit the backend, for the request log. */
+  readonly notes?: readonly string[]
   /** `retry-after` and `anthropic-ratelimit-*` answer headers, for the key's books. */
   readonly rateHeaders: Readonly<Record<string, string>>
 }

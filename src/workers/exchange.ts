@@ -222,6 +222,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       usage: this.#usage,
       clientAborted: this.#clientGone,
       rateHeaders: this.#rateHeaders,
+      ...(this.#prepared?.notes?.length ? { notes: this.#prepared.notes } : {}),
       ...(errorCode ? { errorCode } : {}),
     }
   }

@@ -15,6 +15,7 @@ export interface PreparedRequest {
   readonly headers: Record<string, string>
   readonly body: Buffer
   readonly input: PrepareInput
+  readonly notes: readonly string[] | undefined
 }
 
 function withUpstreamModel(task: RelayTask): Uint8Array {
@@ -49,5 +50,5 @@ export async function prepareRequest(task: RelayTask, provider: ProviderConfig, 
   const url = new URL(spec.url)
   const out = spec.body
   await applyAuth(authOf(plugin, provider.options), task, provider, url, headers, out)
-  return { url, headers, body: Buffer.from(out.buffer, out.byteOffset, out.byteLength), input }
+  return { url, headers, body: Buffer.from(out.buffer, out.byteOffset, out.byteLength), input, notes: spec.notes }
 }

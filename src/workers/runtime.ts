@@ -8,6 +8,7 @@ import { Agent } from 'undici'
 import type { ProviderPlugin } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
 import { relayError } from '../shared/errors.js'
+import { RejectedRequest } from '../shared/json-edit.js'
 import type { RelayTask } from '../shared/protocol.js'
 import { Exchange } from './exchange.js'
 import { prepareRequest } from './prepare.js'
@@ -52,8 +53,14 @@ export class WorkerRuntime {
       exchange.start(await prepareRequest(task, provider, plugin))
       this.#active.add(exchange)
     } catch (err) {
-      // A plugin bug or missing credentials fail this request alone, as data the ingress turns into an error.
-      exchange.failBeforeStart(relayError('internal', `provider ${provider.name} could not prepare the request: ${(err as Error).message}`))
+      // A backend that cannot serve this request, a plugin bug or missing credentials fail this attempt
+      // alone, as data the ingress turns into an error (or a failover).
+      const message = (err as Error).message
+      exchange.failBeforeStart(
+        err instanceof RejectedRequest
+          ? relayError('unsupported_request', `provider ${provider.name} cannot serve this request: ${message}`)
+          : relayError('internal', `provider ${provider.name} could not prepare the request: ${message}`),
+      )
     }
     return done
   }
