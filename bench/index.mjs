@@ -72,7 +72,25 @@ async function startArms() {
   const configDir = mkdtempSync(join(tmpdir(), 'cc-relay-bench-'))
   const config = join(configDir, 'cc-relay.yaml')
   // A realistic relay: a relay key, a pooled upstream key, the default JSON request log.
-  writeFileSync(config, `server:\n  auth: { api_key: "bench-relay-key" }\nproviders:\n  - name: mock\n    type: anthropic\n    base_url: "${mockUrl}"\n    keys: [{ key: "bench-upstream-key" }]\nlogging: { level: info, format: json }\n`)
+  // `flaky` serves only the failover scenario's model, ahead of `mock`, and answers 529 to every 4th request.
+  writeFileSync(
+    config,
+    `server:
+  auth: { api_key: "bench-relay-key" }
+providers:
+  - name: mock
+    type: anthropic
+    base_url: "${mockUrl}"
+    keys: [{ key: "bench-upstream-key" }]
+  - name: flaky
+    type: anthropic
+    base_url: "${mockUrl}/bench/fail=529:4"
+    priority: 2
+    keys: [{ key: "bench-flaky-key" }]
+    models: ["claude-bench-failover"]
+logging: { level: info, format: json }
+`,
+  )
   const relays = []
   for (const variant of [{ name: 'cc-relay', env: {} }, ...variants]) {
     const port = await freePort()
@@ -110,6 +128,7 @@ async function measure(scenario, arm) {
     rate: scenario.rate,
     requests: scenario.requests,
     requestBytes: scenario.requestBytes,
+    model: scenario.model,
     durationMs: seconds * 1000,
     warmupMs: scenario.requests ? 0 : Math.min(1000, seconds * 300),
   }

@@ -14,7 +14,7 @@ const job = JSON.parse(process.argv[2])
 const params = decodeParams(job.headers['x-bench'])
 const expected = Buffer.from(params.stream ? sseFrames(params).join('') : messageJson(params))
 const eventsPerResponse = params.stream ? sseFrames(params).length : 1
-const body = Buffer.from(requestBody(job.requestBytes ?? 600, params.stream === 1))
+const body = Buffer.from(requestBody(job.requestBytes ?? 600, params.stream === 1, job.model))
 const headers = { 'content-type': 'application/json', ...job.headers }
 const url = new URL(job.url)
 const pool = new Pool(url.origin, { connections: job.concurrency, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 0, headersTimeout: 0 })

@@ -294,7 +294,11 @@ class StreamOut {
 
 function onPost(res, req) {
   // Everything from `req` must be read now: it is only valid during this call.
-  const plan = planFor(req.getHeader('x-bench'))
+  // A path prefix `/bench/<params>/…` adds to the header: how the bench gives one of several providers
+  // that point at this mock its own faults (the relay forwards one x-bench header to all of them).
+  const prefix = /^\/bench\/([^/]+)\//.exec(req.getUrl())
+  const header = req.getHeader('x-bench')
+  const plan = planFor(prefix ? `${header};${decodeURIComponent(prefix[1])}` : header)
   const fault = plan.faults.length ? pickFault(plan.faults) : null
   stats.requests++
   const ex = new Exchange(res)

@@ -47,7 +47,9 @@ export const SCENARIOS = [
   },
   {
     name: 'failover',
-    what: 'a share of 429s answered by a second provider',
-    unavailable: 'needs key pools and failover',
+    what: 'every 4th request to the first provider answers 529 and fails over to a second one, 16 concurrent (direct and plain proxy: no faults)',
+    params: { events: 100, bytes: 48 },
+    model: 'claude-bench-failover',
+    concurrency: 16,
   },
 ]

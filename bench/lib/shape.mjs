@@ -93,8 +93,8 @@ export function messageJson(p) {
 }
 
 /** A request body of about `size` bytes, shaped like a long Claude Code conversation. */
-export function requestBody(size, stream) {
-  const head = `{"model":"claude-bench","max_tokens":32000,"stream":${stream ? 'true' : 'false'},"messages":[`
+export function requestBody(size, stream, model = 'claude-bench') {
+  const head = `{"model":${JSON.stringify(model)},"max_tokens":32000,"stream":${stream ? 'true' : 'false'},"messages":[`
   const turns = []
   let length = head.length + 2
   let i = 0
