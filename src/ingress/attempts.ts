@@ -50,7 +50,6 @@ export class Attempts {
   readonly #tried = new Set<string>()
   readonly #startedAt = Date.now()
   #attempts = 0
-  #lease: Lease | undefined
   #bridge: StreamBridge | undefined
   #last: LastAnswer | undefined
   #lastFailure: RelayErrorData | undefined
@@ -126,7 +125,6 @@ export class Attempts {
   }
 
   #dispatch(lease: Lease): void {
-    this.#lease = lease
     this.#attempts++
     this.#tried.add(lease.keyId)
     const { config, dispatch } = this.#deps

@@ -116,12 +116,6 @@ export type IngressMessage =
 /** Bytes a worker may have in flight to one client before it pauses the upstream read. */
 export const CREDIT_WINDOW_BYTES = 1 << 20
 
-export const NO_USAGE: Readonly<Usage> = Object.freeze({
-  input_tokens: 0,
-  output_tokens: 0,
-  cache_creation_input_tokens: 0,
-  cache_read_input_tokens: 0,
-})
 
 /** Supervisor messages (main thread; the reducer's input). */
 export interface LeaseAsk {
