@@ -146,7 +146,9 @@ export function settle(state: SupervisorState, report: LeaseReport, now: number)
     }
     // Learned, never enforced in place of the configured limits: the local books stay as they are.
     if (Object.keys(rateHeaders).length > 0) key.learned = rateHeaders
-    if (status === 401 || status === 403) key.unusable = `the upstream answered ${status} to this key`
+    // Only a key that is itself the credential is to blame; a pool slot of a signed or token-based
+    // provider (bedrock, vertex) is not.
+    if ((status === 401 || status === 403) && p.keysAreCredentials) key.unusable = `the upstream answered ${status} to this key`
   }
   // Health: transport failures, timeouts, 5xx and 529 count against the provider; a 2xx clears it;
   // 4xx (including 429, a key's budget) and a client that left say nothing about the provider.

@@ -10,6 +10,9 @@ import { authOf } from '../shared/plugins.js'
 import { applyAuth } from './auth/index.js'
 import { stripThinking } from './thinking.js'
 
+/** Credentials could not be had (no AWS chain, a token endpoint down or refusing): the provider is unusable now. */
+export class CredentialError extends Error {}
+
 export interface PreparedRequest {
   readonly url: URL
   readonly headers: Record<string, string>
@@ -49,6 +52,10 @@ export async function prepareRequest(task: RelayTask, provider: ProviderConfig, 
   headers['accept-encoding'] = 'identity'
   const url = new URL(spec.url)
   const out = spec.body
-  await applyAuth(authOf(plugin, provider.options), task, provider, url, headers, out)
+  try {
+    await applyAuth(authOf(plugin, provider.options), task, provider, url, headers, out)
+  } catch (err) {
+    throw new CredentialError((err as Error).message)
+  }
   return { url, headers, body: Buffer.from(out.buffer, out.byteOffset, out.byteLength), input, notes: spec.notes }
 }

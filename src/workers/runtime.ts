@@ -11,7 +11,7 @@ import { relayError } from '../shared/errors.js'
 import { RejectedRequest } from '../shared/json-edit.js'
 import type { RelayTask } from '../shared/protocol.js'
 import { Exchange } from './exchange.js'
-import { prepareRequest } from './prepare.js'
+import { CredentialError, prepareRequest } from './prepare.js'
 
 const SWEEP_MS = 250
 
@@ -59,7 +59,9 @@ export class WorkerRuntime {
       exchange.failBeforeStart(
         err instanceof RejectedRequest
           ? relayError('unsupported_request', `provider ${provider.name} cannot serve this request: ${message}`)
-          : relayError('internal', `provider ${provider.name} could not prepare the request: ${message}`),
+          : err instanceof CredentialError
+            ? relayError('upstream_unreachable', `provider ${provider.name}: could not obtain credentials: ${message}`)
+            : relayError('internal', `provider ${provider.name} could not prepare the request: ${message}`),
       )
     }
     return done
