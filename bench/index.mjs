@@ -72,7 +72,8 @@ async function startArms() {
   const configDir = mkdtempSync(join(tmpdir(), 'cc-relay-bench-'))
   const config = join(configDir, 'cc-relay.yaml')
   // A realistic relay: a relay key, a pooled upstream key, the default JSON request log.
-  // `flaky` serves only the failover scenario's model, ahead of `mock`, and answers 529 to every 4th request.
+  // `flaky` serves only the failover scenario's model, ahead of `mock`, and answers 529 to every 4th request;
+  // `bedrock` serves only the bedrock scenario's model, and the mock answers it in Bedrock's event stream.
   writeFileSync(
     config,
     `server:
@@ -88,6 +89,14 @@ providers:
     priority: 2
     keys: [{ key: "bench-flaky-key" }]
     models: ["claude-bench-failover"]
+  - name: bedrock
+    type: bedrock
+    base_url: "${mockUrl}/bench/format=bedrock"
+    aws_region: us-east-1
+    aws_access_key_id: AKIDBENCHEXAMPLE
+    aws_secret_access_key: bench-secret-access-key
+    priority: 3
+    models: ["claude-bench-bedrock"]
 logging: { level: info, format: json }
 `,
   )

@@ -52,6 +52,11 @@ export function goals(report) {
     out.push([`relay events/s at 256 streams: ${h.relayVsDirectEvents}× direct (goal ≥ 0.8)`, h.relayVsDirectEvents >= 0.8])
     out.push([`relay vs plain Node proxy at 256 streams: ${h.relayVsPlainEvents}× its throughput (goal ≥ 1.5), ${h.relayVsPlainCpu}× its CPU per request (goal ≤ 0.67)`, h.relayVsPlainEvents >= 1.5 && h.relayVsPlainCpu <= 0.67])
   }
+  const bedrock = find('bedrock')
+  if (bedrock && c16) {
+    const ratio = round(bedrock.arms['cc-relay'].eventsPerS / c16.arms['cc-relay'].eventsPerS, 2)
+    out.push([`Bedrock translation path: ${ratio}× the passthrough path's events/s through the relay at 16 streams (goal ≥ 0.8)`, ratio >= 0.8])
+  }
   if (many) {
     const r = many.arms['cc-relay']
     out.push([`1,000 concurrent streams: relay peak RSS ${r.peakRssMb} MB (goal ≤ 150), ${r.errors + r.corrupted} lost`, r.peakRssMb <= 150 && r.errors + r.corrupted === 0])

@@ -42,8 +42,10 @@ export const SCENARIOS = [
   },
   {
     name: 'bedrock',
-    what: 'translation path: Bedrock event-stream upstream → Anthropic SSE',
-    unavailable: 'needs the bedrock provider plugin',
+    what: 'translation path: the relay reads Bedrock event-stream (SigV4-signed requests) and sends Anthropic SSE; direct and plain proxy read the same stream as SSE; 16 concurrent',
+    params: { events: 100, bytes: 48, thinking: 1, tool: 1 },
+    model: 'claude-bench-bedrock',
+    concurrency: 16,
   },
   {
     name: 'failover',

@@ -119,7 +119,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const emit = (event: string, data: string): void => {
         const frame = { event, data }
         absorbEvent(this.#usage, frame)
-        this.#writer.write(Buffer.from(`event: ${event}\ndata: ${data}\n\n`))
+        this.#writer.writeText(`event: ${event}\ndata: ${data}\n\n`)
       }
       const onEvent = (e: SseEvent): void => translator.onEvent(e, emit)
       this.#decoder = framing === 'aws-eventstream' ? new EventStreamDecoder(onEvent) : new SseDecoder(onEvent)

@@ -27,6 +27,8 @@ export class PortWriter {
   readonly #direct: boolean
   #pending: Uint8Array[] = []
   #pendingBytes = 0
+  /** Translated events, gathered as text (string concatenation is cheap) and encoded once per flush. */
+  #pendingText = ''
   #scheduled = false
   #unacked = 0
   #paused = false
@@ -59,9 +61,27 @@ export class PortWriter {
     }
   }
 
+  /** Text for the client (a translator's SSE events). A stream uses either this or `write`, never both. */
+  writeText(text: string): void {
+    this.#pendingText += text
+    if (this.#direct) return this.flush()
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(this.#flush)
+    }
+  }
+
   /** Sends what is pending now (also called before the final message, so nothing overtakes it). */
   flush(): void {
     this.#scheduled = false
+    if (this.#pendingText) {
+      const text = this.#pendingText
+      this.#pendingText = ''
+      // allocUnsafeSlow: a buffer of our own, transferable without detaching a shared pool.
+      const out = Buffer.allocUnsafeSlow(Buffer.byteLength(text))
+      out.write(text)
+      return this.#post(out, !this.#direct)
+    }
     const total = this.#pendingBytes
     if (total === 0) return
     const out = Buffer.allocUnsafeSlow(total)
