@@ -48,6 +48,7 @@ export class Attempts {
   readonly #log: RequestLog
   readonly #parts: RequestParts
   readonly #tried = new Set<string>()
+  readonly #refusedBy = new Set<number>()
   readonly #startedAt = Date.now()
   #attempts = 0
   #bridge: StreamBridge | undefined
@@ -107,6 +108,7 @@ export class Attempts {
       hasClientCredential: this.#credentialHash !== undefined,
       clientCredentialHash: this.#credentialHash,
       tried: this.#tried,
+      skipProviders: this.#refusedBy,
       session: this.#session(),
       estimate: { input: Math.ceil(body.byteLength / 4), output: sniffed.maxTokens ?? 4096 },
     })
@@ -161,6 +163,7 @@ export class Attempts {
       retryFailure: (error) => {
         const retryable = error.code === 'upstream_unreachable' || error.code === 'upstream_timeout' || error.code === 'unsupported_request'
         if (!retryable || !this.#canRetry()) return false
+        if (error.code === 'unsupported_request') this.#refusedBy.add(lease.provider)
         this.#lastFailure = error
         this.#last = undefined
         return true

@@ -125,6 +125,8 @@ export interface LeaseAsk {
   readonly hasClientCredential: boolean
   /** A short hash of that credential, to count what each login used (never the credential itself). */
   readonly clientCredentialHash?: string | undefined
+  /** Providers (by index) that refused this request's content: none of their keys can help. */
+  readonly skipProviders?: ReadonlySet<number>
   /** Key ids this request has already used: each key is tried at most once per request. */
   readonly tried: ReadonlySet<string>
   /** Claude Code's session, for affinity (src/supervisor/affinity.ts). */

@@ -66,9 +66,12 @@ export function lease(state: SupervisorState, ask: LeaseAsk, now: number): Lease
   const model = stripContextMarker(ask.model)
   const candidates: { p: ProviderState; upstreamModel: string }[] = []
   for (const p of state.providers) {
-    if (!p.config.enabled || !p.plugin.routes.includes(ask.route)) continue
+    if (!p.config.enabled || !p.plugin.routes.includes(ask.route) || ask.skipProviders?.has(p.index)) continue
     const upstreamModel = upstreamModelFor(p.config, model)
     if (upstreamModel !== undefined) candidates.push({ p, upstreamModel })
+  }
+  if (candidates.length === 0 && ask.skipProviders?.size) {
+    return { ok: false, exhausted: true, error: relayError('unsupported_request', `no provider serving ${JSON.stringify(ask.model)} can take this request`) }
   }
   if (candidates.length === 0) {
     const served = servedModels(state.config.providers)
