@@ -17,7 +17,7 @@ import { PROTOCOL } from '../shared/protocol.js'
 import type { Lease, Outcome, RelayTask } from '../shared/protocol.js'
 import type { RelayDeps } from './relay-handler.js'
 import type { RequestLog } from './request-log.js'
-import { sendError, writeHead } from './respond.js'
+import { sendError, sendJson, writeHead } from './respond.js'
 import type { ResponseState } from './respond.js'
 import type { Sniffed } from './sniff.js'
 import { StreamBridge } from './stream-bridge.js'
@@ -115,6 +115,10 @@ export class Attempts {
     if (reply.ok) return this.#dispatch(reply.lease)
     if (this.#last) return this.#sendLast()
     if (this.#lastFailure && reply.exhausted) return this.#sendError(this.#lastFailure)
+    // CONTRACT §4: a model that is served, but by providers without a token counter, gets an estimate.
+    if (route === 'count_tokens' && reply.error.code === 'model_not_served' && this.#deps.supervisor.serves('messages', sniffed.model)) {
+      return this.#sendEstimate()
+    }
     const wait = reply.retryAfterMs ?? 0
     const queueLeft = this.#startedAt + this.#deps.config.routing.queue_timeout_ms - Date.now()
     if (reply.error.code === 'rate_limited' && queueLeft > 0) {
@@ -200,6 +204,17 @@ export class Attempts {
       rateHeaders: {},
     }
     this.#deps.supervisor.report(lease.id, outcome ?? fallback)
+  }
+
+  /**
+   * A local token count, flagged by `x-cc-relay-estimate: true`: about four bytes of request JSON per token,
+   * which errs high for prose (Claude's tokenizer averages 3.5–4 characters) because keys and punctuation
+   * count too. Good enough for Claude Code's context meter and auto-compact threshold, never billed.
+   */
+  #sendEstimate(): void {
+    const tokens = Math.max(1, Math.ceil(this.#parts.body.byteLength / 4))
+    sendJson(this.#res, this.#state, 200, `{"input_tokens":${tokens}}`, ['request-id', this.#requestId, 'x-cc-relay-request-id', this.#requestId, 'x-cc-relay-estimate', 'true'])
+    this.#log.done(200, undefined, undefined, this.#attempts)
   }
 
   /** Attempts ran out: the last upstream answer, exactly as it came. */

@@ -195,3 +195,9 @@ export function reduce(state: SupervisorState, message: SupervisorMessage, now: 
       return { state: buildState(message.config as RelayConfig, state.plugins, state.random, state) }
   }
 }
+
+/** Whether any enabled provider serves `model` on `route` (a question, not a lease: nothing changes). */
+export function serves(state: SupervisorState, route: LeaseAsk['route'], model: string): boolean {
+  const m = stripContextMarker(model)
+  return state.providers.some((p) => p.config.enabled && p.plugin.routes.includes(route) && upstreamModelFor(p.config, m) !== undefined)
+}

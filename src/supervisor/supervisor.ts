@@ -7,7 +7,7 @@
 import type { ProviderPlugin } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
 import type { LeaseAsk, LeaseReply, Outcome, SupervisorMessage } from '../shared/protocol.js'
-import { openProviders } from './reduce.js'
+import { openProviders, serves } from './reduce.js'
 import { MemoryStore } from './store.js'
 import type { SupervisorStore } from './store.js'
 import type { SupervisorState } from './state.js'
@@ -40,6 +40,11 @@ export class Supervisor {
   /** A new config: windows, cooldowns and breakers of providers and keys that remain carry over. */
   replaceConfig(config: RelayConfig): void {
     this.#tell({ type: 'config.replace', config })
+  }
+
+  /** Whether some enabled provider serves `model` on `route`. */
+  serves(route: LeaseAsk['route'], model: string): boolean {
+    return serves(this.#store.state, route, model)
   }
 
   /** Open circuits the health checker should probe: name and probe request. */

@@ -237,11 +237,11 @@ t.test('count_tokens is never sent to Ollama (it has no such route)', async (t) 
   const res = await post(seed, '{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"count these words please"}]}', {}, '/v1/messages/count_tokens')
   t.equal(ollama.requests.length, before, 'Ollama was not asked')
   // CONTRACT §4: "provider's counter, else a local estimate flagged by x-cc-relay-estimate: true".
-  // The core does not estimate yet (it answers 404 not_found_error); Claude Code then counts through
-  // /v1/messages itself (CC-GWP "Optional endpoints").
-  t.test('the relay answers with its own estimate', { todo: 'core: local count_tokens estimate (CONTRACT §4) is not implemented' }, async (t) => {
+  t.test('the relay answers with its own estimate', async (t) => {
     t.equal(res.status, 200)
     t.equal(res.headers.get('x-cc-relay-estimate'), 'true')
+    const { input_tokens } = JSON.parse(res.text) as { input_tokens: number }
+    t.ok(input_tokens > 0, `an estimate of ${input_tokens} tokens`)
   })
 })
 
