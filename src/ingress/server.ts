@@ -6,6 +6,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import type { Route } from '../../plugins/sdk.js'
 import { relayError } from '../shared/errors.js'
 import { nextRequestId } from './request-id.js'
+import { handleModels } from './models.js'
 import { handleRelay } from './relay-handler.js'
 import type { RelayDeps } from './relay-handler.js'
 import { sendError, sendJson } from './respond.js'
@@ -40,6 +41,7 @@ function routes(deps: RelayDeps): Map<string, RouteEntry> {
   return new Map<string, RouteEntry>([
     ['/v1/messages', { method: 'post', handle: relay('messages') }],
     ['/v1/messages/count_tokens', { method: 'post', handle: relay('count_tokens') }],
+    ['/v1/models', { method: 'get', handle: (res, req) => handleModels(deps, res, req, undefined) }],
     // CONTRACT §4: ok once listening with a ready pool, which is the only time this server exists.
     ['/health', { method: 'get', handle: (res) => sendJson(res, { aborted: false }, 200, '{"status":"ok"}', idHeaders(nextRequestId())) }],
   ])
@@ -51,6 +53,8 @@ export function createApp(deps: RelayDeps): TemplatedApp {
   const table = routes(deps)
   app.any('/*', (res, req) => {
     const path = req.getUrl()
+    const modelId = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1]
+    if (modelId !== undefined && req.getMethod() === 'get') return handleModels(deps, res, req, decodeURIComponent(modelId))
     const entry = table.get(path)
     const method = req.getMethod()
     if (entry && entry.method === method) return entry.handle(res, req)

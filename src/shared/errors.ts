@@ -30,7 +30,7 @@ export const ERRORS = {
   invalid_field: {
     status: 400,
     type: 'invalid_request_error',
-    when: '`model` is missing or not a string, or `stream` is not a boolean',
+    when: 'a field is missing or wrong: `model` missing or not a string, `stream` not a boolean, a `limit` out of range',
   },
   unsupported_request: {
     status: 400,
