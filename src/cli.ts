@@ -7,6 +7,8 @@ import { pluginCatalog } from './plugin-types.js'
 const USAGE = `usage:
   cc-relay serve [--config FILE] [--listen HOST:PORT]
   cc-relay config validate [FILE | --config FILE]
+  cc-relay config init [--output FILE]
+  cc-relay plugins [--config FILE]
 `
 
 interface Parsed {
@@ -46,8 +48,38 @@ async function validate(file: string | undefined): Promise<number> {
   }
 }
 
+/** The provider types this relay (and the config's `plugin_dirs`) offer, and where each came from. */
+async function listPlugins(file: string | undefined): Promise<number> {
+  const catalog = pluginCatalog()
+  try {
+    await loadConfig({ file, discover: catalog.discover })
+  } catch (err) {
+    // An invalid config still names its plugin_dirs; what was discovered before the problem is listed.
+    if (!(err instanceof ConfigError)) throw err
+    if (catalog.loaded().length === 0) await catalog.discover([], process.cwd())
+  }
+  for (const p of catalog.loaded()) process.stdout.write(`${p.type.padEnd(12)} ${p.source}${p.plugin.description ? `\n${' '.repeat(13)}${p.plugin.description}` : ''}\n`)
+  return 0
+}
+
+async function initConfig(output: string | undefined): Promise<number> {
+  const { STARTER_CONFIG } = await import('./config/starter.js')
+  if (output === undefined) {
+    process.stdout.write(STARTER_CONFIG)
+    return 0
+  }
+  const { existsSync, writeFileSync } = await import('node:fs')
+  if (existsSync(output)) {
+    process.stderr.write(`cc-relay: ${output} exists; not overwriting it\n`)
+    return 1
+  }
+  writeFileSync(output, STARTER_CONFIG, { mode: 0o600 })
+  process.stdout.write(`wrote ${output}\n`)
+  return 0
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parse(argv, ['config', 'listen'])
+  const parsed = parse(argv, ['config', 'listen', 'output'])
   if (typeof parsed === 'string') {
     process.stderr.write(`cc-relay: ${parsed}\n${USAGE}`)
     return 2
@@ -65,6 +97,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     return validate(extra ?? flags.get('config'))
   }
+  if (command === 'config' && sub === 'init' && extra === undefined) return initConfig(flags.get('output'))
+  if (command === 'plugins' && sub === undefined) return listPlugins(flags.get('config'))
   if (command === 'help' || command === undefined) {
     process.stdout.write(USAGE)
     return command === undefined ? 2 : 0

@@ -122,3 +122,22 @@ t.test('--listen overrides server.listen; env expansion reaches the running rela
   t.same(line.providers, ['named-by-env (anthropic)'])
   t.equal(await relay.stop(), 0)
 })
+
+t.test('config init writes a commented starter that validates, and never overwrites', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cc-relay-init-'))
+  const file = join(dir, 'cc-relay.yaml')
+  t.equal(run(['config', 'init', '--output', file]).status, 0)
+  const check = run(['config', 'validate', file])
+  t.equal(check.status, 0, check.stderr)
+  t.equal(run(['config', 'init', '--output', file]).status, 1, 'an existing file is left alone')
+  t.match(run(['config', 'init']).stdout, /^# cc-relay configuration/, 'without --output it prints')
+})
+
+t.test('plugins lists every provider type with where it came from, plugin_dirs included', async (t) => {
+  const plugins = join(import.meta.dirname, 'fixtures', 'plugins')
+  const file = writeConfig(`plugin_dirs: ["${plugins}"]\nproviders: [{ name: a, type: anthropic }]\n`)
+  const r = run(['plugins', '--config', file])
+  t.equal(r.status, 0)
+  for (const type of ['anthropic', 'azure', 'bedrock', 'ollama', 'vertex', 'zai']) t.match(r.stdout, new RegExp(`^${type} +\\S+dist/plugins/${type}/index\\.js$`, 'm'))
+  t.match(r.stdout, /^shouty +\S+test\/fixtures\/plugins\/shouty\/index\.mjs$/m)
+})

@@ -1,0 +1,37 @@
+/** `cc-relay config init`: a commented starter config that validates as it is (test/cli.test.ts). */
+export const STARTER_CONFIG = `# cc-relay configuration. Every key and its default: README.md "Config reference".
+# \${VAR} must be set in the environment; \${VAR:-default} falls back.
+
+server:
+  listen: "127.0.0.1:8787"
+  auth:
+    # A relay key clients must send (x-cc-relay-key, x-api-key or Authorization: Bearer). Empty = open.
+    api_key: "\${RELAY_API_KEY:-}"
+    # Forward a client's own Claude login or API key to anthropic providers.
+    allow_subscription: true
+
+providers:
+  - name: anthropic
+    type: anthropic
+    # Pooled team keys; without any, clients use their own login (allow_subscription above).
+    keys: []
+    # keys:
+    #   - key: "\${ANTHROPIC_API_KEY}"
+    #     rpm_limit: 50
+    #     tpm_limit: 100000
+    # model_mapping: { "claude-haiku-*": "claude-haiku-4-5-20251001" }
+
+  # - name: bedrock
+  #   type: bedrock
+  #   aws_region: us-east-1          # credentials: the AWS chain, or aws_access_key_id / aws_secret_access_key
+  #   model_mapping: { "claude-sonnet-4-5": "us.anthropic.claude-sonnet-4-5-20250929-v1:0" }
+  #   keys: [{ key: bedrock-internal, rpm_limit: 100 }]   # a pool slot with its own limits
+
+routing:
+  strategy: failover     # failover | round_robin | weighted_round_robin | shuffle | least_loaded | weighted_failover | model_based
+  max_attempts: 3
+
+logging:
+  level: info
+  format: json           # json | pretty
+`
