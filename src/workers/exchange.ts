@@ -22,6 +22,9 @@ import { classifyFailure, ProtocolError, TimeoutAbort } from './failures.js'
 import type { PreparedRequest } from './prepare.js'
 import { absorbEvent, absorbMessage, absorbWholeEvents, emptyUsage } from './usage.js'
 
+const PING = 'event: ping\ndata: {"type": "ping"}\n\n'
+const PING_BYTES = Buffer.from(PING)
+
 /** A non-streaming answer larger than this is not a Messages API answer. */
 const MAX_BUFFERED_BYTES = 64 << 20
 
@@ -31,6 +34,8 @@ export interface ExchangeEnv {
   readonly providerName: string
   readonly idleMs: number
   readonly totalMs: number
+  /** `server.keepalive_ms`: a `ping` event to the client after this much upstream silence (0 = off). */
+  readonly keepaliveMs: number
 }
 
 export class Exchange implements Dispatcher.DispatchHandler {
@@ -58,6 +63,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #finished = false
   /** For the worker's timeout sweep. */
   lastActivity = this.#startedAt
+  #lastPing = 0
 
   constructor(env: ExchangeEnv, task: RelayTask, done: () => void) {
     this.#env = env
@@ -80,9 +86,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** Called by the sweep; aborts the upstream when a configured timeout has passed. */
   checkTimeouts(now: number): void {
-    const { idleMs, totalMs } = this.#env
+    const { idleMs, totalMs, keepaliveMs } = this.#env
     if (totalMs > 0 && now - this.#startedAt > totalMs) this.#abort(new TimeoutAbort(`total time of ${totalMs} ms`))
     else if (idleMs > 0 && this.#ttfbMs >= 0 && now - this.lastActivity > idleMs) this.#abort(new TimeoutAbort(`no data for ${idleMs} ms`))
+    else if (keepaliveMs > 0 && this.#streaming && !this.#finished && now - Math.max(this.lastActivity, this.#lastPing) > keepaliveMs) this.#ping(now)
+  }
+
+  /**
+   * Claude Code aborts a stream after 300 s without a parsed event, and Bedrock sends no pings during long
+   * thinking (wire-protocols §1.5): the relay sends Anthropic's own `ping` event, only between whole events.
+   * Upstream silence still counts toward `idle_ms`; a ping does not reset it.
+   */
+  #ping(now: number): void {
+    if (!this.#translator && !this.#boundary.atBoundary) return
+    this.#lastPing = now
+    // Same channel as the stream's own bytes, so the ping never overtakes them.
+    if (this.#translator) this.#writer.writeText(PING)
+    else this.#writer.write(PING_BYTES)
   }
 
   get finished(): boolean {

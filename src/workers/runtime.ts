@@ -40,7 +40,8 @@ export class WorkerRuntime {
     const provider = this.#config.providers[task.lease.provider]!
     const plugin = this.#plugins.get(provider.type)!
     const { idle_ms, total_ms } = this.#config.server.timeouts
-    const env = { dispatcher: this.#agent, plugin, providerName: provider.name, idleMs: idle_ms, totalMs: total_ms }
+    const keepaliveMs = this.#config.server.keepalive_ms
+    const env = { dispatcher: this.#agent, plugin, providerName: provider.name, idleMs: idle_ms, totalMs: total_ms, keepaliveMs }
     let finished!: () => void
     const done = new Promise<void>((resolve) => (finished = resolve))
     // Built before the (possibly asynchronous: signing, token refresh) preparation, so a cancel that

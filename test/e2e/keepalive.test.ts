@@ -1,0 +1,46 @@
+/** server.keepalive_ms: `ping` events while the upstream is silent, only between whole events. */
+import t from 'tap'
+import type { ServerResponse } from 'node:http'
+import { MockUpstream, sse } from '../helpers/mock-upstream.js'
+import { oneProvider, startRelay } from '../helpers/relay.js'
+
+const START = sse([{ type: 'message_start', message: { id: 'm', usage: { input_tokens: 1, output_tokens: 1 } } }])
+const HALF = 'event: content_block_delta\ndata: {"type":"content_block_del'
+const REST = 'ta","index":0,"delta":{"type":"text_delta","text":"hi"}}\n\n'
+const STOP = sse([{ type: 'message_stop' }])
+const PING = 'event: ping\ndata: {"type": "ping"}\n\n'
+
+t.test('pings fill an upstream silence, never inside an event, and the stream arrives intact', async (t) => {
+  const upstream = await new MockUpstream().start()
+  let held: ServerResponse | undefined
+  upstream.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' }).write(START)
+    held = res
+  }
+  const relay = await startRelay(oneProvider(upstream.url, '    keys: [{ key: "k" }]', 'server: { keepalive_ms: 200 }'))
+  t.teardown(async () => {
+    await relay.stop()
+    await upstream.close()
+  })
+  const res = await fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","stream":true}' })
+  const reader = res.body!.getReader()
+  let text = ''
+  const readUntil = async (done: (s: string) => boolean): Promise<void> => {
+    while (!done(text)) {
+      const { value, done: ended } = await reader.read()
+      if (ended) return
+      text += Buffer.from(value!).toString()
+    }
+  }
+  await readUntil((s) => s.includes(PING))
+  t.ok(text.startsWith(START + PING), 'a ping after the silent upstream')
+  // Half an event, then silence: no ping may land inside it.
+  held!.write(HALF)
+  const before = text.length
+  await new Promise((r) => setTimeout(r, 600))
+  held!.end(REST + STOP)
+  await readUntil((s) => s.endsWith(STOP))
+  const after = text.slice(before)
+  t.ok(after.startsWith(HALF + REST), 'the half event was completed before anything else')
+  t.equal(text.replaceAll(PING, ''), START + HALF + REST + STOP, 'nothing but pings was added')
+})
