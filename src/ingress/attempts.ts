@@ -51,6 +51,8 @@ export class Attempts {
   readonly #refusedBy = new Set<number>()
   readonly #startedAt = Date.now()
   #attempts = 0
+  /** Time spent waiting on upstreams in attempts that failed over (not the relay's own time). */
+  #upstreamMs = 0
   #bridge: StreamBridge | undefined
   #last: LastAnswer | undefined
   #lastFailure: RelayErrorData | undefined
@@ -156,7 +158,7 @@ export class Attempts {
       ? ['x-cc-relay-provider', provider.name, 'x-cc-relay-key-id', lease.keyId.slice(lease.keyId.indexOf('#') + 1), 'x-cc-relay-attempts', String(this.#attempts), 'x-cc-relay-strategy', config.routing.strategy]
       : []
     const bridge = new StreamBridge(this.#res, this.#state, lane.port1, this.#requestId, {
-      extraHeaders: debug,
+      headHeaders: (ttfbMs) => [...debug, ...this.#overhead(Math.max(0, ttfbMs))],
       retryAnswer: (status, answerHeaders, answerBody) => {
         // A 401/403 to the client's own credential is the client's to see, never retried elsewhere.
         const authRetry = (status === 401 || status === 403) && !lease.forwardClientCredential
@@ -173,6 +175,8 @@ export class Attempts {
         return true
       },
       settled: (outcome) => {
+        // A failed-over attempt's wait was the upstream's; the final one's head is already written by now.
+        if (outcome && outcome.ttfbMs > 0) this.#upstreamMs += outcome.ttfbMs
         lane.port1.close()
         this.#settled(lease, outcome)
       },
@@ -213,8 +217,14 @@ export class Attempts {
    */
   #sendEstimate(): void {
     const tokens = Math.max(1, Math.ceil(this.#parts.body.byteLength / 4))
-    sendJson(this.#res, this.#state, 200, `{"input_tokens":${tokens}}`, ['request-id', this.#requestId, 'x-cc-relay-request-id', this.#requestId, 'x-cc-relay-estimate', 'true'])
+    sendJson(this.#res, this.#state, 200, `{"input_tokens":${tokens}}`, ['request-id', this.#requestId, 'x-cc-relay-request-id', this.#requestId, 'x-cc-relay-estimate', 'true', ...this.#overhead(0)])
     this.#log.done(200, undefined, undefined, this.#attempts)
+  }
+
+  /** CONTRACT §4 `x-cc-relay-overhead-ms`: the request's time so far minus the upstreams' time. */
+  #overhead(currentUpstreamMs: number): string[] {
+    const ms = Math.max(0, this.#log.elapsedMs() - this.#upstreamMs - currentUpstreamMs)
+    return ['x-cc-relay-overhead-ms', ms.toFixed(2)]
   }
 
   /** Attempts ran out: the last upstream answer, exactly as it came. */
@@ -222,7 +232,7 @@ export class Attempts {
     const last = this.#last!
     if (!this.#state.aborted) {
       this.#res.cork(() => {
-        writeHead(this.#res, last.status, last.headers, this.#requestId, [])
+        writeHead(this.#res, last.status, last.headers, this.#requestId, this.#overhead(0))
         this.#res.end(last.body)
       })
     }
@@ -230,6 +240,6 @@ export class Attempts {
   }
 
   #sendError(error: RelayErrorData, extraHeaders: readonly string[] = []): void {
-    this.#log.done(sendError(this.#res, this.#state, error, this.#requestId, false, extraHeaders), error, undefined, this.#attempts)
+    this.#log.done(sendError(this.#res, this.#state, error, this.#requestId, false, [...extraHeaders, ...this.#overhead(0)]), error, undefined, this.#attempts)
   }
 }

@@ -63,7 +63,9 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
   })
   const headers = readHeaders(req)
   const query = req.getQuery() ?? ''
-  const reject = (error: RelayErrorData, close: boolean): void => log.done(sendError(res, state, error, requestId, close), error)
+  // Answers the relay gives on its own are all its own time (CONTRACT §4 x-cc-relay-overhead-ms).
+  const reject = (error: RelayErrorData, close: boolean): void =>
+    log.done(sendError(res, state, error, requestId, close, ['x-cc-relay-overhead-ms', log.elapsedMs().toFixed(2)]), error)
 
   if (deps.lifecycle.draining) return reject(relayError('overloaded', 'the relay is shutting down; retry'), true)
   const verdict = deps.auth.check(headers)

@@ -22,6 +22,11 @@ export class RequestLog {
     this.#route = route
   }
 
+  /** Milliseconds since the request arrived. */
+  elapsedMs(): number {
+    return performance.now() - this.#startedAt
+  }
+
   model(model: string): void {
     this.#model = model
   }

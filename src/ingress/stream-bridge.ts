@@ -28,8 +28,8 @@ export interface AttemptHooks {
   retry(): void
   /** The response to the client is complete (not called for an attempt that was taken back). */
   done(status: number, error: RelayErrorData | undefined, outcome: Outcome | undefined): void
-  /** Headers added to the response head (`routing.debug`). */
-  readonly extraHeaders: readonly string[]
+  /** Headers added to the response head (`routing.debug`, the relay's overhead) given the upstream's time to its head. */
+  headHeaders(ttfbMs: number): readonly string[]
 }
 
 export class StreamBridge {
@@ -80,7 +80,7 @@ export class StreamBridge {
     if (this.#ended) return
     switch (m.t) {
       case 'head':
-        return this.#head(m.status, m.headers)
+        return this.#head(m.status, m.headers, m.ttfbMs)
       case 'data':
         return this.#data(m.chunk)
       case 'whole':
@@ -93,10 +93,10 @@ export class StreamBridge {
     }
   }
 
-  #head(status: number, headers: readonly string[]): void {
+  #head(status: number, headers: readonly string[], ttfbMs: number): void {
     this.#status = status
     this.#headSent = true
-    if (!this.#state.aborted) this.#res.cork(() => writeHead(this.#res, status, headers, this.#requestId, this.#hooks.extraHeaders))
+    if (!this.#state.aborted) this.#res.cork(() => writeHead(this.#res, status, headers, this.#requestId, this.#hooks.headHeaders(ttfbMs)))
   }
 
   #whole(status: number, headers: readonly string[], body: Uint8Array, outcome: Outcome): void {
@@ -104,7 +104,7 @@ export class StreamBridge {
     this.#status = status
     if (!this.#state.aborted) {
       this.#res.cork(() => {
-        writeHead(this.#res, status, headers, this.#requestId, this.#hooks.extraHeaders)
+        writeHead(this.#res, status, headers, this.#requestId, this.#hooks.headHeaders(outcome.ttfbMs))
         this.#res.end(body)
       })
     }
@@ -124,7 +124,7 @@ export class StreamBridge {
   #fail(error: RelayErrorData, outcome: Outcome | undefined): void {
     if (!this.#headSent) {
       if (!this.#state.aborted && this.#hooks.retryFailure(error)) return this.#takenBack(outcome)
-      const status = sendError(this.#res, this.#state, error, this.#requestId, false, this.#hooks.extraHeaders)
+      const status = sendError(this.#res, this.#state, error, this.#requestId, false, this.#hooks.headHeaders(0))
       return this.#finish(status, error, outcome)
     }
     // After the first byte the status is spent: the failure becomes an SSE error event, then the end

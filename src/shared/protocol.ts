@@ -95,7 +95,7 @@ export interface Outcome {
 
 export type WorkerMessage =
   /** A streaming response's head. `headers` is a flat [name, value, name, value, …] list, lower-case names. */
-  | { readonly t: 'head'; readonly status: number; readonly headers: readonly string[] }
+  | { readonly t: 'head'; readonly status: number; readonly headers: readonly string[]; readonly ttfbMs: number }
   /**
    * A complete answer read whole (non-streaming, or any non-2xx): the ingress may still fail over on it
    * (429, 5xx) instead of sending it.

@@ -145,7 +145,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#decoder = framing === 'aws-eventstream' ? new EventStreamDecoder(onEvent) : new SseDecoder(onEvent)
       this.#emit = emit
     }
-    this.#writer.send({ t: 'head', status, headers: this.#headers })
+    this.#writer.send({ t: 'head', status, headers: this.#headers, ttfbMs: this.#ttfbMs })
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {

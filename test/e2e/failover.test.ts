@@ -69,6 +69,7 @@ t.test('529 on provider 1 is answered by provider 2 with no error visible', asyn
   t.equal(res.status, 200)
   t.equal(text, MESSAGE)
   t.equal(res.headers.get('x-cc-relay-provider'), 'second')
+  t.ok(Number(res.headers.get('x-cc-relay-overhead-ms')) >= 0, 'overhead reported after a failover')
   t.equal(one.requests.length, 1)
   t.equal(two.requests.length, 1)
 })
