@@ -89,6 +89,12 @@ export interface BodyTools {
   setField(body: Uint8Array, key: string, json: string): Uint8Array
   /** Remove a top-level field if present. */
   deleteField(body: Uint8Array, key: string): Uint8Array
+  /**
+   * Removes `scope` from every `cache_control` where the Messages API defines one (top level, system,
+   * tools, message content, tool_result content), on the bytes; `removed` counts them. For backends that
+   * accept only `type` and `ttl` there (Bedrock, Vertex, Foundry).
+   */
+  removeCacheScope(body: Uint8Array): { body: Uint8Array; removed: number }
   /** A top-level field's value, parsed (undefined when absent). Parses only that member. */
   getField(body: Uint8Array, key: string): unknown
   /**

@@ -14,7 +14,6 @@
  *   goes as `Authorization: Bearer` (`azure_auth_token`; the SDK's `azureADTokenProvider`).
  */
 import { definePlugin } from '../sdk.js'
-import type { BodyTools } from '../sdk.js'
 
 interface AzureOptions {
   readonly azure_resource_name: string
@@ -22,30 +21,8 @@ interface AzureOptions {
   readonly azure_auth_token?: string
 }
 
-type Json = Record<string, unknown>
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)
-
 function mentions(body: Uint8Array, token: string): boolean {
   return Buffer.from(body.buffer, body.byteOffset, body.byteLength).indexOf(token) !== -1
-}
-
-/** Removes `scope` from a `cache_control` object; 1 if it did. */
-function dropScope(cacheControl: unknown): number {
-  if (!isObject(cacheControl) || !('scope' in cacheControl)) return 0
-  delete cacheControl.scope
-  return 1
-}
-
-/** Blocks that may carry `cache_control` (system, message content, tool_result content, tools). */
-function dropScopes(blocks: unknown): number {
-  if (!Array.isArray(blocks)) return 0
-  let n = 0
-  for (const block of blocks) {
-    if (!isObject(block)) continue
-    n += dropScope(block.cache_control)
-    if (block.type === 'tool_result') n += dropScopes(block.content)
-  }
-  return n
 }
 
 /**
@@ -55,30 +32,6 @@ function dropScopes(blocks: unknown): number {
  * supported"; wire-protocols §1.3 and §5. The breakpoint itself (`type`, `ttl`) stays, so caching still
  * works, only without the cross-request scope. Edits only the members that carried one.
  */
-function withoutCacheScope(body: Uint8Array, tools: BodyTools, notes: string[]): Uint8Array {
-  let out = body
-  let removed = 0
-  const top = tools.getField(out, 'cache_control')
-  if (dropScope(top)) {
-    out = tools.setField(out, 'cache_control', JSON.stringify(top))
-    removed++
-  }
-  for (const key of ['system', 'tools'] as const) {
-    const blocks = tools.getField(out, key)
-    const n = dropScopes(blocks)
-    if (n > 0) out = tools.setField(out, key, JSON.stringify(blocks))
-    removed += n
-  }
-  const messages = tools.getField(out, 'messages')
-  if (Array.isArray(messages)) {
-    let n = 0
-    for (const message of messages) if (isObject(message)) n += dropScopes(message.content)
-    if (n > 0) out = tools.setField(out, 'messages', JSON.stringify(messages))
-    removed += n
-  }
-  if (removed > 0) notes.push(`removed cache_control.scope from ${removed} cache breakpoint${removed === 1 ? '' : 's'}: Foundry accepts only type and ttl`)
-  return out
-}
 
 export default definePlugin<AzureOptions>({
   api: 1,
@@ -104,8 +57,14 @@ export default definePlugin<AzureOptions>({
   prepare(req, tools) {
     const path = req.route === 'count_tokens' ? '/v1/messages/count_tokens' : '/v1/messages'
     const notes: string[] = []
-    // Fast path: no `"scope"` token in the raw bytes, nothing to parse (prompt text has it escaped).
-    const body = mentions(req.body, '"scope"') ? withoutCacheScope(req.body, tools, notes) : req.body
+    // Fast path: no `"scope"` token in the raw bytes, nothing to look at (prompt text has it escaped).
+    let body = req.body
+    if (mentions(body, '"scope"')) {
+      const scoped = tools.removeCacheScope(body)
+      body = scoped.body
+      const n = scoped.removed
+      if (n > 0) notes.push(`removed cache_control.scope from ${n} cache breakpoint${n === 1 ? '' : 's'}: Foundry accepts only type and ttl`)
+    }
     // CONTRACT §5: the client's query string goes to anthropic-type upstreams only.
     return { url: `${req.baseUrl}${path}`, headers: { ...req.headers }, body, ...(notes.length > 0 ? { notes } : {}) }
   },

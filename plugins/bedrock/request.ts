@@ -5,7 +5,6 @@
  */
 import type { BodyTools, PrepareInput, UpstreamRequestSpec } from '../sdk.js'
 import { filterBetas } from './betas.js'
-import { stripCacheControlScope } from './cache-scope.js'
 
 export interface BedrockOptions {
   readonly aws_region: string
@@ -67,8 +66,8 @@ export function prepareBedrock(req: PrepareInput<BedrockOptions>, tools: BodyToo
     notes.push('removed top-level cache_control')
   }
 
-  // `cache_control.scope` is rejected by Bedrock (wire-protocols §1.3; cache-scope.ts).
-  const scoped = stripCacheControlScope(body)
+  // `cache_control.scope` is rejected by Bedrock (wire-protocols §1.3; src/shared/cache-scope.ts).
+  const scoped = tools.removeCacheScope(body)
   if (scoped.removed > 0) {
     body = scoped.body
     notes.push(`removed cache_control.scope (${scoped.removed})`)

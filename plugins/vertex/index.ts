@@ -18,7 +18,6 @@
  *   from the body"). The Google OAuth bearer is added by the core (`auth: google`).
  */
 import { definePlugin } from '../sdk.js'
-import { removeCacheScope } from './cache-scope.js'
 import { modelsPath, pathSegment, regionalRoot, unsafeSegment } from './endpoint.js'
 import { mapVertexError } from './errors.js'
 
@@ -73,8 +72,8 @@ export default definePlugin<VertexOptions>({
     }
     body = tools.setField(body, 'anthropic_version', JSON.stringify(VERTEX_ANTHROPIC_VERSION))
     const notes: string[] = []
-    // Vertex rejects `cache_control.scope` (evidence in cache-scope.ts).
-    const scoped = removeCacheScope(body)
+    // Vertex rejects `cache_control.scope` (evidence in src/shared/cache-scope.ts).
+    const scoped = tools.removeCacheScope(body)
     if (scoped.removed > 0) {
       body = scoped.body
       notes.push(`removed cache_control.scope from ${scoped.removed} block${scoped.removed === 1 ? '' : 's'} (Vertex AI rejects it)`)

@@ -4,6 +4,7 @@
  * These are the `BodyTools` plugins receive.
  */
 import type { BodyTools } from '../../plugins/sdk.js'
+import { removeCacheScope } from './cache-scope.js'
 import { findMember, memberValue, scanObject } from './json-scan.js'
 import type { MemberSpan } from './json-scan.js'
 
@@ -60,6 +61,7 @@ export const bodyTools: BodyTools = {
   setField,
   deleteField,
   getField,
+  removeCacheScope,
   reject(message: string): never {
     throw new RejectedRequest(message)
   },

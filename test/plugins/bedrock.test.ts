@@ -281,7 +281,7 @@ t.test('cache_control: top-level removed, scope removed, block cache_control oth
     mock.last.body.toString(),
     '{"max_tokens":10,' +
       '"system":[{"type":"text","text":"say \\"cache_control\\":{\\"scope\\":1}","cache_control":{"type":"ephemeral","ttl":"1h"}}],' +
-      '"messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}},{"type":"text","text":"x","cache_control" : {}}]}],' +
+      '"messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}},{"type":"text","text":"x","cache_control" : {  }}]}],' +
       '"tools":[{"name":"t","input_schema":{"type":"object","properties":{"scope":{"type":"string"}}},"cache_control":{"type":"ephemeral"}}],' +
       '"anthropic_version":"bedrock-2023-05-31"}',
     'only the scope members and the top-level cache_control are gone; text and schemas that mention scope are untouched',

@@ -1,8 +1,9 @@
 /**
  * Removes `scope` from `cache_control` objects, on bytes.
  *
- * Evidence (wire-protocols §1.3, §4): Claude Code sends `cache_control: {type, scope}` with the
- * `prompt-caching-scope-2026-01-05` beta; Vertex AI accepts only `type` and `ttl` there. litellm strips the
+ * One mechanism for the plugins that need it (`tools.removeCacheScope`): Bedrock, Vertex and Foundry.
+ * Evidence (wire-protocols §1.3, §4, §5): Claude Code sends `cache_control: {type, scope}` with the
+ * `prompt-caching-scope-2026-01-05` beta; Bedrock, Vertex AI and Foundry accept only `type` and `ttl` there. litellm strips the
  * key for Vertex in `litellm/llms/vertex_ai/vertex_ai_partner_models/anthropic/experimental_pass_through/
  * transformation.py` (`self._remove_scope_from_cache_control(...)`, defined in
  * `litellm/llms/anthropic/experimental_pass_through/messages/transformation.py`: "Some providers (Vertex AI,
