@@ -105,6 +105,21 @@ export interface BodyTools {
   reject(message: string): never
 }
 
+/** Anthropic's error types and the HTTP status each is sent with (API-ERR), for plugins' `mapError`. */
+export const ANTHROPIC_ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  conflict_error: 409,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+})
+
 /** An upstream error in the shape the relay sends to clients. */
 export interface MappedError {
   readonly status: number

@@ -4,6 +4,7 @@
  * wording is kept verbatim: Claude Code's recovery reads it ("Input is too long for requested model."
  * triggers its auto-compact).
  */
+import { ANTHROPIC_ERROR_STATUS } from '../sdk.js'
 import type { MappedError } from '../sdk.js'
 
 type Mapping = readonly [status: number, type: string]
@@ -69,19 +70,6 @@ function byStatus(status: number): Mapping {
   }
 }
 
-/** The status an Anthropic error type is sent with (API-ERR). */
-const ANTHROPIC_STATUS: Readonly<Record<string, number>> = {
-  invalid_request_error: 400,
-  authentication_error: 401,
-  billing_error: 402,
-  permission_error: 403,
-  not_found_error: 404,
-  request_too_large: 413,
-  rate_limit_error: 429,
-  api_error: 500,
-  timeout_error: 504,
-  overloaded_error: 529,
-}
 
 /** `ValidationException:http://internal.amazon.com/coral/…` or `aws#ValidationException` → `validation`. */
 export function exceptionKey(name: string): string {
@@ -135,7 +123,7 @@ function headerOf(headers: Readonly<Record<string, string>>, name: string): stri
 export function mapBedrockError(status: number, headers: Readonly<Record<string, string>>, body: string): MappedError {
   const json = parse(body)
   const anthropic = anthropicError(json)
-  if (anthropic) return { status: ANTHROPIC_STATUS[anthropic.type] ?? status, type: anthropic.type, message: anthropic.message }
+  if (anthropic) return { status: ANTHROPIC_ERROR_STATUS[anthropic.type] ?? status, type: anthropic.type, message: anthropic.message }
   const name = headerOf(headers, 'x-amzn-errortype') ?? str(json?.['__type']) ?? str(json?.['code']) ?? ''
   const [mappedStatus, type] = mapping(name, json, status)
   const text = body.trim()

@@ -8,6 +8,7 @@
  * `message` (`INVALID_ARGUMENT` wrapping `{"type":"error",…}`). Google's `status` is the canonical gRPC code
  * (google.rpc.Code); it decides the Anthropic type, and `code` (the HTTP status) is the fallback.
  */
+import { ANTHROPIC_ERROR_STATUS } from '../sdk.js'
 import type { MappedError } from '../sdk.js'
 
 interface Mapping {
@@ -36,20 +37,6 @@ const GOOGLE_STATUS: Readonly<Record<string, Mapping>> = {
   DEADLINE_EXCEEDED: { status: 504, type: 'timeout_error' },
 }
 
-/** Anthropic error types and their HTTP statuses (wire-protocols §1.6). */
-const ANTHROPIC_STATUS: Readonly<Record<string, number>> = {
-  invalid_request_error: 400,
-  authentication_error: 401,
-  billing_error: 402,
-  permission_error: 403,
-  not_found_error: 404,
-  conflict_error: 409,
-  request_too_large: 413,
-  rate_limit_error: 429,
-  api_error: 500,
-  timeout_error: 504,
-  overloaded_error: 529,
-}
 
 function byHttpStatus(code: number): Mapping {
   if (code === 400) return { status: 400, type: 'invalid_request_error' }
@@ -81,7 +68,7 @@ function anthropicError(v: unknown): { type: string; message: string } | undefin
   if (!isObject(v) || !isObject(v.error)) return undefined
   const { type, message } = v.error
   if (typeof type !== 'string' || typeof message !== 'string') return undefined
-  return v.type === 'error' || type in ANTHROPIC_STATUS ? { type, message } : undefined
+  return v.type === 'error' || type in ANTHROPIC_ERROR_STATUS ? { type, message } : undefined
 }
 
 /** An Anthropic envelope carried as text in a Google error's message (possibly after a prefix). */
@@ -102,7 +89,7 @@ export function mapVertexError(status: number, body: string): MappedError | unde
   if (!isObject(error)) return undefined
   const message = typeof error.message === 'string' ? error.message : undefined
   const inner = message === undefined ? undefined : wrappedAnthropic(message)
-  if (inner) return { status: ANTHROPIC_STATUS[inner.type] ?? status, type: inner.type, message: inner.message }
+  if (inner) return { status: ANTHROPIC_ERROR_STATUS[inner.type] ?? status, type: inner.type, message: inner.message }
   const code = typeof error.code === 'number' && error.code >= 400 && error.code <= 599 ? error.code : status
   const known = typeof error.status === 'string' ? GOOGLE_STATUS[error.status] : undefined
   const mapping = known ?? byHttpStatus(code)

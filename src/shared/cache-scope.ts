@@ -15,35 +15,15 @@
  * body stays as the client sent it (no re-serialisation: tool inputs may hold integers beyond 2^53).
  */
 
+import { skipString, skipWs } from './json-scan.js'
+
 const QUOTE = 0x22
-const BACKSLASH = 0x5c
 
 type Step = string | number
 
 interface Removal {
   readonly start: number
   readonly end: number
-}
-
-function ws(b: Buffer, i: number): number {
-  for (;;) {
-    const c = b[i]
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++
-    else return i
-  }
-}
-
-/** `b[i]` is an opening quote; the offset after the closing one. */
-function skipString(b: Buffer, i: number): number {
-  let from = i + 1
-  for (;;) {
-    const q = b.indexOf(QUOTE, from)
-    if (q < 0) throw new Error('unterminated string')
-    let k = q - 1
-    while (b[k] === BACKSLASH) k--
-    if ((q - 1 - k) % 2 === 0) return q + 1
-    from = q + 1
-  }
 }
 
 /** Where the Messages API puts a `cache_control` object: the path that leads to it. */
@@ -88,13 +68,13 @@ class Walker {
 
   #array(i: number): number {
     const b = this.#b
-    i = ws(b, i + 1)
+    i = skipWs(b, i + 1)
     if (b[i] === 0x5d) return i + 1
     for (let index = 0; ; index++) {
       this.#path.push(index)
-      i = ws(b, this.value(i))
+      i = skipWs(b, this.value(i))
       this.#path.pop()
-      if (b[i] === 0x2c) i = ws(b, i + 1)
+      if (b[i] === 0x2c) i = skipWs(b, i + 1)
       else if (b[i] === 0x5d) return i + 1
       else throw new Error(`unexpected byte at ${i}`)
     }
@@ -103,7 +83,7 @@ class Walker {
   #object(i: number): number {
     const b = this.#b
     const members: { keyStart: number; valueEnd: number; key: string }[] = []
-    i = ws(b, i + 1)
+    i = skipWs(b, i + 1)
     let end: number
     if (b[i] === 0x7d) end = i + 1
     else {
@@ -112,15 +92,15 @@ class Walker {
         const keyEnd = skipString(b, i)
         const raw = b.toString('utf8', keyStart + 1, keyEnd - 1)
         const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw
-        i = ws(b, keyEnd)
+        i = skipWs(b, keyEnd)
         if (b[i] !== 0x3a) throw new Error(`expected ':' at ${i}`)
-        i = ws(b, i + 1)
+        i = skipWs(b, i + 1)
         this.#path.push(key)
         const valueEnd = this.value(i)
         this.#path.pop()
         members.push({ keyStart, valueEnd, key })
-        i = ws(b, valueEnd)
-        if (b[i] === 0x2c) i = ws(b, i + 1)
+        i = skipWs(b, valueEnd)
+        if (b[i] === 0x2c) i = skipWs(b, i + 1)
         else if (b[i] === 0x7d) {
           end = i + 1
           break
@@ -149,7 +129,7 @@ export function removeCacheScope(body: Uint8Array): { body: Uint8Array; removed:
   // The common case costs one memchr-like search: no `scope` anywhere, nothing to walk.
   if (b.indexOf('scope') < 0) return { body, removed: 0 }
   const walker = new Walker(b)
-  walker.value(ws(b, 0))
+  walker.value(skipWs(b, 0))
   const cuts = walker.removals
   if (cuts.length === 0) return { body, removed: 0 }
   cuts.sort((x, y) => x.start - y.start)

@@ -35,7 +35,8 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
-function skipWs(b: Buffer, i: number): number {
+/** The offset of the first non-whitespace byte at or after `i`. */
+export function skipWs(b: Buffer, i: number): number {
   for (;;) {
     const c = b[i]
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++
@@ -44,7 +45,7 @@ function skipWs(b: Buffer, i: number): number {
 }
 
 /** `b[i]` is an opening quote; returns the offset after the closing one. */
-function skipString(b: Buffer, i: number): number {
+export function skipString(b: Buffer, i: number): number {
   let from = i + 1
   for (;;) {
     const q = b.indexOf(QUOTE, from)
