@@ -29,7 +29,9 @@ export class WorkerRuntime {
       connect: { timeout: t.connect_ms },
       headersTimeout: t.first_byte_ms,
       bodyTimeout: 0,
-      keepAliveTimeout: 30_000,
+      // Below common server idle timeouts (uWS closes idle sockets at 10 s): a request sent on a socket
+      // the server is closing fails with a reset, and a POST is never retried on it.
+      keepAliveTimeout: 4_000,
       keepAliveMaxTimeout: 600_000,
     })
     setInterval(() => this.#sweep(), SWEEP_MS).unref()
