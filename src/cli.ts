@@ -9,6 +9,8 @@ const USAGE = `usage:
   cc-relay config validate [FILE | --config FILE]
   cc-relay config init [--output FILE]
   cc-relay plugins [--config FILE]
+  cc-relay status [--url URL] [--config FILE]
+  cc-relay claude-code setup [--url URL] [--key KEY] [--remove] [--config FILE]
 `
 
 interface Parsed {
@@ -17,7 +19,7 @@ interface Parsed {
 }
 
 /** `--name value` and `--name=value`; everything else is a word. */
-function parse(argv: readonly string[], valued: readonly string[]): Parsed | string {
+function parse(argv: readonly string[], valued: readonly string[], switches: readonly string[]): Parsed | string {
   const words: string[] = []
   const flags = new Map<string, string>()
   for (let i = 0; i < argv.length; i++) {
@@ -27,6 +29,10 @@ function parse(argv: readonly string[], valued: readonly string[]): Parsed | str
       continue
     }
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined]
+    if (switches.includes(name) && inline === undefined) {
+      flags.set(name, 'true')
+      continue
+    }
     if (!valued.includes(name)) return `unknown option --${name}`
     const value = inline ?? argv[++i]
     if (value === undefined) return `--${name} needs a value`
@@ -79,7 +85,7 @@ async function initConfig(output: string | undefined): Promise<number> {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parse(argv, ['config', 'listen', 'output'])
+  const parsed = parse(argv, ['config', 'listen', 'output', 'url', 'key'], ['remove'])
   if (typeof parsed === 'string') {
     process.stderr.write(`cc-relay: ${parsed}\n${USAGE}`)
     return 2
@@ -99,6 +105,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (command === 'config' && sub === 'init' && extra === undefined) return initConfig(flags.get('output'))
   if (command === 'plugins' && sub === undefined) return listPlugins(flags.get('config'))
+  if (command === 'status' && sub === undefined) {
+    const { statusCommand } = await import('./admin/status-cli.js')
+    return statusCommand({ url: flags.get('url'), config: flags.get('config') })
+  }
+  if (command === 'claude-code' && sub === 'setup' && extra === undefined) {
+    const { claudeCodeSetup } = await import('./claude-code-setup.js')
+    return claudeCodeSetup({ url: flags.get('url'), key: flags.get('key'), remove: flags.has('remove'), config: flags.get('config') })
+  }
   if (command === 'help' || command === undefined) {
     process.stdout.write(USAGE)
     return command === undefined ? 2 : 0
