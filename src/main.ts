@@ -1,25 +1,35 @@
 /**
- * `cc-relay serve`: boot order config → logger → supervisor → worker pool → ingress, and a SIGTERM/SIGINT
- * drain. Exit codes per CONTRACT §2: 0 after a clean drain, 1 on an invalid config or a port in use.
+ * `cc-relay serve`: boot order config → logger → supervisor → worker pool → ingress, then reloads on
+ * SIGHUP or a config file change, and a SIGTERM/SIGINT drain. Exit codes per CONTRACT §2: 0 after a
+ * clean drain, 1 on an invalid config or a port in use.
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Piscina } from 'piscina'
+import { AdminAuth } from './admin/admin-auth.js'
+import type { AdminDeps } from './admin/routes.js'
+import type { ConfigInfo } from './admin/status.js'
+import { Telemetry } from './admin/telemetry.js'
 import { ClientAuth } from './ingress/client-auth.js'
 import { assertNativeUws, createApp, listen, splitListen } from './ingress/server.js'
-import type { Lifecycle } from './ingress/relay-handler.js'
-import { ConfigError, loadConfig } from './config/load.js'
-import { pluginCatalog } from './plugin-types.js'
+import type { Lifecycle, RelayDeps } from './ingress/relay-handler.js'
+import { ConfigError, EMBEDDED_SOURCE, loadConfig } from './config/load.js'
+import type { RelayConfig } from './config/types.js'
+import { watchConfigFile } from './config/watch.js'
+import { mainThreadTypes, pluginCatalog } from './plugin-types.js'
+import { Reloader, startDispatch } from './reload.js'
 import { relayError } from './shared/errors.js'
 import { createLogger, flushLogsSync } from './shared/log.js'
+import { PROJECT_ROOT } from './shared/plugins.js'
 import { startHealthChecks } from './supervisor/health-check.js'
 import { Supervisor } from './supervisor/supervisor.js'
-import { createPool, warmUp } from './workers/pool.js'
-import { WorkerRuntime } from './workers/runtime.js'
-import { createDispatch } from './ingress/dispatch.js'
-import { mainThreadTypes } from './plugin-types.js'
 
 export interface ServeOptions {
   readonly config?: string
   readonly listen?: string
 }
+
+const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version
 
 export async function serve(opts: ServeOptions): Promise<number> {
   assertNativeUws()
@@ -38,34 +48,63 @@ export async function serve(opts: ServeOptions): Promise<number> {
   splitListen(address)
 
   const supervisor = new Supervisor(config, catalog.byType())
-  const stopHealthChecks = startHealthChecks(supervisor, config.health.health_check, log)
+  let stopHealthChecks = startHealthChecks(supervisor, config.health.health_check, log)
   const mainThread = mainThreadTypes(catalog.loaded())
-  const allOnMain = process.env.CC_RELAY_UPSTREAM_IO !== 'workers' && config.providers.every((p) => !p.enabled || mainThread.has(p.type))
-  const pool = createPool(config, catalog.sources(), !allOnMain)
-  pool.on('error', (err: Error) => log.error({ err: err.message }, 'worker pool error'))
-  // Proves every plugin loads in a worker before the relay takes traffic (a lazy pool starts one
-  // thread for this, and lets it go when idle).
-  await warmUp(pool)
+  // Proves every plugin loads in a worker before the relay takes traffic.
+  const dispatch = await startDispatch(config, catalog, mainThread, log)
 
   const lifecycle: Lifecycle = { draining: false, inflight: new Set() }
   const { inflight } = lifecycle
-  const dispatch = createDispatch(pool, new WorkerRuntime(config, catalog.byType()), mainThread)
-  const app = createApp({ config, auth: new ClientAuth(config.server.auth), supervisor, dispatch, log, lifecycle })
+  const configInfo: ConfigInfo = { source, loadedAt: Date.now(), reloads: 0, lastError: undefined, restartNeeded: [] }
+  const telemetry = new Telemetry(config.pricing, {
+    supervisor: () => supervisor,
+    activeRequests: () => inflight.size,
+    pool: () => deps.dispatch.pool,
+  })
+  const admin: AdminDeps = {
+    auth: new AdminAuth(config.server.admin.api_key),
+    supervisor,
+    telemetry,
+    configInfo,
+    activeRequests: () => inflight.size,
+    version: VERSION,
+    store: () => ({ kind: config.state.store, shared: false, instances: 1 }),
+  }
+  const deps: RelayDeps = { config, auth: new ClientAuth(config.server.auth), dispatch, supervisor, log, lifecycle, telemetry, admin }
+  const app = createApp(deps)
   let listening
   try {
     listening = await listen(app, address, config.server.tls.cert_file !== '')
   } catch (err) {
     log.fatal({ listen: address }, (err as Error).message)
-    await pool.destroy()
+    await dispatch.pool.destroy()
     flushLogsSync()
     return 1
   }
   log.info(
-    { url: listening.url, config: source, providers: config.providers.filter((p) => p.enabled).map((p) => `${p.name} (${p.type})`), workers: pool.threads.length },
+    { url: listening.url, config: source, providers: config.providers.filter((p) => p.enabled).map((p) => `${p.name} (${p.type})`), workers: dispatch.pool.threads.length },
     'listening',
   )
   // Scripts and supervisors wait for this line: don't leave it in the buffer.
   flushLogsSync()
+
+  const retiring = new Set<Piscina>()
+  const reloader = new Reloader({
+    deps,
+    catalog,
+    mainThread,
+    info: configInfo,
+    boot: config,
+    listenFromCli: opts.listen !== undefined,
+    retiring,
+    restartHealthChecks: (next: RelayConfig) => {
+      stopHealthChecks()
+      stopHealthChecks = startHealthChecks(supervisor, next.health.health_check, log)
+    },
+  })
+  const onHangup = (): void => void reloader.reload('SIGHUP')
+  process.on('SIGHUP', onHangup)
+  const stopWatching = source === EMBEDDED_SOURCE ? () => {} : watchConfigFile(source, () => void reloader.reload('file change'))
 
   return new Promise<number>((resolve) => {
     let stopping = false
@@ -73,13 +112,16 @@ export async function serve(opts: ServeOptions): Promise<number> {
       if (stopping) return
       stopping = true
       lifecycle.draining = true
+      stopWatching()
+      process.off('SIGHUP', onHangup)
       stopHealthChecks()
       listening.stopAccepting()
-      log.info({ signal, inflight: inflight.size, timeout_ms: config.server.shutdown_timeout_ms }, 'draining')
-      const deadline = Date.now() + config.server.shutdown_timeout_ms
+      const timeoutMs = deps.config.server.shutdown_timeout_ms
+      log.info({ signal, inflight: inflight.size, timeout_ms: timeoutMs }, 'draining')
+      const deadline = Date.now() + timeoutMs
       while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       for (const request of inflight) request.fail(relayError('overloaded', 'the relay is shutting down; retry'))
-      await pool.destroy()
+      await Promise.all([deps.dispatch.pool.destroy(), ...[...retiring].map((p) => p.destroy())])
       log.info({}, 'stopped')
       flushLogsSync()
       resolve(0)

@@ -10,6 +10,8 @@ import type { LoadedPlugin } from './shared/plugins.js'
 
 export interface PluginCatalog {
   readonly discover: DiscoverTypes
+  /** The types the last `discover` found, without scanning again (a reload keeps the running plugins). */
+  readonly known: DiscoverTypes
   /** What the last `discover` loaded (empty before it ran). */
   loaded(): readonly LoadedPlugin[]
   sources(): readonly string[]
@@ -19,12 +21,14 @@ export interface PluginCatalog {
 export function pluginCatalog(): PluginCatalog {
   let loaded: readonly LoadedPlugin[] = []
   let sources: readonly string[] = []
+  const types = () => new Map<string, ProviderTypeInfo>(loaded.map((p) => [p.type, { type: p.type, optionsSchema: optionsSchemaOf(p.plugin) }]))
   return {
     async discover(pluginDirs, configDir) {
       sources = pluginSources(pluginDirs, configDir)
       loaded = await loadPlugins(sources)
-      return new Map<string, ProviderTypeInfo>(loaded.map((p) => [p.type, { type: p.type, optionsSchema: optionsSchemaOf(p.plugin) }]))
+      return types()
     },
+    known: async () => types(),
     loaded: () => loaded,
     sources: () => sources,
     byType: () => new Map(loaded.map((p) => [p.type, p.plugin])),

@@ -41,6 +41,7 @@ export const CONFIG_DEFAULTS: Omit<RelayConfig, 'providers'> = deepFreeze({
   },
   state: { store: 'memory', redis: { url: '', key_prefix: 'cc-relay:' } },
   logging: { level: 'info', format: 'json' },
+  pricing: {},
 })
 
 export const PROVIDER_DEFAULTS: Omit<ProviderConfig, 'name' | 'type' | 'keys' | 'options'> = deepFreeze({
@@ -115,5 +116,8 @@ export function applyDefaults(input: ConfigInput, providers: readonly ProviderPa
     },
     state: { ...D.state, ...state, redis: { ...D.state.redis, ...state.redis } },
     logging: { ...D.logging, ...input.logging },
+    pricing: Object.fromEntries(
+      Object.entries(input.pricing ?? {}).map(([model, p]) => [model, { cache_write: p.input * 1.25, cache_read: p.input * 0.1, ...p }]),
+    ),
   })
 }

@@ -92,6 +92,10 @@ const StateSchema = Closed({
   redis: Opt(Closed({ url: Str(), key_prefix: Str() })),
 })
 
+/** USD per million tokens; cache prices default to Anthropic's ratios of the input price. */
+const Price = () => Type.Number({ minimum: 0 })
+const PriceSchema = Closed({ input: Price(), output: Price(), cache_write: Opt(Price()), cache_read: Opt(Price()) })
+
 const LoggingSchema = Closed({
   level: Opt(Type.Enum(LOG_LEVELS)),
   format: Opt(Type.Enum(LOG_FORMATS)),
@@ -105,6 +109,7 @@ export const ConfigSchema = Closed({
   health: Opt(HealthSchema),
   state: Opt(StateSchema),
   logging: Opt(LoggingSchema),
+  pricing: Opt(Type.Record(Type.String(), PriceSchema)),
 })
 
 /** A config file that passed the schema: keys may be missing, present ones have the right shape. */

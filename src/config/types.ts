@@ -151,6 +151,14 @@ export interface LoggingConfig {
   readonly format: LogFormat
 }
 
+/** USD per million tokens of one model (or `prefix*` of models). */
+export interface ModelPrice {
+  readonly input: number
+  readonly output: number
+  readonly cache_write: number
+  readonly cache_read: number
+}
+
 export interface RelayConfig {
   readonly server: ServerConfig
   /** As written in the file; relative entries are relative to the config file's folder. */
@@ -160,4 +168,6 @@ export interface RelayConfig {
   readonly health: HealthConfig
   readonly state: StateConfig
   readonly logging: LoggingConfig
+  /** The operator's prices, over the built-in table (src/admin/pricing.ts), for cost estimates. */
+  readonly pricing: Readonly<Record<string, ModelPrice>>
 }

@@ -30,6 +30,8 @@ export interface RequestParts {
   readonly credential: Readonly<Record<string, string>>
   readonly body: Buffer
   readonly sniffed: Extract<Sniffed, { ok: true }>
+  /** The team client's name (`server.auth.clients`), or ''. */
+  readonly client: string
 }
 
 interface LastAnswer {
@@ -54,6 +56,8 @@ export class Attempts {
   /** Time spent waiting on upstreams in attempts that failed over (not the relay's own time). */
   #upstreamMs = 0
   #bridge: StreamBridge | undefined
+  /** When this request started waiting for a free key (routing.queue_timeout_ms). */
+  #queuedAt: number | undefined
   #last: LastAnswer | undefined
   #lastFailure: RelayErrorData | undefined
 
@@ -69,7 +73,30 @@ export class Attempts {
   }
 
   start(): void {
+    if (this.#parts.client !== '' && !this.#admitClient()) return
     this.#next()
+  }
+
+  /** A team client's own limits, checked once per request (failover attempts are the relay's business). */
+  #admitClient(): boolean {
+    const { supervisor, telemetry } = this.#deps
+    const reply = supervisor.admitClient(this.#parts.client, this.#estimate().input + this.#estimate().output)
+    if (reply.ok) {
+      const ticket = reply.ticket
+      this.#log.onDone((outcome) => {
+        const u = outcome?.usage
+        supervisor.releaseClient(ticket, u ? u.input_tokens + u.cache_creation_input_tokens + u.output_tokens : 0)
+      })
+      return true
+    }
+    telemetry.rateLimited('client')
+    this.#sendError(reply.error, ['retry-after', String(Math.max(1, Math.ceil(reply.retryAfterMs / 1000)))])
+    return false
+  }
+
+  /** Token estimate for the windows: input ≈ body bytes / 4, output = max_tokens (4096 when absent). */
+  #estimate(): { input: number; output: number } {
+    return { input: Math.ceil(this.#parts.body.byteLength / 4), output: this.#parts.sniffed.maxTokens ?? 4096 }
   }
 
   clientAborted(): void {
@@ -103,7 +130,7 @@ export class Attempts {
 
   #next(): void {
     if (this.#state.aborted) return this.#log.done(0, undefined)
-    const { sniffed, body, route } = this.#parts
+    const { sniffed, route } = this.#parts
     const reply = this.#deps.supervisor.lease({
       route,
       model: sniffed.model,
@@ -112,9 +139,13 @@ export class Attempts {
       tried: this.#tried,
       skipProviders: this.#refusedBy,
       session: this.#session(),
-      estimate: { input: Math.ceil(body.byteLength / 4), output: sniffed.maxTokens ?? 4096 },
+      estimate: this.#estimate(),
     })
-    if (reply.ok) return this.#dispatch(reply.lease)
+    if (reply.ok) {
+      if (this.#queuedAt !== undefined) this.#deps.telemetry.queueWait(Date.now() - this.#queuedAt)
+      this.#queuedAt = undefined
+      return this.#dispatch(reply.lease)
+    }
     if (this.#last) return this.#sendLast()
     if (this.#lastFailure && reply.exhausted) return this.#sendError(this.#lastFailure)
     // CONTRACT §4: a model that is served, but by providers without a token counter, gets an estimate.
@@ -125,10 +156,12 @@ export class Attempts {
     const queueLeft = this.#startedAt + this.#deps.config.routing.queue_timeout_ms - Date.now()
     if (reply.error.code === 'rate_limited' && queueLeft > 0) {
       // Wait for the earliest key to free up (or the queue time to end), then ask again.
+      this.#queuedAt ??= Date.now()
       setTimeout(() => this.#next(), Math.max(1, Math.min(wait, queueLeft)))
       return
     }
     const retryAfter = reply.retryAfterMs === undefined ? [] : ['retry-after', String(Math.max(1, Math.ceil(wait / 1000)))]
+    if (reply.error.code === 'rate_limited') this.#deps.telemetry.rateLimited('key')
     this.#sendError(reply.error, retryAfter)
   }
 
@@ -164,6 +197,7 @@ export class Attempts {
         const authRetry = (status === 401 || status === 403) && !lease.forwardClientCredential
         if (!(retryableStatus(status) || authRetry) || !this.#canRetry()) return false
         this.#last = { status, headers: answerHeaders, body: answerBody }
+        this.#deps.telemetry.failover(this.#requestId, provider.name, String(status))
         return true
       },
       retryFailure: (error) => {
@@ -172,13 +206,14 @@ export class Attempts {
         if (error.code === 'unsupported_request') this.#refusedBy.add(lease.provider)
         this.#lastFailure = error
         this.#last = undefined
+        this.#deps.telemetry.failover(this.#requestId, provider.name, error.code)
         return true
       },
       settled: (outcome) => {
         // A failed-over attempt's wait was the upstream's; the final one's head is already written by now.
         if (outcome && outcome.ttfbMs > 0) this.#upstreamMs += outcome.ttfbMs
         lane.port1.close()
-        this.#settled(lease, outcome)
+        this.#settled(lease, provider.name, outcome)
       },
       retry: () => this.#next(),
       done: (status, error, outcome) => this.#log.done(status, error, outcome, this.#attempts),
@@ -197,17 +232,19 @@ export class Attempts {
     )
   }
 
-  #settled(lease: Lease, outcome: Outcome | undefined): void {
+  #settled(lease: Lease, providerName: string, outcome: Outcome | undefined): void {
     const fallback: Outcome = {
       status: 0,
-      provider: this.#deps.config.providers[lease.provider]!.name,
+      provider: providerName,
       upstreamModel: lease.upstreamModel,
       ttfbMs: -1,
       usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
       clientAborted: this.#state.aborted,
       rateHeaders: {},
     }
-    this.#deps.supervisor.report(lease.id, outcome ?? fallback)
+    const settled = outcome ?? fallback
+    this.#deps.telemetry.attempt(providerName, settled.status, settled.ttfbMs)
+    this.#deps.supervisor.report(lease.id, settled)
   }
 
   /**

@@ -18,16 +18,30 @@ export interface Lane {
 }
 
 export interface Dispatch {
+  readonly pool: Piscina
   open(providerType: string): Lane
+  /** Resolves once no task started through this dispatch is running (a reload retires the old one). */
+  drained(): Promise<void>
 }
 
 export function createDispatch(pool: Piscina, local: WorkerRuntime | undefined, localTypes: ReadonlySet<string>): Dispatch {
   const useLocal = local !== undefined && process.env.CC_RELAY_UPSTREAM_IO !== 'workers'
+  let running = 0
+  let onDrained: (() => void) | undefined
+  const counted = (run: Promise<unknown>): Promise<unknown> => {
+    running++
+    const finish = (): void => {
+      if (--running === 0) onDrained?.()
+    }
+    run.then(finish, finish)
+    return run
+  }
   return {
+    pool,
     open(providerType) {
       if (useLocal && localTypes.has(providerType)) {
         const { port1, port2 } = localChannel()
-        return { port1, port2, run: (task) => local.run(task) }
+        return { port1, port2, run: (task) => counted(local.run(task)) }
       }
       const { port1, port2 } = new MessageChannel()
       // MessagePort's overloaded `on` is wider than TaskPort's; it carries the same messages.
@@ -35,8 +49,9 @@ export function createDispatch(pool: Piscina, local: WorkerRuntime | undefined, 
         port1: port1 as unknown as TaskPort,
         port2: port2 as unknown as TaskPort,
         // The body is copied, not transferred: a failover attempt needs it again.
-        run: (task) => pool.run(task, { transferList: [port2] }),
+        run: (task) => counted(pool.run(task, { transferList: [port2] })),
       }
     },
+    drained: () => (running === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onDrained = resolve))),
   }
 }

@@ -3,6 +3,8 @@
  * take a lease from the supervisor, and hand the request to a worker with its own port.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
+import type { AdminDeps } from '../admin/routes.js'
+import type { Telemetry } from '../admin/telemetry.js'
 import type { Route } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
 import { relayError } from '../shared/errors.js'
@@ -20,13 +22,20 @@ import { nextRequestId } from './request-id.js'
 import { sniffBody } from './sniff.js'
 import { Attempts } from './attempts.js'
 
+/**
+ * What the handlers use. `config`, `auth` and `dispatch` are swapped together by a reload (synchronously,
+ * with the supervisor's config), so a request reads them afresh at each step; requests in flight keep
+ * the upstream exchange they started.
+ */
 export interface RelayDeps {
-  readonly config: RelayConfig
-  readonly auth: ClientAuth
+  config: RelayConfig
+  auth: ClientAuth
+  dispatch: Dispatch
   readonly supervisor: Supervisor
-  readonly dispatch: Dispatch
   readonly log: Logger
   readonly lifecycle: Lifecycle
+  readonly telemetry: Telemetry
+  readonly admin: AdminDeps
 }
 
 /** Live requests, so a shutdown can wait for them and end the rest; `draining` refuses new ones. */
@@ -53,7 +62,7 @@ function splitHeaders(headers: Record<string, string>, consumed: ReadonlySet<str
 export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, req: HttpRequest): void {
   const state: ResponseState = { aborted: false }
   const requestId = nextRequestId()
-  const log = new RequestLog(deps.log, requestId, route)
+  const log = new RequestLog(deps.log, deps.telemetry, requestId, route)
   let attempts: Attempts | undefined
   res.onAborted(() => {
     state.aborted = true
@@ -70,6 +79,7 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
   if (deps.lifecycle.draining) return reject(relayError('overloaded', 'the relay is shutting down; retry'), true)
   const verdict = deps.auth.check(headers)
   if (!verdict.ok) return reject(relayError('unauthenticated', 'a valid relay key is required (x-cc-relay-key, x-api-key or Authorization: Bearer)'), true)
+  log.client(verdict.client)
   const contentType = headers['content-type'] ?? ''
   if (!/^application\/json\b/i.test(contentType)) return reject(relayError('unsupported_media_type', `content-type must be application/json, got ${JSON.stringify(contentType)}`), true)
   const limit = deps.config.server.max_body_bytes
@@ -84,7 +94,7 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
     if (!sniffed.ok) return reject(sniffed.error, false)
     log.model(sniffed.model)
     const { forward, credential } = splitHeaders(headers, verdict.consumed)
-    const run = new Attempts(deps, res, state, requestId, log, { route, query, headers: forward, credential, body, sniffed })
+    const run = new Attempts(deps, res, state, requestId, log, { route, query, headers: forward, credential, body, sniffed, client: verdict.client })
     attempts = run
     deps.lifecycle.inflight.add(run)
     log.onDone(() => deps.lifecycle.inflight.delete(run))

@@ -2,24 +2,33 @@
  * One log line per request, written when it ends: who served it, how long it took, what it cost in
  * tokens (read from the stream's usage). No headers, no bodies, no keys.
  */
+import type { Telemetry } from '../admin/telemetry.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import type { Outcome } from '../shared/protocol.js'
 
 export class RequestLog {
   readonly #log: Logger
+  readonly #telemetry: Telemetry
   readonly #id: string
   readonly #route: string
   readonly #startedAt = performance.now()
   #model = ''
+  #client = ''
   #aborted = false
   #done = false
-  #onDone: (() => void) | undefined
+  readonly #onDone: ((outcome: Outcome | undefined) => void)[] = []
 
-  constructor(log: Logger, id: string, route: string) {
+  constructor(log: Logger, telemetry: Telemetry, id: string, route: string) {
     this.#log = log
+    this.#telemetry = telemetry
     this.#id = id
     this.#route = route
+  }
+
+  /** The team client's name (`server.auth.clients`): every line and metric is attributed to it. */
+  client(name: string): void {
+    this.#client = name
   }
 
   /** Milliseconds since the request arrived. */
@@ -31,9 +40,9 @@ export class RequestLog {
     this.#model = model
   }
 
-  /** Called once, when the request's line is written. */
-  onDone(callback: () => void): void {
-    this.#onDone = callback
+  /** Called once, when the request ends, with its final attempt's outcome if one reached an upstream. */
+  onDone(callback: (outcome: Outcome | undefined) => void): void {
+    this.#onDone.push(callback)
   }
 
   clientAborted(): void {
@@ -43,15 +52,21 @@ export class RequestLog {
   done(status: number, error: RelayErrorData | undefined, outcome?: Outcome, attempts?: number): void {
     if (this.#done) return
     this.#done = true
-    this.#onDone?.()
+    for (const callback of this.#onDone) callback(outcome)
+    const durationMs = performance.now() - this.#startedAt
+    this.#telemetry.finished(
+      { route: this.#route, client: this.#client, status, errorCode: error?.code, provider: outcome?.provider, upstreamModel: outcome?.upstreamModel, usage: outcome?.usage },
+      durationMs,
+    )
     const line: Record<string, unknown> = {
       request_id: this.#id,
       route: this.#route,
       model: this.#model,
       status,
-      duration_ms: Math.round(performance.now() - this.#startedAt),
+      duration_ms: Math.round(durationMs),
       client_aborted: this.#aborted,
     }
+    if (this.#client) line.client = this.#client
     if (outcome) {
       line.provider = outcome.provider
       line.upstream_model = outcome.upstreamModel

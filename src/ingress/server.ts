@@ -6,6 +6,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import type { Route } from '../../plugins/sdk.js'
 import { relayError } from '../shared/errors.js'
 import { nextRequestId } from './request-id.js'
+import { handleAdmin } from '../admin/routes.js'
 import { handleModels } from './models.js'
 import { handleRelay } from './relay-handler.js'
 import type { RelayDeps } from './relay-handler.js'
@@ -44,6 +45,10 @@ function routes(deps: RelayDeps): Map<string, RouteEntry> {
     ['/v1/models', { method: 'get', handle: (res, req) => handleModels(deps, res, req, undefined) }],
     // CONTRACT §4: ok once listening with a ready pool, which is the only time this server exists.
     ['/health', { method: 'get', handle: (res) => sendJson(res, { aborted: false }, 200, '{"status":"ok"}', idHeaders(nextRequestId())) }],
+    // Admin (CONTRACT §4): server.admin.api_key, else loopback peers only.
+    ['/status', { method: 'get', handle: (res, req) => handleAdmin(deps.admin, 'page', res, req) }],
+    ['/status.json', { method: 'get', handle: (res, req) => handleAdmin(deps.admin, 'status', res, req) }],
+    ['/metrics', { method: 'get', handle: (res, req) => handleAdmin(deps.admin, 'metrics', res, req) }],
   ])
 }
 

@@ -49,6 +49,16 @@ export const ERRORS = {
     type: 'authentication_error',
     when: 'the chosen provider needs a credential and neither a pooled key nor a forwardable client credential is there',
   },
+  admin_unauthenticated: {
+    status: 401,
+    type: 'authentication_error',
+    when: 'an admin endpoint (`/status`, `/status.json`, `/metrics`) without the right `server.admin.api_key` (HTTP Basic password or `Authorization: Bearer`)',
+  },
+  admin_forbidden: {
+    status: 403,
+    type: 'permission_error',
+    when: 'an admin endpoint called from a non-loopback address while `server.admin.api_key` is empty',
+  },
   not_found: { status: 404, type: 'not_found_error', when: 'the path is not one the relay serves' },
   model_not_served: {
     status: 404,
@@ -59,7 +69,7 @@ export const ERRORS = {
   rate_limited: {
     status: 429,
     type: 'rate_limit_error',
-    when: 'every key that serves the model is at its rpm/tpm limit or cooling down after a 429 (`retry-after` says when one frees up)',
+    when: "every key that serves the model is at its rpm/tpm limit or cooling down after a 429, or a team client is over its own `rpm_limit`/`tpm_limit`/`max_concurrent` (`retry-after` says when to retry)",
   },
   internal: { status: 500, type: 'api_error', when: 'a fault inside the relay (a worker failed); the request is not retried' },
   upstream_unreachable: {

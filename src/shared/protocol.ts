@@ -159,5 +159,27 @@ export interface HealthReport {
   readonly reachable: boolean
 }
 
+/** A request from a named team client (`server.auth.clients`), before its first lease. */
+export interface ClientAdmit {
+  readonly type: 'client.admit'
+  readonly client: string
+  /** The same estimate the key windows reserve: input + max_tokens. */
+  readonly estimateTokens: number
+}
+
+/** That request ended: free its concurrency slot and settle its tokens. */
+export interface ClientRelease {
+  readonly type: 'client.release'
+  readonly ticket: number
+  readonly tokens: number
+}
+
+export type ClientReply =
+  | { readonly ok: true; readonly ticket: number }
+  | { readonly ok: false; readonly error: RelayErrorData; readonly retryAfterMs: number }
+
 /** Everything the supervisor actor hears. `config.replace` carries a validated config object. */
-export type SupervisorMessage = LeaseAsk | LeaseReport | HealthReport | { readonly type: 'config.replace'; readonly config: unknown }
+export type SupervisorMessage = LeaseAsk | LeaseReport | HealthReport | ClientAdmit | ClientRelease | { readonly type: 'config.replace'; readonly config: unknown }
+
+/** What an ask gets back: a lease ask a LeaseReply, a client admission a ClientReply, a tell nothing. */
+export type SupervisorReply = LeaseReply | ClientReply

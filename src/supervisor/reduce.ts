@@ -6,12 +6,13 @@
  */
 import { relayError } from '../shared/errors.js'
 import type { RelayConfig } from '../config/types.js'
-import type { LeaseAsk, LeaseReply, LeaseReport, SupervisorMessage } from '../shared/protocol.js'
+import type { LeaseAsk, LeaseReply, LeaseReport, SupervisorMessage, SupervisorReply } from '../shared/protocol.js'
 import { keyWaitMs, pickKey } from './key-pick.js'
 import { servedModels, stripContextMarker, upstreamModelFor } from './model-map.js'
 import { providerOrder } from './order.js'
 import { signalFor429, signalFromBudget } from './rate-signals.js'
 import { buildState } from './state.js'
+import { admitClient, releaseClient } from './team.js'
 import type { KeyState, ProviderState, SupervisorState } from './state.js'
 
 const familyOf = (p: ProviderState): string => p.plugin.thinkingFamily ?? 'anthropic'
@@ -23,11 +24,11 @@ function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefin
   p.breaker.admit(now)
   const probeEpoch = p.breaker.state === 'half_open' ? p.breaker.epoch : undefined
   p.inflight++
-  const client = forward ? ask.clientCredentialHash : undefined
-  if (client) {
-    const usage = state.clients.get(client) ?? { requests: 0, tokens: 0 }
+  const login = forward ? ask.clientCredentialHash : undefined
+  if (login) {
+    const usage = state.logins.get(login) ?? { requests: 0, tokens: 0 }
     usage.requests++
-    state.clients.set(client, usage)
+    state.logins.set(login, usage)
   }
   let reservations: [ReturnType<KeyState['tpm']['reserve']>, ReturnType<KeyState['tpm']['reserve']>, ReturnType<KeyState['tpm']['reserve']>] = [undefined, undefined, undefined]
   if (key) {
@@ -38,7 +39,7 @@ function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefin
     reservations = [key.tpm.reserve(input + output, now), key.itpm.reserve(input, now), key.otpm.reserve(output, now)]
   }
   const id = state.nextLeaseId++
-  state.leases.set(id, { provider: p.config.name, keyHash: key?.hash, reservations, probeEpoch, client })
+  state.leases.set(id, { provider: p.config.name, keyHash: key?.hash, reservations, probeEpoch, login })
   const affinity = state.config.routing.affinity
   if (ask.session && affinity.enabled) state.affinity.remember(ask.session, p.config.name, key?.hash, familyOf(p), now, affinity.ttl_ms)
   return { ok: true, lease: { id, keyId, provider: p.index, key: key ? key.index : -1, upstreamModel, forwardClientCredential: forward, stripThinking } }
@@ -133,8 +134,8 @@ export function settle(state: SupervisorState, report: LeaseReport, now: number)
   const { status, usage, rateHeaders, errorCode } = report.outcome
   p.inflight = Math.max(0, p.inflight - 1)
   const tokens = usage.input_tokens + usage.cache_creation_input_tokens + usage.output_tokens
-  const client = record.client === undefined ? undefined : state.clients.get(record.client)
-  if (client) client.tokens += tokens
+  const login = record.login === undefined ? undefined : state.logins.get(record.login)
+  if (login) login.tokens += tokens
   if (key) {
     key.inflight = Math.max(0, key.inflight - 1)
     const input = usage.input_tokens + usage.cache_creation_input_tokens
@@ -180,8 +181,13 @@ export function healthResult(state: SupervisorState, provider: string, reachable
  * The actor's one entry point: every message, one transition. Returns the (possibly new) state and,
  * for a lease ask, the reply.
  */
-export function reduce(state: SupervisorState, message: SupervisorMessage, now: number): { state: SupervisorState; reply?: LeaseReply } {
+export function reduce(state: SupervisorState, message: SupervisorMessage, now: number): { state: SupervisorState; reply?: SupervisorReply } {
   switch (message.type) {
+    case 'client.admit':
+      return { state, reply: admitClient(state.team, state.tickets, state.nextTicketId++, message, now) }
+    case 'client.release':
+      releaseClient(state.team, state.tickets, message.ticket, message.tokens, now)
+      return { state }
     case 'lease.ask':
       return { state, reply: lease(state, message, now) }
     case 'lease.outcome':

@@ -9,6 +9,8 @@ import type { KeyConfig, ProviderConfig, RelayConfig } from '../config/types.js'
 import { authOf } from '../shared/plugins.js'
 import { AffinityMap } from './affinity.js'
 import { Breaker } from './breaker.js'
+import { buildTeam } from './team.js'
+import type { ClientTicket, TeamClientState } from './team.js'
 import { RequestWindow, TokenWindow } from './windows.js'
 import type { TokenEntry } from './windows.js'
 
@@ -57,12 +59,12 @@ export interface LeaseRecord {
   readonly reservations: readonly [TokenEntry | undefined, TokenEntry | undefined, TokenEntry | undefined]
   /** The breaker period this lease probed in (undefined when the breaker was closed). */
   readonly probeEpoch: number | undefined
-  /** Hash of the client's own credential when it was forwarded, for per-client counts. */
-  readonly client: string | undefined
+  /** Hash of the client's own credential when it was forwarded, for per-login counts. */
+  readonly login: string | undefined
 }
 
 /** Requests and tokens per forwarded client credential (by hash): who used the relay with their own login. */
-export interface ClientUsage {
+export interface LoginUsage {
   requests: number
   tokens: number
 }
@@ -74,7 +76,11 @@ export interface SupervisorState {
   readonly leases: Map<number, LeaseRecord>
   nextLeaseId: number
   readonly affinity: AffinityMap
-  readonly clients: Map<string, ClientUsage>
+  readonly logins: Map<string, LoginUsage>
+  /** Named team clients' limits and books, by name. */
+  team: Map<string, TeamClientState>
+  readonly tickets: Map<number, ClientTicket>
+  nextTicketId: number
   readonly plugins: ReadonlyMap<string, ProviderPlugin>
   readonly random: () => number
 }
@@ -90,17 +96,16 @@ function providerPriority(p: ProviderConfig): number {
 
 function buildKey(provider: ProviderConfig, config: KeyConfig, index: number, old: KeyState | undefined): KeyState {
   const hash = keyHash(config.key, index)
-  const same = (a: number, w: { limit: number } | undefined) => w !== undefined && w.limit === a
   return {
     id: `${provider.name}#${hash}`,
     hash,
     index,
     config,
-    // A window carries over when its limit is unchanged; a new limit starts a new window.
-    rpm: same(config.rpm_limit, old?.rpm) ? old!.rpm : new RequestWindow(config.rpm_limit),
-    tpm: same(config.tpm_limit, old?.tpm) ? old!.tpm : new TokenWindow(config.tpm_limit),
-    itpm: same(config.itpm_limit, old?.itpm) ? old!.itpm : new TokenWindow(config.itpm_limit),
-    otpm: same(config.otpm_limit, old?.otpm) ? old!.otpm : new TokenWindow(config.otpm_limit),
+    // What the windows hold carries over, under the new limits: a reload never hands out a fresh minute.
+    rpm: old?.rpm.withLimit(config.rpm_limit) ?? new RequestWindow(config.rpm_limit),
+    tpm: old?.tpm.withLimit(config.tpm_limit) ?? new TokenWindow(config.tpm_limit),
+    itpm: old?.itpm.withLimit(config.itpm_limit) ?? new TokenWindow(config.itpm_limit),
+    otpm: old?.otpm.withLimit(config.otpm_limit) ?? new TokenWindow(config.otpm_limit),
     cooldownUntil: old?.cooldownUntil ?? 0,
     cooldownKind: old?.cooldownKind,
     learned: old?.learned ?? {},
@@ -143,7 +148,10 @@ export function buildState(
     leases: previous?.leases ?? new Map(),
     nextLeaseId: previous?.nextLeaseId ?? 1,
     affinity: previous?.affinity ?? new AffinityMap(),
-    clients: previous?.clients ?? new Map(),
+    logins: previous?.logins ?? new Map(),
+    team: buildTeam(config.server.auth.clients, previous?.team),
+    tickets: previous?.tickets ?? new Map(),
+    nextTicketId: previous?.nextTicketId ?? 1,
     plugins,
     random,
   }

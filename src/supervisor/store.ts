@@ -4,14 +4,14 @@
  */
 import type { ProviderPlugin } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
-import type { LeaseReply, SupervisorMessage } from '../shared/protocol.js'
+import type { SupervisorMessage, SupervisorReply } from '../shared/protocol.js'
 import { reduce } from './reduce.js'
 import { buildState } from './state.js'
 import type { SupervisorState } from './state.js'
 
 export interface SupervisorStore {
-  /** One message, one transition; a lease ask gets its reply. */
-  handle(message: SupervisorMessage, now: number): LeaseReply | undefined
+  /** One message, one transition; an ask (lease, client admission) gets its reply. */
+  handle(message: SupervisorMessage, now: number): SupervisorReply | undefined
   readonly state: SupervisorState
 }
 
@@ -22,7 +22,7 @@ export class MemoryStore implements SupervisorStore {
     this.#state = buildState(config, plugins, random)
   }
 
-  handle(message: SupervisorMessage, now: number): LeaseReply | undefined {
+  handle(message: SupervisorMessage, now: number): SupervisorReply | undefined {
     const { state, reply } = reduce(this.#state, message, now)
     this.#state = state
     return reply

@@ -6,7 +6,7 @@
  */
 import type { ProviderPlugin } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
-import type { LeaseAsk, LeaseReply, Outcome, SupervisorMessage } from '../shared/protocol.js'
+import type { ClientReply, LeaseAsk, LeaseReply, Outcome, SupervisorMessage } from '../shared/protocol.js'
 import { openProviders, serves } from './reduce.js'
 import { MemoryStore } from './store.js'
 import type { SupervisorStore } from './store.js'
@@ -26,7 +26,18 @@ export class Supervisor {
   /** An ask: handled now (after anything queued), with its reply. */
   lease(ask: Omit<LeaseAsk, 'type'>): LeaseReply {
     this.#drain()
-    return this.#store.handle({ type: 'lease.ask', ...ask }, this.#now())!
+    return this.#store.handle({ type: 'lease.ask', ...ask }, this.#now()) as LeaseReply
+  }
+
+  /** A named team client's request, before its first lease: within its rpm/tpm/concurrency limits? */
+  admitClient(client: string, estimateTokens: number): ClientReply {
+    this.#drain()
+    return this.#store.handle({ type: 'client.admit', client, estimateTokens }, this.#now()) as ClientReply
+  }
+
+  /** That request ended, having used `tokens` (input + output + cache creation). */
+  releaseClient(ticket: number, tokens: number): void {
+    this.#tell({ type: 'client.release', ticket, tokens })
   }
 
   report(leaseId: number, outcome: Outcome): void {

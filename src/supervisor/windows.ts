@@ -32,6 +32,19 @@ export class RequestWindow {
   used(now: number): number {
     return this.#times.filter((t) => t > now - WINDOW_MS).length
   }
+
+  /**
+   * The same admissions under a new limit (a reload): a lowered limit must not hand out a fresh minute.
+   * Unchanged limits keep this very window.
+   */
+  withLimit(limit: number): RequestWindow {
+    if (limit === this.limit) return this
+    const next = new RequestWindow(limit)
+    if (limit === 0) return next
+    const times = this.#times.filter((t) => Number.isFinite(t)).sort((a, b) => a - b).slice(-limit)
+    for (const t of times) next.admit(t)
+    return next
+  }
 }
 
 interface TokenEntry {
@@ -83,6 +96,16 @@ export class TokenWindow {
     this.#entries.push(entry)
     this.#sum += tokens
     return entry
+  }
+
+  /** The same entries under a new limit (a reload); settling a reservation still works on the result. */
+  withLimit(limit: number): TokenWindow {
+    if (limit === this.limit) return this
+    const next = new TokenWindow(limit)
+    if (limit === 0) return next
+    next.#entries.push(...this.#entries)
+    next.#sum = this.#sum
+    return next
   }
 
   /** Replaces a reservation with what the request really used. */

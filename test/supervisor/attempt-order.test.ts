@@ -23,7 +23,7 @@ t.test('forwarded logins are counted per credential hash, requests and tokens', 
     const l = r.lease({ hasClientCredential: true, clientCredentialHash: 'abc123' })
     r.report(l, 200, { usage: { input_tokens: 10, output_tokens: 5 } })
   }
-  t.same(r.sup.state.clients.get('abc123'), { requests: 3, tokens: 45 })
+  t.same(r.sup.state.logins.get('abc123'), { requests: 3, tokens: 45 })
 })
 
 t.test('the upstream budget headers are kept on the key, and a 429 says throttle or quota', async (t) => {

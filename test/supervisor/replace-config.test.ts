@@ -50,18 +50,23 @@ t.test("a key's cooldown and windows and a provider's breaker survive a new conf
   }
 })
 
-t.test('a changed limit starts a new window', async (t) => {
+t.test('a raised limit keeps what the window holds', async (t) => {
   const r = primed()
-  const old = r.keyState('p1', 'B').rpm
   r.reload(cfg([key('A'), key('B', { rpm_limit: 5 })]))
   const b = r.keyState('p1', 'B')
-  t.not(b.rpm, old)
   t.equal(b.rpm.limit, 5)
-  t.equal(b.rpm.used(r.clock), 0)
-  const picks = Array.from({ length: 5 }, () => r.next())
-  t.same(picks, Array(5).fill('p1/B'), 'five fresh admissions (A still cooling)')
+  t.equal(b.rpm.used(r.clock), 2, 'the two admissions of this minute still count')
+  const picks = Array.from({ length: 3 }, () => r.next())
+  t.same(picks, Array(3).fill('p1/B'), 'three more admissions (A still cooling)')
   t.equal(r.ask().ok, false)
   t.equal(r.keyState('p1', 'A').cooldownUntil, r.clock + 30_000, 'the cooldown carried over regardless')
+})
+
+t.test('a lowered limit never hands out a fresh minute', async (t) => {
+  const r = primed()
+  r.reload(cfg([key('A'), key('B', { rpm_limit: 1 })]))
+  t.equal(r.keyState('p1', 'B').rpm.used(r.clock), 1, 'the newest admission is kept')
+  t.equal(r.ask().ok, false, 'B is full under its new limit')
 })
 
 t.test('a changed breaker config applies to the carried-over breaker', async (t) => {
@@ -103,12 +108,12 @@ t.test('an outcome for a lease granted before the reload settles without throwin
   t.equal(r.keyState('p1', 'A').inflight, 1, 'in-flight carried over')
   t.equal(r.keyState('p1', 'B').inflight, 1)
   t.doesNotThrow(() => r.report(a, 200, { usage: { input_tokens: 10, output_tokens: 10 } }), 'kept key')
-  t.doesNotThrow(() => r.report(b, 200, { usage: { input_tokens: 10, output_tokens: 10 } }), 'key with a new window')
+  t.doesNotThrow(() => r.report(b, 200, { usage: { input_tokens: 10, output_tokens: 10 } }), 'key with a new limit')
   t.doesNotThrow(() => r.report(c, 503), 'removed provider')
   t.equal(r.keyState('p1', 'A').inflight, 0)
   t.equal(r.keyState('p1', 'B').inflight, 0)
   t.equal(r.keyState('p1', 'A').tpm.used(r.clock), 20, 'the carried window settled with the real usage')
-  t.equal(r.keyState('p1', 'B').tpm.used(r.clock), 0, 'the new window knows nothing of the old reservation')
+  t.equal(r.keyState('p1', 'B').tpm.used(r.clock), 20, 'the reservation made before the reload settled under the new limit')
   t.equal(r.sup.state.leases.size, 0, 'no lease left open')
   // A key removed while its lease was out.
   const d = r.lease({ tried: new Set([r.keyId('p1', 'B')]) })

@@ -1,0 +1,142 @@
+/**
+ * What the relay has done lately, for the status page and `cc-relay status`: requests per second and
+ * error rate over the last minute, the last failovers, and usage totals (requests, tokens, estimated
+ * cost) per team client and per provider/model since start. Fed once per finished request on the main
+ * thread; O(1) per request.
+ */
+import type { Usage } from '../shared/protocol.js'
+import type { PriceTable } from './pricing.js'
+
+/** One finished client request, as the request log sees it. */
+export interface FinishedRequest {
+  readonly route: string
+  /** The team client's name (`server.auth.clients`), or '' for the shared key / no auth. */
+  readonly client: string
+  readonly status: number
+  /** Set when the relay (not the upstream) produced the error, or a stream ended in `event: error`. */
+  readonly errorCode: string | undefined
+  readonly provider: string | undefined
+  readonly upstreamModel: string | undefined
+  readonly usage: Usage | undefined
+}
+
+export interface UsageTotals {
+  requests: number
+  errors: number
+  input_tokens: number
+  output_tokens: number
+  cache_read_input_tokens: number
+  cache_creation_input_tokens: number
+  /** Estimated USD, of the requests whose model has a price. */
+  cost_usd: number
+  /** Requests whose model had no price (their cost is not in cost_usd). */
+  unpriced_requests: number
+}
+
+export interface FailoverEvent {
+  readonly at: number
+  readonly request_id: string
+  readonly provider: string
+  /** The upstream status (`429`) or the relay's error code (`upstream_unreachable`). */
+  readonly reason: string
+}
+
+const WINDOW_S = 60
+const RECENT_FAILOVERS = 20
+
+/** Failed from the operator's point of view: 5xx, 429, or a stream cut by an error. */
+export const isError = (r: Pick<FinishedRequest, 'status' | 'errorCode'>): boolean =>
+  r.status >= 500 || r.status === 429 || (r.status < 400 && r.errorCode !== undefined)
+
+const emptyTotals = (): UsageTotals => ({
+  requests: 0,
+  errors: 0,
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_read_input_tokens: 0,
+  cache_creation_input_tokens: 0,
+  cost_usd: 0,
+  unpriced_requests: 0,
+})
+
+export class Activity {
+  readonly startedAt = Date.now()
+  prices: PriceTable
+  /** Per-second request and error counts of the last minute, indexed by epoch second mod 60. */
+  readonly #requests = new Uint32Array(WINDOW_S)
+  readonly #errors = new Uint32Array(WINDOW_S)
+  readonly #stamp = new Float64Array(WINDOW_S)
+  readonly #failovers: FailoverEvent[] = []
+  readonly byClient = new Map<string, UsageTotals>()
+  /** Keyed `provider\u0000model`. */
+  readonly byModel = new Map<string, UsageTotals & { provider: string; model: string }>()
+  failoverCount = 0
+
+  constructor(prices: PriceTable) {
+    this.prices = prices
+  }
+
+  finished(r: FinishedRequest, now = Date.now()): void {
+    const second = Math.floor(now / 1000)
+    const slot = second % WINDOW_S
+    if (this.#stamp[slot] !== second) {
+      this.#stamp[slot] = second
+      this.#requests[slot] = 0
+      this.#errors[slot] = 0
+    }
+    const failed = isError(r)
+    this.#requests[slot]!++
+    if (failed) this.#errors[slot]!++
+    const cost = r.usage && r.upstreamModel ? this.prices.costOf(r.upstreamModel, r.usage) : undefined
+    let client = this.byClient.get(r.client)
+    if (!client) this.byClient.set(r.client, (client = emptyTotals()))
+    add(client, r, failed, cost)
+    if (r.provider && r.upstreamModel) {
+      const key = `${r.provider}\u0000${r.upstreamModel}`
+      let model = this.byModel.get(key)
+      if (!model) this.byModel.set(key, (model = { provider: r.provider, model: r.upstreamModel, ...emptyTotals() }))
+      add(model, r, failed, cost)
+    }
+  }
+
+  failover(event: FailoverEvent): void {
+    this.failoverCount++
+    this.#failovers.push(event)
+    if (this.#failovers.length > RECENT_FAILOVERS) this.#failovers.shift()
+  }
+
+  /** Newest first. */
+  recentFailovers(): readonly FailoverEvent[] {
+    return [...this.#failovers].reverse()
+  }
+
+  /** Requests per second and the share of them that failed, over the last minute. */
+  lastMinute(now = Date.now()): { requests_per_s: number; error_rate: number; window_s: number } {
+    const second = Math.floor(now / 1000)
+    let requests = 0
+    let errors = 0
+    for (let i = 0; i < WINDOW_S; i++) {
+      if (this.#stamp[i]! > second - WINDOW_S) {
+        requests += this.#requests[i]!
+        errors += this.#errors[i]!
+      }
+    }
+    // Until the relay has run a minute, the rate is over the time it has run.
+    const span = Math.min(WINDOW_S, Math.max(1, (now - this.startedAt) / 1000))
+    return { requests_per_s: requests / span, error_rate: requests ? errors / requests : 0, window_s: WINDOW_S }
+  }
+}
+
+function add(totals: UsageTotals, r: FinishedRequest, failed: boolean, cost: number | undefined): void {
+  totals.requests++
+  if (failed) totals.errors++
+  if (r.usage) {
+    totals.input_tokens += r.usage.input_tokens
+    totals.output_tokens += r.usage.output_tokens
+    totals.cache_read_input_tokens += r.usage.cache_read_input_tokens
+    totals.cache_creation_input_tokens += r.usage.cache_creation_input_tokens
+  }
+  const used = r.usage !== undefined && r.usage.input_tokens + r.usage.output_tokens > 0
+  if (cost !== undefined) totals.cost_usd += cost
+  else if (used) totals.unpriced_requests++
+}

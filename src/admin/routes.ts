@@ -1,0 +1,70 @@
+/**
+ * The admin endpoints: `/status` (the live page), `/status.json` and `/metrics` (Prometheus text).
+ * Each checks AdminAuth first; a refused browser gets a Basic-auth challenge so it can ask for the key.
+ */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
+import { nextRequestId } from '../ingress/request-id.js'
+import { sendError, statusLine } from '../ingress/respond.js'
+import type { ResponseState } from '../ingress/respond.js'
+import type { Supervisor } from '../supervisor/supervisor.js'
+import type { AdminAuth } from './admin-auth.js'
+import { STATUS_PAGE_HTML } from './status-page.js'
+import { statusSnapshot } from './status.js'
+import type { ConfigInfo } from './status.js'
+import type { Telemetry } from './telemetry.js'
+
+export interface AdminDeps {
+  /** Replaced on reload (a new `server.admin.api_key` applies at once). */
+  auth: AdminAuth
+  readonly supervisor: Supervisor
+  readonly telemetry: Telemetry
+  readonly configInfo: ConfigInfo
+  readonly activeRequests: () => number
+  readonly version: string
+  readonly store: () => { readonly kind: string; readonly shared: boolean; readonly instances: number }
+}
+
+export type AdminRoute = 'page' | 'status' | 'metrics'
+
+function send(res: HttpResponse, state: ResponseState, contentType: string, body: string, requestId: string): void {
+  if (state.aborted) return
+  res.cork(() => {
+    res
+      .writeStatus(statusLine(200))
+      .writeHeader('content-type', contentType)
+      .writeHeader('cache-control', 'no-store')
+      .writeHeader('request-id', requestId)
+      .writeHeader('x-cc-relay-request-id', requestId)
+    res.end(body)
+  })
+}
+
+export function handleAdmin(deps: AdminDeps, route: AdminRoute, res: HttpResponse, req: HttpRequest): void {
+  const state: ResponseState = { aborted: false }
+  const requestId = nextRequestId()
+  res.onAborted(() => (state.aborted = true))
+  const peer = Buffer.from(res.getRemoteAddressAsText()).toString()
+  const refused = deps.auth.check(req.getHeader('authorization'), peer)
+  if (refused) {
+    const challenge = refused.code === 'admin_unauthenticated' ? ['www-authenticate', 'Basic realm="cc-relay admin", charset="UTF-8"'] : []
+    sendError(res, state, refused, requestId, false, challenge)
+    return
+  }
+  if (route === 'page') return send(res, state, 'text/html; charset=utf-8', STATUS_PAGE_HTML, requestId)
+  if (route === 'status') {
+    const snapshot = statusSnapshot({
+      state: deps.supervisor.state,
+      activity: deps.telemetry.activity,
+      config: deps.configInfo,
+      activeRequests: deps.activeRequests(),
+      version: deps.version,
+      store: deps.store(),
+    })
+    return send(res, state, 'application/json', JSON.stringify(snapshot), requestId)
+  }
+  const registry = deps.telemetry.metrics.registry
+  registry.metrics().then(
+    (text) => send(res, state, registry.contentType, text, requestId),
+    (err: Error) => sendError(res, state, { code: 'internal', message: `metrics failed: ${err.message}` }, requestId),
+  )
+}

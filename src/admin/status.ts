@@ -1,0 +1,156 @@
+/**
+ * `GET /status.json`: the running relay's state for the status page and `cc-relay status`. Keys appear
+ * by hash only; limits are shown beside what the sliding windows have used. Nothing here is a secret.
+ */
+import type { SupervisorState, KeyState } from '../supervisor/state.js'
+import { keyWaitMs } from '../supervisor/key-pick.js'
+import type { Activity, FailoverEvent, UsageTotals } from './activity.js'
+
+/** The reload bookkeeping the snapshot reports. */
+export interface ConfigInfo {
+  readonly source: string
+  loadedAt: number
+  reloads: number
+  /** The last reload's problems, when it was refused (the running config stayed). */
+  lastError: string | undefined
+  /** Changed settings that only a restart applies (listen address, TLS files, plugin_dirs). */
+  restartNeeded: string[]
+}
+
+export interface Used {
+  readonly used: number
+  /** 0 = unlimited. */
+  readonly limit: number
+}
+
+export interface KeyStatus {
+  readonly id: string
+  readonly hash: string
+  readonly priority: number
+  readonly inflight: number
+  readonly available: boolean
+  readonly rpm: Used
+  readonly tpm: Used
+  readonly itpm: Used
+  readonly otpm: Used
+  readonly cooldown_until: string | null
+  readonly cooldown_kind: 'throttle' | 'quota' | null
+  readonly unusable: string | null
+  /** The upstream's last `anthropic-ratelimit-*` headers for this key (budgets it reported). */
+  readonly learned: Readonly<Record<string, string>>
+}
+
+export interface ProviderStatus {
+  readonly name: string
+  readonly type: string
+  readonly enabled: boolean
+  readonly priority: number
+  readonly inflight: number
+  readonly breaker: { readonly state: 'closed' | 'open' | 'half_open'; readonly failures: number; readonly open_until: string | null }
+  readonly keys: readonly KeyStatus[]
+}
+
+export interface ClientStatus extends UsageTotals {
+  /** The team client's name; '' is everyone on the shared key (or no key). */
+  readonly name: string
+  readonly inflight: number
+  readonly rpm: Used
+  readonly tpm: Used
+  readonly max_concurrent: number
+}
+
+export interface StatusSnapshot {
+  readonly relay: { readonly version: string; readonly started_at: string; readonly uptime_s: number; readonly pid: number }
+  readonly config: { readonly source: string; readonly loaded_at: string; readonly reloads: number; readonly last_error: string | null; readonly restart_needed: readonly string[] }
+  readonly store: { readonly kind: string; readonly shared: boolean; readonly instances: number }
+  readonly traffic: { readonly requests_per_s: number; readonly error_rate: number; readonly window_s: number; readonly active_requests: number; readonly failovers: number }
+  readonly providers: readonly ProviderStatus[]
+  readonly clients: readonly ClientStatus[]
+  readonly usage: readonly (UsageTotals & { readonly provider: string; readonly model: string })[]
+  /** Subscription logins forwarded to anthropic providers, by credential hash. */
+  readonly logins: readonly { readonly hash: string; readonly requests: number; readonly tokens: number }[]
+  readonly recent_failovers: readonly (Omit<FailoverEvent, 'at'> & { readonly at: string })[]
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+const NO_ESTIMATE = { input: 0, output: 0 }
+const NOTHING_TRIED: ReadonlySet<string> = new Set()
+
+/** Whether `k` could take a request right now (ignoring the request's own size). */
+export function keyAvailable(k: KeyState, now: number): boolean {
+  return keyWaitMs(k, NO_ESTIMATE, now, NOTHING_TRIED) === 0
+}
+
+function keyStatus(k: KeyState, now: number): KeyStatus {
+  const cooling = k.cooldownUntil > now
+  return {
+    id: k.id,
+    hash: k.hash,
+    priority: k.config.priority,
+    inflight: k.inflight,
+    available: keyAvailable(k, now),
+    rpm: { used: k.rpm.used(now), limit: k.rpm.limit },
+    tpm: { used: k.tpm.used(now), limit: k.tpm.limit },
+    itpm: { used: k.itpm.used(now), limit: k.itpm.limit },
+    otpm: { used: k.otpm.used(now), limit: k.otpm.limit },
+    cooldown_until: cooling ? iso(k.cooldownUntil) : null,
+    cooldown_kind: cooling ? (k.cooldownKind ?? 'throttle') : null,
+    unusable: k.unusable ?? null,
+    learned: k.learned,
+  }
+}
+
+export interface SnapshotInputs {
+  readonly state: SupervisorState
+  readonly activity: Activity
+  readonly config: ConfigInfo
+  readonly activeRequests: number
+  readonly version: string
+  readonly store: { readonly kind: string; readonly shared: boolean; readonly instances: number }
+}
+
+export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): StatusSnapshot {
+  const { state, activity, config } = inputs
+  const providers = state.providers.map((p): ProviderStatus => ({
+    name: p.config.name,
+    type: p.config.type,
+    enabled: p.config.enabled,
+    priority: p.priority,
+    inflight: p.inflight,
+    breaker: { state: p.breaker.available(now) && p.breaker.state === 'open' ? 'half_open' : p.breaker.state, failures: p.breaker.failures, open_until: p.breaker.state === 'open' && p.breaker.openUntil > now ? iso(p.breaker.openUntil) : null },
+    keys: p.keys.map((k) => keyStatus(k, now)),
+  }))
+  // Every configured team client, used or not, and anyone else who used the relay (the shared key).
+  const names = new Set<string>([...state.team.keys(), ...activity.byClient.keys()])
+  const clients = [...names].map((name): ClientStatus => {
+    const team = state.team.get(name)
+    const totals = activity.byClient.get(name)
+    return {
+      name,
+      requests: 0,
+      errors: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 0,
+      cost_usd: 0,
+      unpriced_requests: 0,
+      ...totals,
+      inflight: team?.inflight ?? 0,
+      rpm: { used: team ? team.rpm.used(now) : 0, limit: team?.config.rpm_limit ?? 0 },
+      tpm: { used: team ? team.tpm.used(now) : 0, limit: team?.config.tpm_limit ?? 0 },
+      max_concurrent: team?.config.max_concurrent ?? 0,
+    }
+  })
+  return {
+    relay: { version: inputs.version, started_at: iso(activity.startedAt), uptime_s: Math.round((now - activity.startedAt) / 1000), pid: process.pid },
+    config: { source: config.source, loaded_at: iso(config.loadedAt), reloads: config.reloads, last_error: config.lastError ?? null, restart_needed: config.restartNeeded },
+    store: inputs.store,
+    traffic: { ...activity.lastMinute(now), active_requests: inputs.activeRequests, failovers: activity.failoverCount },
+    providers,
+    clients,
+    usage: [...activity.byModel.values()],
+    logins: [...state.logins].map(([hash, u]) => ({ hash, requests: u.requests, tokens: u.tokens })),
+    recent_failovers: activity.recentFailovers().map((f) => ({ ...f, at: iso(f.at) })),
+  }
+}
