@@ -2,6 +2,8 @@
  * Checks that span several keys or read a string's meaning. They run on the raw data even when
  * the schema found problems (so one run reports everything), hence every read is guarded.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { isIPv6 } from 'node:net'
 import { formatPath, type Segments } from './paths.js'
 import type { ProblemList } from './problems.js'
@@ -63,6 +65,44 @@ function checkRouting(routing: Data | undefined, providerNames: ReadonlySet<stri
   }
 }
 
+type TlsField = 'cert_file' | 'key_file'
+interface TlsProblem {
+  readonly field: TlsField
+  readonly message: string
+}
+
+function readTlsFile(field: TlsField, file: string): string | TlsProblem {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (err) {
+    return { field, message: `cannot read "${file}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }
+  }
+}
+
+/**
+ * uWS opens the two files itself and reports any trouble only as "App construction failed", naming
+ * neither: read and parse them here (relative to the working directory, as uWS does) so the problem
+ * names the file, and `config validate` catches it too.
+ */
+function tlsFilesProblem(cert: string, key: string): TlsProblem | undefined {
+  const certPem = readTlsFile('cert_file', cert)
+  if (typeof certPem !== 'string') return certPem
+  const keyPem = readTlsFile('key_file', key)
+  if (typeof keyPem !== 'string') return keyPem
+  let certificate: X509Certificate
+  try {
+    certificate = new X509Certificate(certPem)
+  } catch {
+    return { field: 'cert_file', message: `"${cert}" is not a PEM certificate` }
+  }
+  try {
+    if (!certificate.checkPrivateKey(createPrivateKey(keyPem))) return { field: 'key_file', message: `"${key}" is not the key of the certificate in "${cert}"` }
+  } catch {
+    return { field: 'key_file', message: `"${key}" is not an unencrypted PEM private key` }
+  }
+  return undefined
+}
+
 function checkServer(server: Data | undefined, problems: ProblemList): void {
   const listen = text(server?.['listen'])
   const listenError = listen === undefined ? undefined : listenProblem(listen)
@@ -73,6 +113,9 @@ function checkServer(server: Data | undefined, problems: ProblemList): void {
   if ((cert === '') !== (key === '')) {
     const missing = cert === '' ? 'cert_file' : 'key_file'
     problems.add(['server', 'tls', missing], 'cert_file and key_file must be set together')
+  } else if (cert !== '') {
+    const problem = tlsFilesProblem(cert, key)
+    if (problem !== undefined) problems.add(['server', 'tls', problem.field], problem.message)
   }
   checkUnique(list(record(server?.['auth'])?.['clients']), ['server', 'auth', 'clients'], 'client', problems)
 }

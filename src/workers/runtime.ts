@@ -1,10 +1,10 @@
 /**
  * Everything a worker thread builds once: the config copy it was started with, its plugins, one undici
- * Agent (a keep-alive pool per upstream origin), and the sweep that enforces the relay's own idle and
- * total timeouts. undici's body timeout is off (`bodyTimeout: 0`): its idle-between-chunks default of
+ * dispatcher (a keep-alive pool per upstream origin, through HTTPS_PROXY when set: upstream-agent.ts),
+ * and the sweep that enforces the relay's own idle and total timeouts. undici's body timeout is off (`bodyTimeout: 0`): its idle-between-chunks default of
  * 300 s would cut long thinking pauses the relay is meant to carry (STACK.md).
  */
-import { Agent } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { ProviderPlugin } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
 import { relayError } from '../shared/errors.js'
@@ -12,21 +12,22 @@ import { RejectedRequest } from '../shared/json-edit.js'
 import type { RelayTask } from '../shared/protocol.js'
 import { Exchange } from './exchange.js'
 import { CredentialError, prepareRequest } from './prepare.js'
+import { createUpstreamAgent } from './upstream-agent.js'
 
 const SWEEP_MS = 250
 
 export class WorkerRuntime {
   readonly #config: RelayConfig
   readonly #plugins: ReadonlyMap<string, ProviderPlugin>
-  readonly #agent: Agent
+  readonly #agent: Dispatcher
   readonly #active = new Set<Exchange>()
 
   constructor(config: RelayConfig, plugins: ReadonlyMap<string, ProviderPlugin>) {
     this.#config = config
     this.#plugins = plugins
     const t = config.server.timeouts
-    this.#agent = new Agent({
-      connect: { timeout: t.connect_ms },
+    this.#agent = createUpstreamAgent({
+      connectTimeoutMs: t.connect_ms,
       headersTimeout: t.first_byte_ms,
       bodyTimeout: 0,
       // Below common server idle timeouts (uWS closes idle sockets at 10 s): a request sent on a socket
