@@ -1,12 +1,192 @@
-/** The live status page (`GET /status`): one self-contained HTML document that polls `/status.json`. */
+/**
+ * The live status page (`GET /status`): one self-contained HTML document (inline CSS and vanilla JS, no
+ * external resources) that polls `status.json` every 2 s and renders it. The URL is relative, so the
+ * browser sends the Basic-auth credentials it already gave for `/status`. Every value reaches the DOM
+ * through textContent, never as markup. The script avoids backticks, `${` and backslashes so this
+ * TypeScript template literal carries it unchanged.
+ */
 export const STATUS_PAGE_HTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>cc-relay status</title></head>
-<body><h1>cc-relay</h1><pre id="raw">loading…</pre>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cc-relay status</title><link rel="icon" href="data:,">
+<style>
+:root { color-scheme: light dark; --bg: #fafafa; --fg: #1d1d1f; --muted: #6e6e73; --line: #e3e3e6; --card: #fff;
+  --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --accent: #0969da; }
+@media (prefers-color-scheme: dark) { :root { --bg: #111214; --fg: #e6e6e9; --muted: #9a9aa2; --line: #2c2d31;
+  --card: #1a1b1e; --ok: #3fb950; --warn: #d29922; --bad: #f85149; --accent: #58a6ff; } }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 1.5rem clamp(1rem, 3vw, 2.5rem); background: var(--bg); color: var(--fg);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+h1 { font-size: 1.4rem; margin: 0; } h1 small { color: var(--muted); font-weight: 400; font-size: .9rem; }
+h2 { font-size: 1rem; margin: 1.8rem 0 .5rem; }
+header { display: flex; flex-wrap: wrap; gap: .4rem 1.5rem; align-items: baseline; justify-content: space-between; }
+.meta, .muted { color: var(--muted); } .meta span + span::before { content: " · "; }
+.banner { margin: 1rem 0 0; padding: .6rem .9rem; border-radius: 6px; border: 1px solid; white-space: pre-wrap; }
+.banner.bad { border-color: var(--bad); color: var(--bad); } .banner.warn { border-color: var(--warn); color: var(--warn); }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: .8rem; margin-top: 1.2rem; }
+.tile { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .7rem .9rem; }
+.tile b { display: block; font-size: 1.6rem; font-variant-numeric: tabular-nums; }
+.tile span { color: var(--muted); font-size: .85rem; }
+.wrap { overflow-x: auto; background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .4rem .7rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
+th { color: var(--muted); font-weight: 500; font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; }
+tbody:last-child tr:last-child td, tbody:last-child td[rowspan] { border-bottom: 0; }
+#providers tbody + tbody { border-top: 2px solid var(--line); } td[rowspan] { vertical-align: top; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .85em; }
+.state-closed, .yes { color: var(--ok); } .state-half_open { color: var(--warn); } .state-open, .no { color: var(--bad); }
+.state-closed, .state-half_open, .state-open { font-weight: 600; }
+</style></head>
+<body>
+<header>
+  <h1>cc-relay <small id="version" data-testid="version"></small></h1>
+  <div class="muted">updated <span id="last-refresh" data-testid="last-refresh">never</span></div>
+</header>
+<div class="meta" id="relay-meta" data-testid="relay-meta">loading…</div>
+<div id="disconnected" data-testid="disconnected" class="banner bad" hidden></div>
+<div id="reload-error" data-testid="reload-error" class="banner bad" hidden></div>
+<div id="restart-needed" data-testid="restart-needed" class="banner warn" hidden></div>
+<section class="tiles" id="traffic" data-testid="traffic">
+  <div class="tile"><b id="rps" data-testid="rps">–</b><span>requests/s (last <span class="window">60</span> s)</span></div>
+  <div class="tile"><b id="error-rate" data-testid="error-rate">–</b><span>error rate</span></div>
+  <div class="tile"><b id="active" data-testid="active">–</b><span>active requests</span></div>
+  <div class="tile"><b id="failover-count" data-testid="failover-count">–</b><span>failovers since start</span></div>
+</section>
+<h2>Providers</h2>
+<div class="wrap"><table id="providers" data-testid="providers"><thead><tr><th>Provider</th><th>Type</th><th>Breaker</th>
+  <th class="num">In-flight</th><th>Key</th><th class="num">Priority</th><th class="num">RPM</th><th class="num">TPM</th><th>Cooldown</th><th>Unusable</th><th>Available</th></tr></thead></table></div>
+<h2>Team clients</h2>
+<div class="wrap"><table id="clients" data-testid="clients"><thead><tr><th>Client</th><th class="num">Requests</th><th class="num">Errors</th><th class="num">Input</th>
+  <th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Est. cost</th><th class="num">In-flight</th><th class="num">RPM</th><th class="num">TPM</th><th class="num">Max concurrent</th></tr></thead><tbody></tbody></table></div>
+<h2>Usage by provider and model</h2>
+<div class="wrap"><table id="usage" data-testid="usage"><thead><tr><th>Provider</th><th>Model</th><th class="num">Requests</th><th class="num">Errors</th>
+  <th class="num">Input</th><th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Est. cost</th></tr></thead><tbody></tbody></table></div>
+<h2>Subscription logins</h2>
+<div class="wrap"><table id="logins" data-testid="logins"><thead><tr><th>Login</th><th class="num">Requests</th><th class="num">Tokens</th></tr></thead><tbody></tbody></table></div>
+<h2>Recent failovers</h2>
+<div class="wrap"><table id="failovers" data-testid="failovers"><thead><tr><th>Time</th><th>Request</th><th>Provider</th><th>Reason</th></tr></thead><tbody></tbody></table></div>
 <script>
-async function refresh() {
-  const res = await fetch('status.json', { cache: 'no-store', credentials: 'same-origin' })
-  document.getElementById('raw').textContent = JSON.stringify(await res.json(), null, 2)
+"use strict";
+var POLL_MS = 2000;
+var $ = function (id) { return document.getElementById(id); };
+
+// Builds an element; children are nodes or strings (strings become text nodes, never markup).
+function el(tag, attrs, children) {
+  var node = document.createElement(tag);
+  Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, String(attrs[name])); });
+  (children || []).forEach(function (c) { node.append(c instanceof Node ? c : document.createTextNode(String(c))); });
+  return node;
 }
-refresh(); setInterval(refresh, 2000)
-</script></body></html>
+function td(text, cls, field) {
+  var attrs = {}; if (cls) attrs.class = cls; if (field) attrs["data-field"] = field;
+  return el("td", attrs, [text]);
+}
+function num(n) { return Number(n).toLocaleString("en-US"); }
+function limit(n) { return n > 0 ? num(n) : "∞"; }
+function used(u) { return num(u.used) + " / " + limit(u.limit); }
+function clock(iso) { return new Date(iso).toLocaleTimeString(); }
+function cost(t) {
+  if (t.cost_usd === 0 && t.unpriced_requests > 0) return "—";
+  var text = "$" + t.cost_usd.toFixed(4);
+  return t.unpriced_requests > 0 ? text + " (+" + t.unpriced_requests + " unpriced)" : text;
+}
+function uptime(s) {
+  var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+  return d ? d + "d " + h + "h" : h ? h + "h " + m + "m" : m ? m + "m " + (s % 60) + "s" : s + "s";
+}
+function banner(id, text) { var b = $(id); b.hidden = !text; b.textContent = text || ""; }
+// An empty table still says so, rather than looking broken.
+function emptyRow(cols, text) { return el("tr", {}, [el("td", { colspan: cols, class: "muted" }, [text])]); }
+function fillBody(tableId, rows, cols, emptyText) {
+  var body = $(tableId).tBodies[0];
+  body.replaceChildren.apply(body, rows.length ? rows : [emptyRow(cols, emptyText)]);
+}
+
+function renderHeader(s) {
+  $("version").textContent = s.relay.version;
+  var store = s.store.kind + (s.store.shared ? " (shared)" : "") + ", " + s.store.instances + (s.store.instances === 1 ? " instance" : " instances");
+  var parts = ["up " + uptime(s.relay.uptime_s), "pid " + s.relay.pid, "config " + s.config.source,
+    s.config.reloads + (s.config.reloads === 1 ? " reload" : " reloads"), "store " + store];
+  $("relay-meta").replaceChildren.apply($("relay-meta"), parts.map(function (p) { return el("span", {}, [p]); }));
+  banner("reload-error", s.config.last_error ? "Last reload refused (the running config stayed): " + s.config.last_error : "");
+  banner("restart-needed", s.config.restart_needed.length ? "Restart needed to apply: " + s.config.restart_needed.join(", ") : "");
+  $("rps").textContent = s.traffic.requests_per_s.toFixed(2);
+  $("error-rate").textContent = (s.traffic.error_rate * 100).toFixed(1) + " %";
+  $("active").textContent = num(s.traffic.active_requests);
+  $("failover-count").textContent = num(s.traffic.failovers);
+  document.querySelectorAll(".window").forEach(function (w) { w.textContent = s.traffic.window_s; });
+}
+
+function tpmText(k) {
+  var text = used(k.tpm);
+  if (k.itpm.limit > 0) text += " · in " + used(k.itpm);
+  if (k.otpm.limit > 0) text += " · out " + used(k.otpm);
+  return text;
+}
+
+function renderProviders(s) {
+  var table = $("providers");
+  Array.from(table.tBodies).forEach(function (b) { b.remove(); });
+  if (!s.providers.length) table.append(el("tbody", {}, [emptyRow(11, "no providers")]));
+  s.providers.forEach(function (p) {
+    var span = Math.max(1, p.keys.length);
+    var body = el("tbody", { "data-provider": p.name });
+    var breaker = p.breaker.state.replace("_", "-") + (p.breaker.open_until ? " until " + clock(p.breaker.open_until) : "");
+    var head = [td(p.name + (p.enabled ? "" : " (disabled)"), "", "name"), td(p.type), td(breaker, "state-" + p.breaker.state, "breaker"), td(num(p.inflight), "num")];
+    head.forEach(function (c) { c.rowSpan = span; });
+    if (!p.keys.length) body.append(el("tr", {}, head.concat([el("td", { colspan: 7, class: "muted" }, ["no pooled keys (client credentials forwarded)"])])));
+    p.keys.forEach(function (k, i) {
+      var cooldown = k.cooldown_until ? "until " + clock(k.cooldown_until) + " (" + k.cooldown_kind + ")" : "—";
+      var cells = [td(k.hash, "mono", "hash"), td(k.priority, "num"), td(used(k.rpm), "num", "rpm"), td(tpmText(k), "num", "tpm"),
+        td(cooldown, "", "cooldown"), td(k.unusable || "—", k.unusable ? "no" : "", "unusable"), td(k.available ? "yes" : "no", k.available ? "yes" : "no", "available")];
+      body.append(el("tr", { "data-key": k.hash }, (i === 0 ? head : []).concat(cells)));
+    });
+    table.append(body);
+  });
+}
+
+function tokenCells(t) {
+  return [td(num(t.input_tokens), "num", "input"), td(num(t.output_tokens), "num", "output"),
+    td(num(t.cache_read_input_tokens) + " / " + num(t.cache_creation_input_tokens), "num", "cache"), td(cost(t), "num", "cost")];
+}
+
+function renderTables(s) {
+  fillBody("clients", s.clients.map(function (c) {
+    return el("tr", { "data-client": c.name }, [td(c.name === "" ? "(shared key)" : c.name, c.name === "" ? "muted" : "", "name"),
+      td(num(c.requests), "num", "requests"), td(num(c.errors), "num", "errors")].concat(tokenCells(c), [td(num(c.inflight), "num", "inflight"),
+      td(used(c.rpm), "num", "rpm"), td(used(c.tpm), "num", "tpm"), td(limit(c.max_concurrent), "num", "max-concurrent")]));
+  }), 11, "no requests yet");
+  fillBody("usage", s.usage.map(function (u) {
+    return el("tr", { "data-provider": u.provider, "data-model": u.model }, [td(u.provider), td(u.model, "mono"),
+      td(num(u.requests), "num", "requests"), td(num(u.errors), "num", "errors")].concat(tokenCells(u)));
+  }), 8, "no usage yet");
+  fillBody("logins", s.logins.map(function (l) {
+    return el("tr", { "data-login": l.hash }, [td(l.hash, "mono"), td(num(l.requests), "num", "requests"), td(num(l.tokens), "num", "tokens")]);
+  }), 3, "no subscription logins");
+  fillBody("failovers", s.recent_failovers.map(function (f) {
+    return el("tr", { "data-request-id": f.request_id }, [td(clock(f.at), "", "time"), td(f.request_id, "mono", "request-id"),
+      td(f.provider, "", "provider"), td(f.reason, "", "reason")]);
+  }), 4, "no failovers");
+}
+
+async function refresh() {
+  try {
+    var res = await fetch("status.json", { cache: "no-store", credentials: "same-origin" });
+    if (!res.ok) throw new Error(res.status === 401 || res.status === 403 ? "HTTP " + res.status + ": admin key needed" : "HTTP " + res.status);
+    var s = await res.json();
+    renderHeader(s); renderProviders(s); renderTables(s);
+    var now = new Date();
+    $("last-refresh").textContent = now.toLocaleTimeString();
+    $("last-refresh").setAttribute("data-at", now.toISOString());
+    banner("disconnected", "");
+  } catch (err) {
+    // The last data stays on screen; the banner says it is stale.
+    banner("disconnected", "disconnected — retrying (" + (err && err.message ? err.message : err) + ")");
+  } finally {
+    setTimeout(refresh, POLL_MS);
+  }
+}
+refresh();
+</script>
+</body></html>
 `
