@@ -12,12 +12,15 @@
  *   (environment, shared files, SSO, container/instance roles). A key entry such as the seed's
  *   `bedrock-internal` is a pool slot with its own limits, never a credential.
  * - Errors: restJson1 answers and stream exceptions → Anthropic errors (errors.ts).
- * - Token counting is not served: Bedrock's CountTokens answers `{"inputTokens":N}` in its own shape,
- *   and the plugin contract has no translator for a non-streaming answer, so `count_tokens` falls to
- *   the relay's local estimate.
+ * - Token counting: `count_tokens` → CountTokens (`…/model/{modelId}/count-tokens`, the InvokeModel
+ *   body base64-wrapped), its `{"inputTokens":N}` rewritten to Anthropic's `{"input_tokens":N}` by
+ *   the count_tokens translator's `onWhole` (count-tokens.ts). The route is not declared yet: the core
+ *   hands a translator only streamed answers, so until it passes a whole 2xx answer to `onWhole` the
+ *   client would get Bedrock's shape; meanwhile `count_tokens` falls to the relay's local estimate.
  */
 import { definePlugin } from '../sdk.js'
 import type { AuthSpec } from '../sdk.js'
+import { CountTokensTranslator } from './count-tokens.js'
 import { mapBedrockError } from './errors.js'
 import { prepareBedrock } from './request.js'
 import type { BedrockOptions } from './request.js'
@@ -76,6 +79,6 @@ export default definePlugin<BedrockOptions>({
   // Signatures are interchangeable between Anthropic's API, Bedrock, Vertex and Foundry (wire-protocols §7).
   thinkingFamily: 'anthropic',
   prepare: prepareBedrock,
-  translator: (req) => new BedrockTranslator(req.requestId),
+  translator: (req) => (req.route === 'count_tokens' ? new CountTokensTranslator(req.requestId) : new BedrockTranslator(req.requestId)),
   mapError: mapBedrockError,
 })

@@ -1,10 +1,12 @@
 /**
  * The Bedrock InvokeModel request for one Anthropic Messages request (wire-protocols §3.1–§3.3):
  * the model in the URL, the stream choice in the endpoint, a few targeted body edits. Every other
- * byte of the body goes as the client sent it.
+ * byte of the body goes as the client sent it. A count_tokens request sends the same InvokeModel
+ * body, base64-wrapped, to CountTokens (count-tokens.ts).
  */
 import type { BodyTools, PrepareInput, UpstreamRequestSpec } from '../sdk.js'
 import { filterBetas } from './betas.js'
+import { COUNT_TOKENS_ACTION, countTokensEnvelope, withMaxTokens } from './count-tokens.js'
 
 export interface BedrockOptions {
   readonly aws_region: string
@@ -32,15 +34,8 @@ export function encodeModelId(model: string): string {
 /** Headers the client sent for Anthropic's API that Bedrock gets in the body instead (TS-BR `#adaptRequest`). */
 const MOVED_TO_BODY = ['anthropic-version', 'anthropic-beta']
 
-export function prepareBedrock(req: PrepareInput<BedrockOptions>, tools: BodyTools): UpstreamRequestSpec {
-  const model = req.model
-  // An empty id, a dot segment or a leading `;` cannot be one path segment (TS-BR path.ts refuses
-  // `.`, `..`, `;x`, `.;x`, `..;x` too).
-  if (!model || /^(\.{0,2};|\.{1,2}$)/.test(model)) tools.reject(`"${model}" is not a Bedrock model id`)
-  const action = req.stream ? 'invoke-with-response-stream' : 'invoke'
-  const url = `${req.baseUrl}/model/${encodeModelId(model)}/${action}`
-  const notes: string[] = []
-
+/** The InvokeModel body: Bedrock's version field, the model and stream choice moved to the URL, betas and cache edits. */
+function invokeModelBody(req: PrepareInput<BedrockOptions>, tools: BodyTools, notes: string[]): Uint8Array {
   let body = req.body
   // Bedrock takes the API version in the body, and the model and the stream choice from the URL
   // (AWS-REQ; TS-BR `#adaptRequest`; PY-SDK bedrock/_client.py).
@@ -72,17 +67,39 @@ export function prepareBedrock(req: PrepareInput<BedrockOptions>, tools: BodyToo
     body = scoped.body
     notes.push(`removed cache_control.scope (${scoped.removed})`)
   }
+  return body
+}
 
+/** The client's headers minus what Bedrock gets elsewhere, plus the JSON content type. */
+function upstreamHeaders(client: Readonly<Record<string, string>>, accept: string): Record<string, string> {
   const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(req.headers)) {
+  for (const [name, value] of Object.entries(client)) {
     // `x-amz-*` (date, security token, payload hash) belong to the relay's own SigV4 signature: a
     // client's copy would contradict it. Bedrock's own options are `x-amzn-bedrock-*` and go along.
     if (!MOVED_TO_BODY.includes(name) && !name.startsWith('x-amz-')) headers[name] = value
   }
-  // AWS InvokeModel / InvokeModelWithResponseStream request syntax (wire-protocols §3.1).
+  // AWS InvokeModel / InvokeModelWithResponseStream / CountTokens request syntax (wire-protocols §3.1, §3.7).
   headers['content-type'] = 'application/json'
-  headers['accept'] = req.stream ? 'application/vnd.amazon.eventstream' : 'application/json'
+  headers['accept'] = accept
+  return headers
+}
+
+export function prepareBedrock(req: PrepareInput<BedrockOptions>, tools: BodyTools): UpstreamRequestSpec {
+  const model = req.model
+  // An empty id, a dot segment or a leading `;` cannot be one path segment (TS-BR path.ts refuses
+  // `.`, `..`, `;x`, `.;x`, `..;x` too).
+  if (!model || /^(\.{0,2};|\.{1,2}$)/.test(model)) tools.reject(`"${model}" is not a Bedrock model id`)
+  // The same id as for invoke: base ids, inference profiles and ARNs alike (AWS-CT: "identifier or ARN").
+  const modelUrl = `${req.baseUrl}/model/${encodeModelId(model)}`
+  const notes: string[] = []
+  const body = invokeModelBody(req, tools, notes)
 
   // CONTRACT §5: the client's query string (`?beta=true`) goes to anthropic-type upstreams only.
-  return { url, headers, body, notes }
+  if (req.route === 'count_tokens') {
+    const envelope = countTokensEnvelope(withMaxTokens(body, tools))
+    return { url: `${modelUrl}/${COUNT_TOKENS_ACTION}`, headers: upstreamHeaders(req.headers, 'application/json'), body: envelope, notes }
+  }
+  const action = req.stream ? 'invoke-with-response-stream' : 'invoke'
+  const accept = req.stream ? 'application/vnd.amazon.eventstream' : 'application/json'
+  return { url: `${modelUrl}/${action}`, headers: upstreamHeaders(req.headers, accept), body, notes }
 }

@@ -13,6 +13,9 @@
  * - `/invoke` answers Anthropic's message JSON; `/invoke-with-response-stream` answers
  *   `application/vnd.amazon.eventstream` `chunk` frames, each carrying one Anthropic event as base64
  *   plus random-length padding `p`, as Bedrock sends them.
+ * - `/count-tokens` (CountTokens, AWS-CT) takes `{"input":{"invokeModel":{"body":"<base64>"}}}`; the
+ *   decoded InvokeModel body is checked like an invoke body and must carry `max_tokens` too. It
+ *   answers `{"inputTokens":N}` with N = `mockTokenCount(decoded body)`.
  *
  * Every request is recorded (raw path, headers, body, who it authenticated as). A test can replace
  * the answer with `override` (a whole HTTP answer, or a list of frames for a stream).
@@ -47,9 +50,11 @@ export interface BedrockRequest {
   readonly url: string
   /** The model id, percent-decoded. */
   readonly model: string
-  readonly action: 'invoke' | 'invoke-with-response-stream' | ''
+  readonly action: 'invoke' | 'invoke-with-response-stream' | 'count-tokens' | ''
   readonly headers: IncomingMessage['headers']
   readonly body: Buffer
+  /** CountTokens: the InvokeModel body decoded from `input.invokeModel.body`, when it was valid base64. */
+  readonly invokeBody?: Buffer
   /** Who the request authenticated as; undefined when it was refused. */
   readonly auth: AuthSeen | undefined
   /** Why authentication failed, when it did. */
@@ -100,6 +105,36 @@ export function streamFrames(metrics = false): Buffer[] {
         : event,
     ),
   )
+}
+
+// ---- CountTokens ----
+
+/**
+ * The mock's token count for a decoded InvokeModel body: deterministic and far from the relay's own
+ * estimate (about request bytes ÷ 4), so a test can tell which of the two answered.
+ */
+export function mockTokenCount(invokeBody: Buffer): number {
+  return 100_000 + invokeBody.byteLength
+}
+
+/**
+ * `{"input":{"invokeModel":{"body":"<base64>"}}}` → the decoded bytes, or why Bedrock would refuse it.
+ * The base64 must be canonical (it re-encodes to itself), as a strict blob decoder demands.
+ */
+export function decodeCountTokensInput(body: Buffer): { ok: true; invokeBody: Buffer } | { ok: false; message: string } {
+  let json: unknown
+  try {
+    json = JSON.parse(body.toString('utf8'))
+  } catch {
+    return { ok: false, message: 'Malformed input request, please reformat your input and try again.' }
+  }
+  const input = (json as { input?: unknown } | null)?.input
+  const invokeModel = typeof input === 'object' && input !== null ? (input as { invokeModel?: unknown }).invokeModel : undefined
+  const blob = typeof invokeModel === 'object' && invokeModel !== null ? (invokeModel as { body?: unknown }).body : undefined
+  if (typeof blob !== 'string') return { ok: false, message: '1 validation error detected: Value at \'input.invokeModel.body\' failed to satisfy constraint: Member must not be null' }
+  const decoded = Buffer.from(blob, 'base64')
+  if (decoded.toString('base64') !== blob) return { ok: false, message: "Invalid base64 in 'input.invokeModel.body'." }
+  return { ok: true, invokeBody: decoded }
 }
 
 // ---- SigV4 verification ----
@@ -215,7 +250,7 @@ export class BedrockMock {
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
-    const route = /^\/model\/([^/?]+)\/(invoke|invoke-with-response-stream)(?:\?|$)/.exec(req.url ?? '')
+    const route = /^\/model\/([^/?]+)\/(invoke|invoke-with-response-stream|count-tokens)(?:\?|$)/.exec(req.url ?? '')
     let model = ''
     try {
       model = route ? decodeURIComponent(route[1]!) : ''
@@ -223,6 +258,7 @@ export class BedrockMock {
       model = route?.[1] ?? ''
     }
     const verdict = await this.#verify(req, body)
+    const counting = route?.[2] === 'count-tokens' ? decodeCountTokensInput(body) : undefined
     const record: BedrockRequest = {
       method: req.method!,
       url: req.url!,
@@ -230,6 +266,7 @@ export class BedrockMock {
       action: (route?.[2] as BedrockRequest['action']) ?? '',
       headers: req.headers,
       body,
+      ...(counting?.ok ? { invokeBody: counting.invokeBody } : {}),
       auth: verdict.ok ? verdict.auth : undefined,
       ...(verdict.ok ? {} : { authError: verdict.type }),
     }
@@ -249,9 +286,12 @@ export class BedrockMock {
       return void res.end(override.body)
     }
 
+    if (counting && !counting.ok) return fail(400, 'ValidationException', counting.message)
+    // What InvokeModel would get: the request body, or for CountTokens the body it carries.
+    const invokeBody = counting?.ok ? counting.invokeBody : body
     let json: Record<string, unknown>
     try {
-      json = JSON.parse(body.toString('utf8')) as Record<string, unknown>
+      json = JSON.parse(invokeBody.toString('utf8')) as Record<string, unknown>
     } catch {
       return fail(400, 'ValidationException', 'Malformed input request, please reformat your input and try again.')
     }
@@ -259,6 +299,11 @@ export class BedrockMock {
       if (key in json) return fail(400, 'ValidationException', `Malformed input request: #: extraneous key [${key}] is not permitted, please reformat your input and try again.`)
     }
     if (typeof json['anthropic_version'] !== 'string') return fail(400, 'ValidationException', 'Malformed input request: #: required key [anthropic_version] not found, please reformat your input and try again.')
+    if (counting) {
+      if (typeof json['max_tokens'] !== 'number') return fail(400, 'ValidationException', 'Malformed input request: #: required key [max_tokens] not found, please reformat your input and try again.')
+      res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': requestId })
+      return void res.end(JSON.stringify({ inputTokens: mockTokenCount(invokeBody) }))
+    }
 
     if (route[2] === 'invoke' && !override) {
       res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': requestId, 'x-amzn-bedrock-input-token-count': '2095', 'x-amzn-bedrock-output-token-count': '503' })
