@@ -81,13 +81,6 @@ export async function serve(opts: ServeOptions): Promise<number> {
     flushLogsSync()
     return 1
   }
-  log.info(
-    { url: listening.url, config: source, providers: config.providers.filter((p) => p.enabled).map((p) => `${p.name} (${p.type})`), workers: dispatch.pool.threads.length },
-    'listening',
-  )
-  // Scripts and supervisors wait for this line: don't leave it in the buffer.
-  flushLogsSync()
-
   const retiring = new Set<Piscina>()
   const reloader = new Reloader({
     deps,
@@ -104,7 +97,15 @@ export async function serve(opts: ServeOptions): Promise<number> {
   })
   const onHangup = (): void => void reloader.reload('SIGHUP')
   process.on('SIGHUP', onHangup)
+  // Watching starts before the 'listening' line, so a change made right after it is seen.
   const stopWatching = source === EMBEDDED_SOURCE ? () => {} : watchConfigFile(source, () => void reloader.reload('file change'))
+
+  log.info(
+    { url: listening.url, config: source, providers: config.providers.filter((p) => p.enabled).map((p) => `${p.name} (${p.type})`), workers: dispatch.pool.threads.length },
+    'listening',
+  )
+  // Scripts and supervisors wait for this line: don't leave it in the buffer.
+  flushLogsSync()
 
   return new Promise<number>((resolve) => {
     let stopping = false

@@ -99,7 +99,6 @@ export class Reloader {
     deps.dispatch = dispatch
     deps.admin.auth = new AdminAuth(config.server.admin.api_key)
     deps.telemetry.setPricing(config.pricing)
-    log.level = config.logging.level
     this.#ctx.restartHealthChecks(config)
 
     info.loadedAt = Date.now()
@@ -111,6 +110,8 @@ export class Reloader {
       { trigger, config: info.source, providers: config.providers.filter((p) => p.enabled).map((p) => `${p.name} (${p.type})`), restart_needed: info.restartNeeded },
       info.restartNeeded.length ? `config reloaded; restart needed for ${info.restartNeeded.join(', ')}` : 'config reloaded',
     )
+    // After the line above, so a reload to a quieter level still says it happened.
+    log.level = config.logging.level
     this.#retire(previous)
   }
 

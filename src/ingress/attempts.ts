@@ -212,7 +212,7 @@ export class Attempts {
       settled: (outcome) => {
         // A failed-over attempt's wait was the upstream's; the final one's head is already written by now.
         if (outcome && outcome.ttfbMs > 0) this.#upstreamMs += outcome.ttfbMs
-        lane.port1.close()
+        lane.close()
         this.#settled(lease, provider.name, outcome)
       },
       retry: () => this.#next(),

@@ -15,43 +15,52 @@ export interface Lane {
   readonly port1: TaskPort
   readonly port2: TaskPort
   run(task: RelayTask): Promise<unknown>
+  /** The ingress has read the attempt's last message: close its end of the channel. */
+  close(): void
 }
 
 export interface Dispatch {
   readonly pool: Piscina
   open(providerType: string): Lane
-  /** Resolves once no task started through this dispatch is running (a reload retires the old one). */
+  /**
+   * Resolves once every lane opened through this dispatch is closed (a reload retires the old pool
+   * then). Lanes, not tasks, are counted: a task can settle before its last messages have crossed to
+   * the ingress, and terminating the thread then would lose them.
+   */
   drained(): Promise<void>
 }
 
 export function createDispatch(pool: Piscina, local: WorkerRuntime | undefined, localTypes: ReadonlySet<string>): Dispatch {
   const useLocal = local !== undefined && process.env.CC_RELAY_UPSTREAM_IO !== 'workers'
-  let running = 0
+  let open = 0
   let onDrained: (() => void) | undefined
-  const counted = (run: Promise<unknown>): Promise<unknown> => {
-    running++
-    const finish = (): void => {
-      if (--running === 0) onDrained?.()
+  const lane = (port1: TaskPort, port2: TaskPort, run: (task: RelayTask) => Promise<unknown>): Lane => {
+    open++
+    let closed = false
+    return {
+      port1,
+      port2,
+      run,
+      close() {
+        if (closed) return
+        closed = true
+        port1.close()
+        if (--open === 0) onDrained?.()
+      },
     }
-    run.then(finish, finish)
-    return run
   }
   return {
     pool,
     open(providerType) {
       if (useLocal && localTypes.has(providerType)) {
         const { port1, port2 } = localChannel()
-        return { port1, port2, run: (task) => counted(local.run(task)) }
+        return lane(port1, port2, (task) => local.run(task))
       }
       const { port1, port2 } = new MessageChannel()
       // MessagePort's overloaded `on` is wider than TaskPort's; it carries the same messages.
-      return {
-        port1: port1 as unknown as TaskPort,
-        port2: port2 as unknown as TaskPort,
-        // The body is copied, not transferred: a failover attempt needs it again.
-        run: (task) => counted(pool.run(task, { transferList: [port2] })),
-      }
+      // The body is copied, not transferred: a failover attempt needs it again.
+      return lane(port1 as unknown as TaskPort, port2 as unknown as TaskPort, (task) => pool.run(task, { transferList: [port2] }))
     },
-    drained: () => (running === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onDrained = resolve))),
+    drained: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onDrained = resolve))),
   }
 }

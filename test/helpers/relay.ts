@@ -13,6 +13,8 @@ export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'cc-relay.js')
 
 export interface RunningRelay {
   readonly url: string
+  /** The config file the relay was started with (rewrite it to test reloads). */
+  readonly configFile: string
   readonly child: ChildProcess
   readonly logs: Record<string, unknown>[]
   readonly stderr: () => string
@@ -61,6 +63,7 @@ export function startRelay(yaml: string, opts: { env?: NodeJS.ProcessEnv; args?:
     waitForLog((l) => l.msg === 'listening').then((l) =>
       resolve({
         url: String(l.url),
+        configFile: file,
         child,
         logs,
         stderr: () => stderr,
