@@ -142,11 +142,20 @@ export interface SseEvent {
 /** Writes one Anthropic SSE event to the client (the core frames and batches it). */
 export type EmitEvent = (event: string, data: string) => void
 
-/** Per-request, stateful: turns the upstream's decoded frames into Anthropic SSE events. */
+/**
+ * Per-request, stateful: turns the upstream's decoded frames into Anthropic SSE events, and, with
+ * `onWhole`, a successful answer that is not a stream into Anthropic's JSON.
+ */
 export interface ResponseTranslator {
   onEvent(event: SseEvent, emit: EmitEvent): void
   /** The upstream ended cleanly: flush anything held back. */
   onEnd?(emit: EmitEvent): void
+  /**
+   * A 2xx answer that is not a stream, read whole → the JSON the client gets instead (sent as
+   * `application/json`), or an error in Anthropic's terms. For a backend whose JSON is not Anthropic's
+   * (Bedrock's CountTokens `{"inputTokens":N}`). Without it such an answer passes through byte for byte.
+   */
+  onWhole?(body: string): string | MappedError
 }
 
 export interface ProviderPlugin<Options = Record<string, unknown>> {

@@ -13,10 +13,8 @@
  *   `bedrock-internal` is a pool slot with its own limits, never a credential.
  * - Errors: restJson1 answers and stream exceptions → Anthropic errors (errors.ts).
  * - Token counting: `count_tokens` → CountTokens (`…/model/{modelId}/count-tokens`, the InvokeModel
- *   body base64-wrapped), its `{"inputTokens":N}` rewritten to Anthropic's `{"input_tokens":N}` by
- *   the count_tokens translator's `onWhole` (count-tokens.ts). The route is not declared yet: the core
- *   hands a translator only streamed answers, so until it passes a whole 2xx answer to `onWhole` the
- *   client would get Bedrock's shape; meanwhile `count_tokens` falls to the relay's local estimate.
+ *   body base64-wrapped), its `{"inputTokens":N}` rewritten to Anthropic's `{"input_tokens":N}` in the
+ *   worker by the count_tokens translator's `onWhole` (count-tokens.ts).
  */
 import { definePlugin } from '../sdk.js'
 import type { AuthSpec } from '../sdk.js'
@@ -71,7 +69,7 @@ export default definePlugin<BedrockOptions>({
       },
     ),
   defaultBaseUrl: (options) => `https://bedrock-runtime.${options.aws_region}.amazonaws.com`,
-  routes: ['messages'],
+  routes: ['messages', 'count_tokens'],
   framing: 'aws-eventstream',
   auth: (options) => bedrockAuth(options),
   // CONTRACT §3: a client's Anthropic login never reaches another backend.

@@ -31,6 +31,15 @@ export function encodeModelId(model: string): string {
   return model.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@]+/g, encodeURIComponent)
 }
 
+/**
+ * CountTokens refuses cross-region inference profile ids ("doesn't support counting tokens"); the
+ * profile's base model counts the same tokens, so `us.anthropic.claude-…` is counted as
+ * `anthropic.claude-…`. ARNs and base ids go as they are.
+ */
+export function countTokensModelId(model: string): string {
+  return model.replace(/^(?:us|eu|apac|jp|au|ca|us-gov|global)\.(?=anthropic\.)/, '')
+}
+
 /** Headers the client sent for Anthropic's API that Bedrock gets in the body instead (TS-BR `#adaptRequest`). */
 const MOVED_TO_BODY = ['anthropic-version', 'anthropic-beta']
 
@@ -89,8 +98,7 @@ export function prepareBedrock(req: PrepareInput<BedrockOptions>, tools: BodyToo
   // An empty id, a dot segment or a leading `;` cannot be one path segment (TS-BR path.ts refuses
   // `.`, `..`, `;x`, `.;x`, `..;x` too).
   if (!model || /^(\.{0,2};|\.{1,2}$)/.test(model)) tools.reject(`"${model}" is not a Bedrock model id`)
-  // The same id as for invoke: base ids, inference profiles and ARNs alike (AWS-CT: "identifier or ARN").
-  const modelUrl = `${req.baseUrl}/model/${encodeModelId(model)}`
+  const modelUrl = `${req.baseUrl}/model/${encodeModelId(req.route === 'count_tokens' ? countTokensModelId(model) : model)}`
   const notes: string[] = []
   const body = invokeModelBody(req, tools, notes)
 

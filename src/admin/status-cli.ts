@@ -115,7 +115,8 @@ function reasonOf(error: unknown): string {
 
 const num = (n: number): string => n.toLocaleString('en-US')
 const limit = (n: number): string => (n > 0 ? num(n) : '∞')
-const used = (u: Used): string => `${num(u.used)}/${limit(u.limit)}`
+// An unlimited window keeps no count: shown as "–/∞".
+const used = (u: Used): string => `${u.limit > 0 ? num(u.used) : '–'}/${limit(u.limit)}`
 const clock = (iso: string): string => new Date(iso).toLocaleTimeString('en-GB')
 const plural = (n: number, word: string): string => `${num(n)} ${word}${n === 1 ? '' : 's'}`
 

@@ -83,7 +83,8 @@ function td(text, cls, field) {
 }
 function num(n) { return Number(n).toLocaleString("en-US"); }
 function limit(n) { return n > 0 ? num(n) : "∞"; }
-function used(u) { return num(u.used) + " / " + limit(u.limit); }
+// An unlimited window keeps no count (it costs nothing on the hot path): shown as "– / ∞".
+function used(u) { return (u.limit > 0 ? num(u.used) : "–") + " / " + limit(u.limit); }
 function clock(iso) { return new Date(iso).toLocaleTimeString(); }
 function cost(t) {
   if (t.cost_usd === 0 && t.unpriced_requests > 0) return "—";

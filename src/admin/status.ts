@@ -18,6 +18,7 @@ export interface ConfigInfo {
 }
 
 export interface Used {
+  /** Within the sliding minute; always 0 when the limit is 0 (an unlimited window keeps no count). */
   readonly used: number
   /** 0 = unlimited. */
   readonly limit: number

@@ -9,7 +9,7 @@
  * see the body.
  */
 import type { Dispatcher } from 'undici'
-import type { ProviderPlugin, ResponseTranslator, SseEvent } from '../../plugins/sdk.js'
+import type { MappedError, ProviderPlugin, ResponseTranslator, SseEvent } from '../../plugins/sdk.js'
 import { errorBody, relayError } from '../shared/errors.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import { isPerHopResponseHeader, isRateHeader } from '../shared/headers.js'
@@ -188,8 +188,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     let body: Uint8Array = Buffer.concat(this.#buffered, this.#bufferedBytes)
     this.#buffered = []
     const ok = this.#status >= 200 && this.#status < 300
-    if (ok) absorbMessage(this.#usage, body.toString())
-    const mapped = ok ? undefined : this.#env.plugin.mapError?.(this.#status, headerRecord(this.#headers), body.toString())
+    let mapped: MappedError | undefined
+    if (ok) {
+      const whole = this.#wholeAnswer(body)
+      if (typeof whole === 'string') body = this.#jsonBody(whole)
+      else mapped = whole
+      if (!mapped) absorbMessage(this.#usage, body.toString())
+    } else {
+      mapped = this.#env.plugin.mapError?.(this.#status, headerRecord(this.#headers), body.toString())
+    }
     const outcome = this.#outcome()
     if (mapped) {
       // The plugin's translation of a foreign error, in the envelope Claude Code understands; upstream
@@ -204,6 +211,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const transfer = own === body ? undefined : [own.buffer as ArrayBuffer]
     this.#port.postMessage({ t: 'whole', status: mapped?.status ?? this.#status, headers: this.#headers, body: own, outcome }, transfer)
     this.#finish()
+  }
+
+  /**
+   * A 2xx answer read whole, through the translator's `onWhole` when it has one: the JSON to send
+   * instead, an error, or undefined to pass the answer through byte for byte (the usual case).
+   */
+  #wholeAnswer(body: Uint8Array): string | MappedError | undefined {
+    const translator = this.#env.plugin.translator?.(this.#prepared.input)
+    return translator?.onWhole?.(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString())
+  }
+
+  /** Rewritten JSON replaces the upstream's body and content type. */
+  #jsonBody(json: string): Uint8Array {
+    this.#headers = this.#headers.filter((_, i, all) => all[i - (i % 2)] !== 'content-type')
+    this.#headers.push('content-type', 'application/json')
+    return Buffer.from(json)
   }
 
   onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {

@@ -8,6 +8,8 @@
  *    error, and never a throw.
  * 3. The double's `/count-tokens`: SigV4 verified as for invoke, the envelope and the InvokeModel body
  *    inside it checked, a deterministic count.
+ * 4. Through the running relay: `POST /v1/messages/count_tokens` answered from CountTokens (not the
+ *    local estimate), Bedrock's errors Anthropic-shaped, `/v1/messages` as before.
  */
 import t from 'tap'
 import type { Test } from 'tap'
@@ -15,19 +17,35 @@ import { request } from 'node:http'
 import { Sha256 } from '@aws-crypto/sha256-js'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4 } from '@smithy/signature-v4'
+import Anthropic from '@anthropic-ai/sdk'
 import bedrock from '../../plugins/bedrock/index.js'
 import { anthropicCount, CountTokensTranslator } from '../../plugins/bedrock/count-tokens.js'
 import type { BedrockOptions } from '../../plugins/bedrock/request.js'
 import type { MappedError, PrepareInput, Route, SseEvent } from '../../plugins/sdk.js'
 import { bodyTools, RejectedRequest } from '../../src/shared/json-edit.js'
+import { assertEnvelope, readAnswer } from '../helpers/answers.js'
+import type { Answer } from '../helpers/answers.js'
 import { BedrockMock, mockTokenCount } from '../helpers/bedrock-mock.js'
-import type { AwsCredentials } from '../helpers/bedrock-mock.js'
-import { API_KEY, ARN, BASE_ID, CREDS, GLOBAL_PROFILE, REGION, US_PROFILE } from '../helpers/bedrock-setup.js'
+import type { AwsCredentials, BedrockRequest } from '../helpers/bedrock-mock.js'
+import { API_KEY, ARN, BASE_ID, bedrockConfig, CREDS, explicitKeys, GLOBAL_PROFILE, REGION, US_PROFILE } from '../helpers/bedrock-setup.js'
+import { startRelay } from '../helpers/relay.js'
+import { MESSAGE } from '../fixtures/anthropic.js'
 
-// The Bedrock double starts before the first test: tap ends the file's root test once
+// The Bedrock double (and the relay) start before the first test: tap ends the file's root test once
 // its queued tests finish, so nothing may be awaited between tests.
 const mock = await new BedrockMock({ region: REGION, credentials: [CREDS], bearerTokens: [API_KEY] }).start()
 t.teardown(() => mock.close())
+
+const relay = await startRelay(
+  bedrockConfig(
+    mock.url,
+    `${explicitKeys()}    models: ["${ARN}", "${BASE_ID}", "${US_PROFILE}"]
+    model_mapping:
+      "claude-sonnet-4-5": "${US_PROFILE}"
+`,
+  ),
+)
+t.teardown(() => relay.stop())
 
 const OPTIONS: BedrockOptions = { aws_region: REGION }
 const BASE = `https://bedrock-runtime.${REGION}.amazonaws.com`
@@ -75,8 +93,9 @@ function unwrap(t: Test, body: Uint8Array): Buffer {
 t.test('prepare count_tokens: the CountTokens URL, with the model id encoded as for invoke', async (t) => {
   const cases: [model: string, path: string][] = [
     [BASE_ID, `/model/${BASE_ID}/count-tokens`],
-    [US_PROFILE, `/model/${US_PROFILE}/count-tokens`],
-    [GLOBAL_PROFILE, `/model/${GLOBAL_PROFILE}/count-tokens`],
+    // CountTokens refuses cross-region profile ids: their base model is counted.
+    [US_PROFILE, `/model/${US_PROFILE.replace(/^us\./, '')}/count-tokens`],
+    [GLOBAL_PROFILE, `/model/${GLOBAL_PROFILE.replace(/^global\./, '')}/count-tokens`],
     [ARN, '/model/arn:aws:bedrock:us-east-1:123456789012:application-inference-profile%2Fa1b2c3d4e5f6/count-tokens'],
     ['weird model/@id+x', '/model/weird%20model%2F@id+x/count-tokens'],
   ]
@@ -84,7 +103,7 @@ t.test('prepare count_tokens: the CountTokens URL, with the model id encoded as 
     const spec = bedrock.prepare(input({ model }), bodyTools)
     t.equal(spec.url, `${BASE}${path}`, model)
     const invoke = bedrock.prepare(input({ model, route: 'messages', body: countBody(model, ', "max_tokens": 5') }), bodyTools)
-    t.equal(spec.url.replace(/\/count-tokens$/, ''), invoke.url.replace(/\/invoke$/, ''), `${model}: the same model path as invoke`)
+    t.equal(spec.url.replace(/\/count-tokens$/, ''), invoke.url.replace(/\/invoke$/, '').replace(/\/model\/(?:us|global)\./, '/model/'), `${model}: the invoke path, less any profile prefix`)
   }
   for (const model of ['', '.', '..', ';x']) {
     let thrown: unknown
@@ -250,4 +269,125 @@ t.test('the double: CountTokens refuses what Bedrock refuses', async (t) => {
   await refused(envelope(GOOD.replace('"anthropic_version":"bedrock-2023-05-31",', '')), CREDS, 400, 'ValidationException', /required key \[anthropic_version\]/, 'no anthropic_version')
   await refused(GOOD, CREDS, 400, 'ValidationException', /input\.invokeModel\.body/, 'an InvokeModel body without the envelope')
   await refused('{"input":{"invokeModel":{"body":"e30"}}}', CREDS, 400, 'ValidationException', /Invalid base64/, 'unpadded base64')
+})
+
+// ---- Through the running relay ----
+
+const CLIENT_HEADERS = {
+  'content-type': 'application/json',
+  'anthropic-version': '2023-06-01',
+  'anthropic-beta': 'claude-code-20250219,interleaved-thinking-2025-05-14,token-counting-2024-11-01',
+  'x-app': 'cli',
+}
+const countTokens = (body: string): Promise<Response> =>
+  fetch(`${relay.url}/v1/messages/count_tokens?beta=true`, { method: 'POST', headers: CLIENT_HEADERS, body })
+
+/** The requests the mock received while `fn` ran. */
+async function captured(fn: () => Promise<unknown>): Promise<BedrockRequest[]> {
+  const before = mock.requests.length
+  await fn()
+  return mock.requests.slice(before)
+}
+
+t.test('count_tokens through the relay: counted by Bedrock CountTokens, answered in Anthropic’s shape', async (t) => {
+  const body = countBody('claude-sonnet-4-5')
+  let answer: Answer | undefined
+  const [upstream] = await captured(async () => (answer = await readAnswer(await countTokens(body))))
+  t.ok(upstream, 'the request reached Bedrock')
+  t.equal(upstream!.url, `/model/${US_PROFILE.replace(/^us\./, '')}/count-tokens`, "CountTokens for the mapped model's base model, no ?beta=true")
+  t.equal(upstream!.auth?.kind, 'sigv4', "the relay's signature verified")
+  t.equal(upstream!.headers['accept'], 'application/json')
+  t.equal(upstream!.headers['anthropic-beta'], undefined)
+  t.equal(upstream!.headers['anthropic-version'], undefined)
+
+  // The InvokeModel body inside the envelope, checked against the client's body independently of the plugin.
+  const sent = JSON.parse(body) as Record<string, unknown>
+  delete sent.model
+  ;(sent.system as { cache_control: Record<string, unknown> }[])[0]!.cache_control = { type: 'ephemeral' }
+  t.same(JSON.parse(upstream!.invokeBody!.toString()), {
+    ...sent,
+    anthropic_version: 'bedrock-2023-05-31',
+    anthropic_beta: ['interleaved-thinking-2025-05-14'],
+    max_tokens: 1,
+  }, 'the Anthropic body with anthropic_version and max_tokens, without model, betas filtered, scope removed')
+
+  const expected = mockTokenCount(upstream!.invokeBody!)
+  t.equal(answer!.status, 200)
+  t.equal(answer!.text, `{"input_tokens":${expected}}`, "exactly Anthropic's answer, with Bedrock's count")
+  t.match(answer!.headers['content-type'], /^application\/json/)
+  t.equal(answer!.headers['x-cc-relay-estimate'], undefined, 'not the local estimate')
+  t.not(expected, Math.ceil(Buffer.byteLength(body) / 4), "Bedrock's count is not what the estimate would say")
+})
+
+t.test('count_tokens through the relay with @anthropic-ai/sdk: base ids, profiles and ARNs', async (t) => {
+  const client = new Anthropic({ baseURL: relay.url, apiKey: 'sk-ant-api03-client-own', maxRetries: 0 })
+  const cases: [model: string, path: string][] = [
+    [BASE_ID, `/model/${BASE_ID}/count-tokens`],
+    [US_PROFILE, `/model/${US_PROFILE.replace(/^us\./, '')}/count-tokens`],
+    [ARN, '/model/arn:aws:bedrock:us-east-1:123456789012:application-inference-profile%2Fa1b2c3d4e5f6/count-tokens'],
+  ]
+  for (const [model, path] of cases) {
+    const params = { model, system: 'You are Claude Code.', messages: [{ role: 'user' as const, content: 'How many tokens is this?' }] }
+    let count: { input_tokens: number } | undefined
+    const [upstream] = await captured(async () => (count = await client.messages.countTokens(params)))
+    t.equal(upstream!.url, path, `${model}: the path`)
+    t.same(count, { input_tokens: mockTokenCount(upstream!.invokeBody!) }, `${model}: the SDK reads Bedrock's count`)
+    t.equal(upstream!.headers['x-api-key'], undefined, "the client's Anthropic key never reaches Bedrock")
+  }
+})
+
+t.test('count_tokens errors from Bedrock reach the client Anthropic-shaped, wording kept', async (t) => {
+  const cases: [status: number, exception: string, message: string, wantStatus: number, wantType: string][] = [
+    [400, 'ValidationException', "The provided model doesn't support counting tokens.", 400, 'invalid_request_error'],
+    [403, 'AccessDeniedException', 'User: arn:aws:iam::123456789012:user/relay is not authorized to perform: bedrock:CountTokens', 403, 'permission_error'],
+    [404, 'ResourceNotFoundException', 'Could not resolve the foundation model from the provided model identifier.', 404, 'not_found_error'],
+  ]
+  try {
+    for (const [status, exception, message, wantStatus, wantType] of cases) {
+      mock.override = (req) =>
+        req.action === 'count-tokens'
+          ? { status, headers: { 'x-amzn-ErrorType': `${exception}:http://internal.amazon.com/coral/com.amazon.bedrock/` }, body: JSON.stringify({ message }) }
+          : undefined
+      const answer = await readAnswer(await countTokens(countBody(BASE_ID)))
+      const envelope = assertEnvelope(t, answer, wantStatus, wantType)
+      t.equal(envelope.error.message, message, `${exception}: wording verbatim`)
+      t.equal(answer.headers['x-cc-relay-estimate'], undefined, `${exception}: no estimate in its place`)
+    }
+
+    // A 200 that is not a count is Bedrock's fault: an api_error, never a made-up number.
+    mock.override = (req) => (req.action === 'count-tokens' ? { status: 200, body: '{"tokens":12}' } : undefined)
+    const answer = await readAnswer(await countTokens(countBody(BASE_ID)))
+    const envelope = assertEnvelope(t, answer, 500, 'api_error')
+    t.match(envelope.error.message, /without an inputTokens count/)
+  } finally {
+    mock.override = undefined
+  }
+
+  // The relay's own signature refused (a mock that does not know the key): the operator's problem.
+  const stranger = await new BedrockMock({ region: REGION, credentials: [] }).start()
+  const other = await startRelay(bedrockConfig(stranger.url, explicitKeys()))
+  try {
+    const refused = await readAnswer(await fetch(`${other.url}/v1/messages/count_tokens`, { method: 'POST', headers: CLIENT_HEADERS, body: countBody(BASE_ID) }))
+    const envelope = assertEnvelope(t, refused, 403, 'permission_error')
+    t.equal(envelope.error.message, 'The security token included in the request is invalid.')
+    t.equal(stranger.last.action, 'count-tokens')
+  } finally {
+    await other.stop()
+    await stranger.close()
+  }
+})
+
+t.test('/v1/messages still goes to InvokeModel, unchanged by count_tokens', async (t) => {
+  const client = new Anthropic({ baseURL: relay.url, apiKey: 'sk-ant-api03-client-own', maxRetries: 0 })
+  const params = { model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [{ role: 'user' as const, content: 'What is the weather?' }] }
+  const [invoked] = await captured(async () => t.same(await client.messages.create(params), MESSAGE, 'non-streaming: the message JSON unchanged'))
+  t.equal(invoked!.url, `/model/${US_PROFILE}/invoke`)
+  t.equal(invoked!.invokeBody, undefined, 'no CountTokens envelope')
+  t.same(JSON.parse(invoked!.body.toString()), { max_tokens: 1024, messages: params.messages, anthropic_version: 'bedrock-2023-05-31' })
+  const [streamed] = await captured(async () => {
+    const message = await client.messages.stream(params).finalMessage()
+    t.same(message.content.map((b) => b.type), ['thinking', 'text', 'tool_use'], 'streaming: translated from the event stream')
+    t.equal(message.usage.output_tokens, 89)
+  })
+  t.equal(streamed!.url, `/model/${US_PROFILE}/invoke-with-response-stream`)
 })
