@@ -12,6 +12,26 @@ import type { FinishedRequest } from './activity.js'
 import { keyAvailable } from './status.js'
 
 const MODEL_LABELS = 64
+
+/**
+ * Per-request counters summed in a Map under a string key and handed to prom-client only when scraped:
+ * prom-client hashes a label object on every `inc`, which was most of the metrics' cost per request.
+ */
+class Sums<L extends string> {
+  readonly #entries = new Map<string, { labels: Partial<Record<L, string>>; value: number }>()
+
+  add(key: string, labels: () => Partial<Record<L, string>>, value: number): void {
+    const entry = this.#entries.get(key)
+    if (entry) entry.value += value
+    else this.#entries.set(key, { labels: labels(), value })
+  }
+
+  /** A counter's `collect`: the running totals, as absolute values. */
+  publish(counter: Counter<L>): void {
+    counter.reset()
+    for (const { labels, value } of this.#entries.values()) counter.inc(labels, value)
+  }
+}
 const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const
 
 /** What the metrics read from the running relay when scraped. */
@@ -24,12 +44,12 @@ export interface MetricsSources {
 export class RelayMetrics {
   readonly registry = new Registry()
   readonly #models = new Set<string>()
-  readonly #requests: Counter<'route' | 'provider' | 'model' | 'status' | 'client'>
+  readonly #requests = new Sums<'route' | 'provider' | 'model' | 'status' | 'client'>()
   readonly #duration: Histogram<'route' | 'provider'>
   readonly #ttfb: Histogram<'provider'>
-  readonly #tokens: Counter<'provider' | 'model' | 'client' | 'kind'>
-  readonly #cost: Counter<'provider' | 'client'>
-  readonly #attempts: Counter<'provider' | 'status'>
+  readonly #tokens = new Sums<'provider' | 'model' | 'client' | 'kind'>()
+  readonly #cost = new Sums<'provider' | 'client'>()
+  readonly #attempts = new Sums<'provider' | 'status'>()
   readonly #failovers: Counter<'provider' | 'reason'>
   readonly #rateLimited: Counter<'scope'>
   readonly #queueWait: Histogram<never>
@@ -38,7 +58,8 @@ export class RelayMetrics {
   constructor(sources: MetricsSources) {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry, prefix: 'cc_relay_' })
-    this.#requests = new Counter({ name: 'cc_relay_requests_total', help: 'Client requests by route, serving provider, upstream model, final status and team client', labelNames: ['route', 'provider', 'model', 'status', 'client'], registers })
+    const sums = this
+    new Counter({ name: 'cc_relay_requests_total', help: 'Client requests by route, serving provider, upstream model, final status and team client', labelNames: ['route', 'provider', 'model', 'status', 'client'], registers, collect() { sums.#requests.publish(this) } })
     this.#duration = new Histogram({
       name: 'cc_relay_request_duration_seconds',
       help: 'Whole request time, arrival to last byte',
@@ -53,9 +74,9 @@ export class RelayMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     })
-    this.#tokens = new Counter({ name: 'cc_relay_tokens_total', help: 'Tokens reported in upstream usage, by kind (input, output, cache_read, cache_creation)', labelNames: ['provider', 'model', 'client', 'kind'], registers })
-    this.#cost = new Counter({ name: 'cc_relay_estimated_cost_usd_total', help: 'Estimated cost from the price table (USD)', labelNames: ['provider', 'client'], registers })
-    this.#attempts = new Counter({ name: 'cc_relay_upstream_attempts_total', help: 'Upstream attempts by provider and upstream status (0 = no answer)', labelNames: ['provider', 'status'], registers })
+    new Counter({ name: 'cc_relay_tokens_total', help: 'Tokens reported in upstream usage, by kind (input, output, cache_read, cache_creation)', labelNames: ['provider', 'model', 'client', 'kind'], registers, collect() { sums.#tokens.publish(this) } })
+    new Counter({ name: 'cc_relay_estimated_cost_usd_total', help: 'Estimated cost from the price table (USD)', labelNames: ['provider', 'client'], registers, collect() { sums.#cost.publish(this) } })
+    new Counter({ name: 'cc_relay_upstream_attempts_total', help: 'Upstream attempts by provider and upstream status (0 = no answer)', labelNames: ['provider', 'status'], registers, collect() { sums.#attempts.publish(this) } })
     this.#failovers = new Counter({ name: 'cc_relay_failovers_total', help: 'Attempts abandoned for another key or provider, by the provider left and why', labelNames: ['provider', 'reason'], registers })
     this.#rateLimited = new Counter({ name: 'cc_relay_rate_limited_total', help: "Requests the relay answered 429 itself: every key busy (scope=key) or a team client's own limit (scope=client)", labelNames: ['scope'], registers })
     this.#queueWait = new Histogram({ name: 'cc_relay_queue_wait_seconds', help: 'Time requests waited for a free key (routing.queue_timeout_ms)', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60], registers })
@@ -114,20 +135,26 @@ export class RelayMetrics {
   finished(r: FinishedRequest, durationMs: number, cost: number | undefined): void {
     const provider = r.provider ?? ''
     const model = this.#model(r.upstreamModel)
-    this.#requests.inc({ route: r.route, provider, model, status: String(r.status), client: r.client })
-    this.#duration.observe({ route: r.route, provider }, durationMs / 1000)
-    if (r.usage) {
-      const labels = { provider, model, client: r.client }
-      if (r.usage.input_tokens) this.#tokens.inc({ ...labels, kind: 'input' }, r.usage.input_tokens)
-      if (r.usage.output_tokens) this.#tokens.inc({ ...labels, kind: 'output' }, r.usage.output_tokens)
-      if (r.usage.cache_read_input_tokens) this.#tokens.inc({ ...labels, kind: 'cache_read' }, r.usage.cache_read_input_tokens)
-      if (r.usage.cache_creation_input_tokens) this.#tokens.inc({ ...labels, kind: 'cache_creation' }, r.usage.cache_creation_input_tokens)
+    const { route, client, status } = r
+    // NUL never occurs in a label value from the config or a model name, so the keys cannot collide.
+    const who = `${provider}\0${model}\0${client}`
+    this.#requests.add(`${who}\0${route}\0${status}`, () => ({ route, provider, model, status: String(status), client }), 1)
+    this.#duration.observe({ route, provider }, durationMs / 1000)
+    const u = r.usage
+    if (u) {
+      const tokens = (kind: string, n: number): void => {
+        if (n) this.#tokens.add(`${who}\0${kind}`, () => ({ provider, model, client, kind }), n)
+      }
+      tokens('input', u.input_tokens)
+      tokens('output', u.output_tokens)
+      tokens('cache_read', u.cache_read_input_tokens)
+      tokens('cache_creation', u.cache_creation_input_tokens)
     }
-    if (cost) this.#cost.inc({ provider, client: r.client }, cost)
+    if (cost) this.#cost.add(`${provider}\0${client}`, () => ({ provider, client }), cost)
   }
 
   attempt(provider: string, status: number, ttfbMs: number): void {
-    this.#attempts.inc({ provider, status: String(status) })
+    this.#attempts.add(`${provider}\0${status}`, () => ({ provider, status: String(status) }), 1)
     if (ttfbMs >= 0) this.#ttfb.observe({ provider }, ttfbMs / 1000)
   }
 
