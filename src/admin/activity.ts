@@ -48,7 +48,7 @@ const RECENT_FAILOVERS = 20
 export const isError = (r: Pick<FinishedRequest, 'status' | 'errorCode'>): boolean =>
   r.status >= 500 || r.status === 429 || (r.status < 400 && r.errorCode !== undefined)
 
-const emptyTotals = (): UsageTotals => ({
+export const emptyTotals = (): UsageTotals => ({
   requests: 0,
   errors: 0,
   input_tokens: 0,

@@ -4,6 +4,7 @@
  */
 import type { SupervisorState, KeyState } from '../supervisor/state.js'
 import { keyWaitMs } from '../supervisor/key-pick.js'
+import { emptyTotals } from './activity.js'
 import type { Activity, FailoverEvent, UsageTotals } from './activity.js'
 
 /** The reload bookkeeping the snapshot reports. */
@@ -128,15 +129,7 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     const totals = activity.byClient.get(name)
     return {
       name,
-      requests: 0,
-      errors: 0,
-      input_tokens: 0,
-      output_tokens: 0,
-      cache_read_input_tokens: 0,
-      cache_creation_input_tokens: 0,
-      cost_usd: 0,
-      unpriced_requests: 0,
-      ...totals,
+      ...(totals ?? emptyTotals()),
       inflight: team?.inflight ?? 0,
       rpm: { used: team ? team.rpm.used(now) : 0, limit: team?.config.rpm_limit ?? 0 },
       tpm: { used: team ? team.tpm.used(now) : 0, limit: team?.config.tpm_limit ?? 0 },
