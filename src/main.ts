@@ -22,6 +22,7 @@ import { relayError } from './shared/errors.js'
 import { createLogger, flushLogsSync } from './shared/log.js'
 import { PROJECT_ROOT } from './shared/plugins.js'
 import { startHealthChecks } from './supervisor/health-check.js'
+import { SharedState } from './supervisor/shared/shared-state.js'
 import { Supervisor } from './supervisor/supervisor.js'
 
 export interface ServeOptions {
@@ -53,6 +54,9 @@ export async function serve(opts: ServeOptions): Promise<number> {
   // Proves every plugin loads in a worker before the relay takes traffic.
   const dispatch = await startDispatch(config, catalog, mainThread, log)
 
+  // Limits shared across relays (issue 7); when Redis fails, the supervisor gets divided local limits.
+  // Its reapply callback uses `deps`; nothing calls it before `started`, awaited once `deps` exists.
+  const shared = config.state.store === 'redis' ? new SharedState(config, log, () => supervisor.replaceConfig(shared!.effective(deps.config))) : undefined
   const lifecycle: Lifecycle = { draining: false, inflight: new Set() }
   const { inflight } = lifecycle
   const configInfo: ConfigInfo = { source, loadedAt: Date.now(), reloads: 0, lastError: undefined, restartNeeded: [] }
@@ -60,6 +64,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     supervisor: () => supervisor,
     activeRequests: () => inflight.size,
     pool: () => deps.dispatch.pool,
+    store: () => admin.store(),
   })
   const admin: AdminDeps = {
     auth: new AdminAuth(config.server.admin.api_key),
@@ -68,9 +73,10 @@ export async function serve(opts: ServeOptions): Promise<number> {
     configInfo,
     activeRequests: () => inflight.size,
     version: VERSION,
-    store: () => ({ kind: config.state.store, shared: false, instances: 1 }),
+    store: () => shared?.status ?? { kind: 'memory', shared: false, instances: 1 },
   }
-  const deps: RelayDeps = { config, auth: new ClientAuth(config.server.auth), dispatch, supervisor, log, lifecycle, telemetry, admin }
+  const deps: RelayDeps = { config, auth: new ClientAuth(config.server.auth), dispatch, supervisor, log, lifecycle, telemetry, admin, shared }
+  await shared?.started(config.state.redis.connect_timeout_ms)
   const app = createApp(deps)
   let listening
   try {
@@ -78,6 +84,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
   } catch (err) {
     log.fatal({ listen: address }, (err as Error).message)
     await dispatch.pool.destroy()
+    await shared?.close()
     flushLogsSync()
     return 1
   }
@@ -122,7 +129,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       const deadline = Date.now() + timeoutMs
       while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       for (const request of inflight) request.fail(relayError('overloaded', 'the relay is shutting down; retry'))
-      await Promise.all([deps.dispatch.pool.destroy(), ...[...retiring].map((p) => p.destroy())])
+      await Promise.all([deps.dispatch.pool.destroy(), ...[...retiring].map((p) => p.destroy()), shared?.close()])
       log.info({}, 'stopped')
       flushLogsSync()
       resolve(0)

@@ -93,7 +93,7 @@ export class Reloader {
     }
     const previous = deps.dispatch
     // One synchronous step: no request sees half of each config.
-    deps.supervisor.replaceConfig(config)
+    deps.supervisor.replaceConfig(deps.shared ? deps.shared.effective(config) : config)
     deps.config = config
     deps.auth = new ClientAuth(config.server.auth)
     deps.dispatch = dispatch

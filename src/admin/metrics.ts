@@ -39,6 +39,7 @@ export interface MetricsSources {
   readonly supervisor: () => Supervisor
   readonly activeRequests: () => number
   readonly pool: () => Piscina | undefined
+  readonly store: () => { readonly kind: string; readonly shared: boolean; readonly instances: number }
 }
 
 export class RelayMetrics {
@@ -120,6 +121,13 @@ export class RelayMetrics {
       registers,
       collect() { this.set(sources.pool()?.utilization ?? 0) },
     })
+    new Gauge({
+      name: 'cc_relay_shared_state_up',
+      help: 'state.store redis: 1 while limits are shared through Redis, 0 while this relay enforces them locally (Redis unavailable)',
+      registers,
+      collect() { this.set(sources.store().shared ? 1 : 0) },
+    })
+    new Gauge({ name: 'cc_relay_instances', help: 'Relay instances sharing state (1 with the memory store)', registers, collect() { this.set(sources.store().instances) } })
     new Gauge({ name: 'cc_relay_worker_threads', help: 'Worker threads running', registers, collect() { this.set(sources.pool()?.threads.length ?? 0) } })
     new Gauge({ name: 'cc_relay_worker_queue_size', help: 'Tasks waiting for a worker thread', registers, collect() { this.set(sources.pool()?.queueSize ?? 0) } })
   }

@@ -39,7 +39,7 @@ export const CONFIG_DEFAULTS: Omit<RelayConfig, 'providers'> = deepFreeze({
     circuit_breaker: { failure_threshold: 5, open_duration_ms: 30_000, half_open_probes: 3 },
     health_check: { enabled: true, interval_ms: 10_000 },
   },
-  state: { store: 'memory', redis: { url: '', key_prefix: 'cc-relay:' } },
+  state: { store: 'memory', redis: { url: '', key_prefix: 'cc-relay:', connect_timeout_ms: 2000, command_timeout_ms: 500 } },
   logging: { level: 'info', format: 'json' },
   pricing: {},
 })

@@ -89,7 +89,7 @@ const HealthSchema = Closed({
 
 const StateSchema = Closed({
   store: Opt(Type.Enum(STATE_STORES)),
-  redis: Opt(Closed({ url: Str(), key_prefix: Str() })),
+  redis: Opt(Closed({ url: Str(), key_prefix: Str(), connect_timeout_ms: Count(1), command_timeout_ms: Count(1) })),
 })
 
 /** USD per million tokens; cache prices default to Anthropic's ratios of the input price. */

@@ -139,6 +139,9 @@ export interface HealthConfig {
 export interface RedisConfig {
   readonly url: string
   readonly key_prefix: string
+  readonly connect_timeout_ms: number
+  /** A command slower than this counts as Redis failing: the relay enforces limits locally meanwhile. */
+  readonly command_timeout_ms: number
 }
 
 export interface StateConfig {

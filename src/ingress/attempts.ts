@@ -22,6 +22,7 @@ import type { ResponseState } from './respond.js'
 import type { Sniffed } from './sniff.js'
 import { StreamBridge } from './stream-bridge.js'
 import { sessionOf } from '../supervisor/affinity.js'
+import type { SharedReservation } from '../supervisor/shared/shared-state.js'
 
 export interface RequestParts {
   readonly route: Route
@@ -56,6 +57,8 @@ export class Attempts {
   /** Time spent waiting on upstreams in attempts that failed over (not the relay's own time). */
   #upstreamMs = 0
   #bridge: StreamBridge | undefined
+  /** Shared-window reservations (state.store: redis) of this request's leases, by lease id. */
+  readonly #sharedReservations = new Map<number, SharedReservation>()
   /** When this request started waiting for a free key (routing.queue_timeout_ms). */
   #queuedAt: number | undefined
   #last: LastAnswer | undefined
@@ -144,7 +147,7 @@ export class Attempts {
     if (reply.ok) {
       if (this.#queuedAt !== undefined) this.#deps.telemetry.queueWait(Date.now() - this.#queuedAt)
       this.#queuedAt = undefined
-      return this.#dispatch(reply.lease)
+      return this.#deps.shared ? this.#confirmShared(reply.lease) : this.#dispatch(reply.lease)
     }
     if (this.#last) return this.#sendLast()
     if (this.#lastFailure && reply.exhausted) return this.#sendError(this.#lastFailure)
@@ -163,6 +166,27 @@ export class Attempts {
     const retryAfter = reply.retryAfterMs === undefined ? [] : ['retry-after', String(Math.max(1, Math.ceil(wait / 1000)))]
     if (reply.error.code === 'rate_limited') this.#deps.telemetry.rateLimited('key')
     this.#sendError(reply.error, retryAfter)
+  }
+
+  /**
+   * `state.store: redis`: the key's windows are shared with the other relays, so the lease is confirmed
+   * there first. A refusal cools the key here until the shared window frees up (a 429 the relay gives
+   * itself: no attempt, no breaker count) and the next lease is asked for.
+   */
+  #confirmShared(lease: Lease): void {
+    const shared = this.#deps.shared!
+    const key = lease.key < 0 ? undefined : this.#deps.config.providers[lease.provider]?.keys[lease.key]
+    if (!key) return this.#dispatch(lease)
+    void shared.admit(lease.keyId, key, this.#estimate()).then((verdict) => {
+      const outcome = this.#noAttempt(lease)
+      if (this.#state.aborted) return this.#deps.supervisor.report(lease.id, { ...outcome, clientAborted: true })
+      if (verdict.ok) {
+        if (verdict.reservation) this.#sharedReservations.set(lease.id, verdict.reservation)
+        return this.#dispatch(lease)
+      }
+      this.#deps.supervisor.report(lease.id, { ...outcome, status: 429, rateHeaders: { 'retry-after-ms': String(verdict.retryAfterMs) } })
+      this.#next()
+    })
   }
 
   #dispatch(lease: Lease): void {
@@ -232,8 +256,9 @@ export class Attempts {
     )
   }
 
-  #settled(lease: Lease, providerName: string, outcome: Outcome | undefined): void {
-    const fallback: Outcome = {
+  /** The outcome of a lease that reached no upstream. */
+  #noAttempt(lease: Lease, providerName = this.#deps.config.providers[lease.provider]?.name ?? ''): Outcome {
+    return {
       status: 0,
       provider: providerName,
       upstreamModel: lease.upstreamModel,
@@ -242,7 +267,16 @@ export class Attempts {
       clientAborted: this.#state.aborted,
       rateHeaders: {},
     }
-    const settled = outcome ?? fallback
+  }
+
+  #settled(lease: Lease, providerName: string, outcome: Outcome | undefined): void {
+    const settled = outcome ?? this.#noAttempt(lease, providerName)
+    const reservation = this.#sharedReservations.get(lease.id)
+    if (reservation) {
+      this.#sharedReservations.delete(lease.id)
+      const u = settled.usage
+      this.#deps.shared!.settle(reservation, { input: u.input_tokens + u.cache_creation_input_tokens, output: u.output_tokens })
+    }
     this.#deps.telemetry.attempt(providerName, settled.status, settled.ttfbMs)
     this.#deps.supervisor.report(lease.id, settled)
   }

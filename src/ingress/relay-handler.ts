@@ -5,6 +5,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import type { AdminDeps } from '../admin/routes.js'
 import type { Telemetry } from '../admin/telemetry.js'
+import type { SharedState } from '../supervisor/shared/shared-state.js'
 import type { Route } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
 import { relayError } from '../shared/errors.js'
@@ -36,6 +37,8 @@ export interface RelayDeps {
   readonly lifecycle: Lifecycle
   readonly telemetry: Telemetry
   readonly admin: AdminDeps
+  /** `state.store: redis`: key windows shared with the other relays; undefined for the memory store. */
+  readonly shared: SharedState | undefined
 }
 
 /** Live requests, so a shutdown can wait for them and end the rest; `draining` refuses new ones. */

@@ -1,0 +1,196 @@
+/**
+ * `state.store: redis` (issue 7): the limits of every pooled key hold across all relays that share one
+ * Redis. Each lease the local supervisor grants on a limited key is confirmed by one atomic Redis round
+ * trip (admission-script.ts) that checks and reserves the key's rpm/tpm/itpm/otpm windows for all
+ * instances together; a refusal cools the key locally until the shared window frees up. Real usage is
+ * settled afterwards, pipelined, off the request's path.
+ *
+ * Redis failing never fails a request: a command error or timeout switches this instance to local
+ * enforcement with every limit divided by the number of relays last seen (so together they stay within
+ * it), logged once, shown in /metrics and the status; the heartbeat notices when Redis is back.
+ * Instances heartbeat into a sorted set, so each knows how many are live.
+ */
+import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
+import type { KeyConfig, RelayConfig } from '../../config/types.js'
+import type { Logger } from '../../shared/log.js'
+import { ADMIT_SCRIPT } from './admission-script.js'
+
+const HEARTBEAT_MS = 1000
+/** An instance not heard from for this long is no longer counted. */
+const INSTANCE_TTL_MS = 5000
+
+/** A lease's hold on the shared windows, settled with the real usage when the attempt ends. */
+export interface SharedReservation {
+  readonly keyId: string
+  readonly second: number
+  /** Tokens reserved in the tpm, itpm and otpm windows (0 where the key has no such limit). */
+  readonly reserved: readonly [number, number, number]
+}
+
+export type SharedVerdict =
+  | { readonly ok: true; readonly reservation: SharedReservation | undefined }
+  | { readonly ok: false; readonly retryAfterMs: number }
+
+interface AdmitCommand {
+  ccAdmit(...args: (string | number)[]): Promise<number>
+}
+
+const isLimited = (k: KeyConfig): boolean => k.rpm_limit > 0 || k.tpm_limit > 0 || k.itpm_limit > 0 || k.otpm_limit > 0
+
+/** Every limit split `n` ways (never below 1): what one of `n` relays may use on its own. */
+export function dividedLimits(config: RelayConfig, n: number): RelayConfig {
+  if (n <= 1) return config
+  const part = (limit: number): number => (limit > 0 ? Math.max(1, Math.floor(limit / n)) : 0)
+  return {
+    ...config,
+    providers: config.providers.map((p) => ({
+      ...p,
+      keys: p.keys.map((k) => ({ ...k, rpm_limit: part(k.rpm_limit), tpm_limit: part(k.tpm_limit), itpm_limit: part(k.itpm_limit), otpm_limit: part(k.otpm_limit) })),
+    })),
+    server: {
+      ...config.server,
+      auth: { ...config.server.auth, clients: config.server.auth.clients.map((c) => ({ ...c, rpm_limit: part(c.rpm_limit), tpm_limit: part(c.tpm_limit), max_concurrent: part(c.max_concurrent) })) },
+    },
+  }
+}
+
+export class SharedState {
+  readonly instanceId = randomUUID().slice(0, 8)
+  readonly #redis: Redis & AdmitCommand
+  readonly #prefix: string
+  readonly #log: Logger
+  /** Re-applies the effective config to the supervisor (after a switch between shared and local). */
+  readonly #reapply: () => void
+  #heartbeat: NodeJS.Timeout | undefined
+  #degraded = false
+  #instances = 1
+  #seq = 0
+
+  constructor(config: RelayConfig, log: Logger, reapply: () => void) {
+    const { url, key_prefix, connect_timeout_ms, command_timeout_ms } = config.state.redis
+    this.#prefix = key_prefix
+    this.#log = log
+    this.#reapply = reapply
+    this.#redis = new Redis(url, {
+      connectTimeout: connect_timeout_ms,
+      commandTimeout: command_timeout_ms,
+      // Fail at once while disconnected (the relay falls back to local limits) instead of queueing.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times) => Math.min(100 * times, 2000),
+    }) as Redis & AdmitCommand
+    this.#redis.on('error', () => {}) // reported through #degrade, once per outage
+    this.#redis.defineCommand('ccAdmit', { numberOfKeys: 4, lua: ADMIT_SCRIPT })
+  }
+
+  /**
+   * Waits (up to the connect timeout) for the first connection and heartbeat, so the relay starts
+   * sharing from its first request; a Redis that is down at start means starting on local limits.
+   * Heartbeats (and so any switch to local limits, which re-applies the config) start here.
+   */
+  async started(connectTimeoutMs: number): Promise<void> {
+    const ready = new Promise<void>((resolve) => {
+      if (this.#redis.status === 'ready') return resolve()
+      this.#redis.once('ready', () => resolve())
+      setTimeout(resolve, connectTimeoutMs).unref()
+    })
+    await ready
+    await this.#beat()
+    this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS)
+    this.#heartbeat.unref()
+  }
+
+  /** What the status page and metrics show. */
+  get status(): { kind: 'redis'; shared: boolean; instances: number } {
+    return { kind: 'redis', shared: !this.#degraded, instances: this.#instances }
+  }
+
+  /** The config the local supervisor should enforce: whole when Redis is shared, divided when not. */
+  effective(config: RelayConfig): RelayConfig {
+    return this.#degraded ? dividedLimits(config, this.#instances) : config
+  }
+
+  /** Confirms a lease on `key` across all relays; keys without limits need no round trip. */
+  async admit(keyId: string, key: KeyConfig, estimate: { input: number; output: number }): Promise<SharedVerdict> {
+    if (this.#degraded || !isLimited(key)) return { ok: true, reservation: undefined }
+    const now = Date.now()
+    const reserved: [number, number, number] = [
+      key.tpm_limit > 0 ? estimate.input + estimate.output : 0,
+      key.itpm_limit > 0 ? estimate.input : 0,
+      key.otpm_limit > 0 ? estimate.output : 0,
+    ]
+    const k = (window: string): string => `${this.#prefix}w:{${keyId}}:${window}`
+    try {
+      const wait = await this.#redis.ccAdmit(
+        k('rpm'), k('tpm'), k('itpm'), k('otpm'),
+        now, `${now}-${this.instanceId}-${this.#seq++}`,
+        key.rpm_limit, key.tpm_limit, key.itpm_limit, key.otpm_limit, ...reserved,
+      )
+      if (wait > 0) return { ok: false, retryAfterMs: wait }
+      return { ok: true, reservation: { keyId, second: Math.floor(now / 1000), reserved } }
+    } catch (err) {
+      this.#degrade(err as Error)
+      return { ok: true, reservation: undefined }
+    }
+  }
+
+  /** Replaces a reservation with the real usage (pipelined, unawaited: nothing waits on it). */
+  settle(r: SharedReservation | undefined, used: { input: number; output: number }): void {
+    if (!r || this.#degraded) return
+    const actual = [used.input + used.output, used.input, used.output]
+    const pipeline = this.#redis.pipeline()
+    ;(['tpm', 'itpm', 'otpm'] as const).forEach((window, i) => {
+      if (r.reserved[i] === 0) return // the key has no such limit
+      const delta = actual[i]! - r.reserved[i]!
+      if (delta !== 0) pipeline.hincrby(`${this.#prefix}w:{${r.keyId}}:${window}`, String(r.second), delta)
+    })
+    if (pipeline.length > 0) pipeline.exec().catch(() => {})
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat)
+    await this.#redis.zrem(`${this.#prefix}instances`, this.instanceId).catch(() => {})
+    this.#redis.disconnect()
+  }
+
+  async #beat(): Promise<void> {
+    const key = `${this.#prefix}instances`
+    const now = Date.now()
+    try {
+      const replies = await this.#redis
+        .multi()
+        .zadd(key, now, this.instanceId)
+        .zremrangebyscore(key, '-inf', now - INSTANCE_TTL_MS)
+        .zcard(key)
+        .pexpire(key, INSTANCE_TTL_MS * 2)
+        .exec()
+      // A transaction that could not run resolves with null or with an error per command.
+      if (!replies) throw new Error('Redis transaction aborted')
+      for (const [err] of replies) if (err) throw err
+      const instances = Math.max(1, Number(replies[2]![1]))
+      const changed = instances !== this.#instances
+      this.#instances = instances
+      if (this.#degraded) this.#recover()
+      else if (changed) this.#log.info({ instances }, 'relay instances sharing state')
+    } catch (err) {
+      this.#degrade(err as Error)
+    }
+  }
+
+  #degrade(err: Error): void {
+    if (this.#degraded) return
+    this.#degraded = true
+    this.#log.warn(
+      { err: err.message, instances: this.#instances },
+      `shared state (Redis) unavailable: enforcing limits locally, divided by ${this.#instances} relay instance(s), until it is back`,
+    )
+    this.#reapply()
+  }
+
+  #recover(): void {
+    this.#degraded = false
+    this.#log.info({ instances: this.#instances }, 'shared state (Redis) back: limits are shared again')
+    this.#reapply()
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * state.store: redis — several relays, one truth: key limits hold across instances, and Redis failing
+ * never fails a request (issue 7). Against a real redis-server on loopback.
+ */
+import t from 'tap'
+import { MockUpstream, sse } from '../helpers/mock-upstream.js'
+import { RedisServer } from '../helpers/redis-server.js'
+import { startRelay } from '../helpers/relay.js'
+import type { RunningRelay } from '../helpers/relay.js'
+
+const answer = (input: number, output: number): string =>
+  sse([
+    { type: 'message_start', message: { id: 'm', usage: { input_tokens: input, output_tokens: 1 } } },
+    { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: output } },
+    { type: 'message_stop' },
+  ])
+
+const config = (upstream: string, redis: string, prefix: string, key: string): string => `
+logging: { level: info, format: json }
+state: { store: redis, redis: { url: "${redis}", key_prefix: "${prefix}", command_timeout_ms: 300 } }
+health: { health_check: { enabled: false } }
+providers:
+  - name: upstream
+    type: anthropic
+    base_url: "${upstream}"
+    keys: [${key}]
+`
+
+const send = (relay: RunningRelay, maxTokens = 100) =>
+  fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"model":"claude-x","stream":true,"max_tokens":${maxTokens}}` })
+
+interface StoreStatus {
+  store: { kind: string; shared: boolean; instances: number }
+}
+const store = async (relay: RunningRelay): Promise<StoreStatus['store']> => ((await (await fetch(`${relay.url}/status.json`)).json()) as StoreStatus).store
+
+async function twoRelays(t: Tap.Test, key: string): Promise<{ upstream: MockUpstream; redis: RedisServer; a: RunningRelay; b: RunningRelay }> {
+  const redis = await new RedisServer().start()
+  const upstream = await new MockUpstream().start()
+  upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(answer(40, 60))
+  const yaml = config(upstream.url, redis.url, `t${Date.now()}:`, key)
+  const a = await startRelay(yaml)
+  const b = await startRelay(yaml)
+  t.teardown(async () => {
+    await a.stop()
+    await b.stop()
+    await upstream.close()
+    await redis.stop()
+  })
+  // Both heartbeats in: each sees two instances.
+  for (const relay of [a, b]) while ((await store(relay)).instances < 2) await new Promise((r) => setTimeout(r, 100))
+  return { upstream, redis, a, b }
+}
+
+type Tap = typeof t
+declare namespace Tap {
+  type Test = Parameters<Parameters<typeof t.test>[1]>[0]
+}
+
+t.test('one key, rpm_limit 10, 30 requests over two relays: exactly 10 reach the upstream', async (t) => {
+  const { upstream, a, b } = await twoRelays(t, '{ key: "k-shared", rpm_limit: 10 }')
+  t.same(await store(a), { kind: 'redis', shared: true, instances: 2 })
+  const statuses: number[] = []
+  const retryAfters: number[] = []
+  await Promise.all(
+    Array.from({ length: 30 }, async (_, i) => {
+      const res = await send(i % 2 ? a : b)
+      statuses.push(res.status)
+      if (res.status === 429) retryAfters.push(Number(res.headers.get('retry-after')))
+      await res.text()
+    }),
+  )
+  t.equal(upstream.requests.length, 10, 'the upstream saw exactly the limit')
+  t.equal(statuses.filter((s) => s === 200).length, 10)
+  t.equal(statuses.filter((s) => s === 429).length, 20, 'the rest: 429')
+  t.ok(retryAfters.every((s) => s >= 1 && s <= 60), `retry-after within the minute (${[...new Set(retryAfters)].join(', ')})`)
+})
+
+t.test('tpm across relays: the total never passes the limit by more than one estimate', async (t) => {
+  // Each request: estimate ≈ body/4 + max_tokens (100) ≈ 115; real usage 40 + 60 = 100.
+  const { upstream, a, b } = await twoRelays(t, '{ key: "k-tpm", tpm_limit: 1000 }')
+  const results = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
+    const res = await send(i % 2 ? a : b)
+    await res.text()
+    return res.status
+  }))
+  const served = results.filter((s) => s === 200).length
+  t.equal(upstream.requests.length, served)
+  t.ok(served * 100 <= 1000 + 115, `${served} requests × 100 tokens within 1000 + one estimate`)
+  t.ok(served >= 8, `and the budget is used (${served} served)`)
+})
+
+t.test('Redis stopped mid-run: served under local limits; started again: shared limits resume', async (t) => {
+  const { redis, upstream, a, b } = await twoRelays(t, '{ key: "k-fallback", rpm_limit: 8 }')
+  redis.stop()
+  await redis.stop()
+  await a.waitForLog((l) => String(l.msg).startsWith('shared state (Redis) unavailable'))
+  await b.waitForLog((l) => String(l.msg).startsWith('shared state (Redis) unavailable'))
+  t.same((await store(a)).shared, false, 'status says local')
+  const metrics = await (await fetch(`${a.url}/metrics`)).text()
+  t.match(metrics, /^cc_relay_shared_state_up 0$/m, '/metrics says local')
+  // Local limits: 8 divided by the 2 relays last seen = 4 each.
+  const fallback: number[] = []
+  for (let i = 0; i < 12; i++) {
+    const res = await send(i % 2 ? a : b)
+    fallback.push(res.status)
+    await res.text()
+  }
+  t.equal(fallback.filter((s) => s === 200).length, 8, 'no request failed for Redis; together the relays stayed within the limit')
+  t.equal(fallback.filter((s) => s !== 200 && s !== 429).length, 0, 'nothing but 200 and 429')
+
+  await redis.start()
+  await a.waitForLog((l) => l.msg === 'shared state (Redis) back: limits are shared again')
+  await b.waitForLog((l) => l.msg === 'shared state (Redis) back: limits are shared again')
+  t.same((await store(b)).shared, true, 'shared again')
+  // The fresh Redis knows nothing of the minute: 8 more, shared, then 429.
+  const before = upstream.requests.length
+  const shared: number[] = []
+  for (let i = 0; i < 10; i++) {
+    const res = await send(i % 2 ? a : b)
+    shared.push(res.status)
+    await res.text()
+  }
+  t.equal(upstream.requests.length - before, shared.filter((s) => s === 200).length)
+  t.ok(shared.filter((s) => s === 200).length <= 8, 'shared limit enforced again')
+})
