@@ -55,7 +55,7 @@ t.test('a minimal file gets every CONTRACT §1 default', async (t) => {
     circuit_breaker: { failure_threshold: 5, open_duration_ms: 30000, half_open_probes: 3 },
     health_check: { enabled: true, interval_ms: 10000 },
   })
-  t.same(config.state, { store: 'memory', redis: { url: '', key_prefix: 'cc-relay:' } })
+  t.same(config.state, { store: 'memory', redis: { url: '', key_prefix: 'cc-relay:', connect_timeout_ms: 2000, command_timeout_ms: 500 } })
   t.same(config.logging, { level: 'info', format: 'json' })
 })
 
