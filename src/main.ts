@@ -56,7 +56,11 @@ export async function serve(opts: ServeOptions): Promise<number> {
 
   // Limits shared across relays (issue 7); when Redis fails, the supervisor gets divided local limits.
   // Its reapply callback uses `deps`; nothing calls it before `started`, awaited once `deps` exists.
-  const shared = config.state.store === 'redis' ? new SharedState(config, log, () => supervisor.replaceConfig(shared!.effective(deps.config))) : undefined
+  const shared =
+    config.state.store === 'redis'
+      ? new SharedState(config, log, () => supervisor.replaceConfig(shared!.effective(deps.config)), (event) => supervisor.applyShared(event))
+      : undefined
+  if (shared) supervisor.onNews((event) => shared.announce(event))
   const lifecycle: Lifecycle = { draining: false, inflight: new Set() }
   const { inflight } = lifecycle
   const configInfo: ConfigInfo = { source, loadedAt: Date.now(), reloads: 0, lastError: undefined, restartNeeded: [] }

@@ -178,8 +178,24 @@ export type ClientReply =
   | { readonly ok: true; readonly ticket: number }
   | { readonly ok: false; readonly error: RelayErrorData; readonly retryAfterMs: number }
 
+/**
+ * What one relay tells the others through Redis (state.store: redis): a circuit that opened or closed,
+ * a key cooling down after a 429, a key its upstream refused. Names and hashes only, never a key.
+ */
+export type SharedEvent =
+  | { readonly type: 'breaker.open'; readonly provider: string; readonly until: number }
+  | { readonly type: 'breaker.closed'; readonly provider: string }
+  | { readonly type: 'key.cooldown'; readonly provider: string; readonly keyHash: string; readonly until: number; readonly kind: 'throttle' | 'quota' }
+  | { readonly type: 'key.unusable'; readonly provider: string; readonly keyHash: string; readonly reason: string }
+
+/** Another relay's news, applied to this one's state. */
+export interface SharedNews {
+  readonly type: 'shared.event'
+  readonly event: SharedEvent
+}
+
 /** Everything the supervisor actor hears. `config.replace` carries a validated config object. */
-export type SupervisorMessage = LeaseAsk | LeaseReport | HealthReport | ClientAdmit | ClientRelease | { readonly type: 'config.replace'; readonly config: unknown }
+export type SupervisorMessage = LeaseAsk | LeaseReport | HealthReport | ClientAdmit | ClientRelease | SharedNews | { readonly type: 'config.replace'; readonly config: unknown }
 
 /** What an ask gets back: a lease ask a LeaseReply, a client admission a ClientReply, a tell nothing. */
 export type SupervisorReply = LeaseReply | ClientReply

@@ -60,6 +60,14 @@ export class Breaker {
     }
   }
 
+  /** Another relay saw this provider fail: open until `until` (a later deadline here is kept). */
+  openFor(until: number): void {
+    if (this.state === 'open' && this.openUntil >= until) return
+    this.state = 'open'
+    this.openUntil = until
+    this.probesInFlight = 0
+  }
+
   /** A probe of half-open period `epoch` ended without telling anything about health (client gone, 4xx). */
   release(epoch: number): void {
     if (this.state === 'half_open' && epoch === this.epoch && this.probesInFlight > 0) this.probesInFlight--

@@ -12,6 +12,7 @@ import { servedModels, stripContextMarker, upstreamModelFor } from './model-map.
 import { providerOrder } from './order.js'
 import { signalFor429, signalFromBudget } from './rate-signals.js'
 import { buildState } from './state.js'
+import { applyNews } from './shared/news.js'
 import { admitClient, releaseClient } from './team.js'
 import type { KeyState, ProviderState, SupervisorState } from './state.js'
 
@@ -187,6 +188,9 @@ export function reduce(state: SupervisorState, message: SupervisorMessage, now: 
       return { state, reply: admitClient(state.team, state.tickets, state.nextTicketId++, message, now) }
     case 'client.release':
       releaseClient(state.team, state.tickets, message.ticket, message.tokens, now)
+      return { state }
+    case 'shared.event':
+      applyNews(state, message.event, now)
       return { state }
     case 'lease.ask':
       return { state, reply: lease(state, message, now) }

@@ -6,7 +6,8 @@
  */
 import type { ProviderPlugin } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
-import type { ClientReply, LeaseAsk, LeaseReply, Outcome, SupervisorMessage } from '../shared/protocol.js'
+import type { ClientReply, LeaseAsk, LeaseReply, Outcome, SharedEvent, SupervisorMessage } from '../shared/protocol.js'
+import { news, snapshot } from './shared/news.js'
 import { openProviders, serves } from './reduce.js'
 import { MemoryStore } from './store.js'
 import type { SupervisorStore } from './store.js'
@@ -17,6 +18,8 @@ export class Supervisor {
   readonly #now: () => number
   readonly #mailbox: SupervisorMessage[] = []
   #draining = false
+  /** Told what changed in the books that other relays should know (state.store: redis). */
+  #announce: ((event: SharedEvent) => void) | undefined
 
   constructor(config: RelayConfig, plugins: ReadonlyMap<string, ProviderPlugin>, opts: { now?: () => number; random?: () => number; store?: SupervisorStore } = {}) {
     this.#now = opts.now ?? Date.now
@@ -67,6 +70,15 @@ export class Supervisor {
     })
   }
 
+  /** Relays sharing state: changes to announce go to `announce`; theirs arrive through `applyShared`. */
+  onNews(announce: (event: SharedEvent) => void): void {
+    this.#announce = announce
+  }
+
+  applyShared(event: SharedEvent): void {
+    this.#tell({ type: 'shared.event', event })
+  }
+
   /** Read-only view for status pages and tests. */
   get state(): Readonly<SupervisorState> {
     return this.#store.state
@@ -77,11 +89,18 @@ export class Supervisor {
     this.#drain()
   }
 
+  #handle(m: SupervisorMessage): void {
+    const record = this.#announce && m.type === 'lease.outcome' ? this.#store.state.leases.get(m.leaseId) : undefined
+    const before = record ? snapshot(this.#store.state, record.provider, record.keyHash) : undefined
+    this.#store.handle(m, this.#now())
+    if (before) for (const event of news(this.#store.state, before)) this.#announce!(event)
+  }
+
   #drain(): void {
     if (this.#draining) return
     this.#draining = true
     try {
-      for (let m = this.#mailbox.shift(); m !== undefined; m = this.#mailbox.shift()) this.#store.handle(m, this.#now())
+      for (let m = this.#mailbox.shift(); m !== undefined; m = this.#mailbox.shift()) this.#handle(m)
     } finally {
       this.#draining = false
     }

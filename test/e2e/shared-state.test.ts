@@ -124,3 +124,66 @@ t.test('Redis stopped mid-run: served under local limits; started again: shared 
   t.equal(upstream.requests.length - before, shared.filter((s) => s === 200).length)
   t.ok(shared.filter((s) => s === 200).length <= 8, 'shared limit enforced again')
 })
+
+interface ProvidersStatus {
+  providers: { name: string; breaker: { state: string }; keys: { hash: string; cooldown_until: string | null }[] }[]
+}
+const providers = async (relay: RunningRelay) => ((await (await fetch(`${relay.url}/status.json`)).json()) as ProvidersStatus).providers
+
+t.test('a breaker opened by relay A makes relay B skip that provider; a 429 cooldown is shared too', async (t) => {
+  const redis = await new RedisServer().start()
+  const bad = await new MockUpstream().start()
+  bad.handler = (_req, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"type":"error","error":{"type":"api_error","message":"down"}}')
+  const good = await new MockUpstream().start()
+  good.handler = (req, res) => {
+    if (req.headers['x-api-key'] === 'k-throttled') {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '40' }).end('{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}')
+      return
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' }).end(answer(5, 5))
+  }
+  const yaml = `
+logging: { level: info, format: json }
+state: { store: redis, redis: { url: "${redis.url}", key_prefix: "b${Date.now()}:" } }
+health: { circuit_breaker: { failure_threshold: 1, open_duration_ms: 60000 }, health_check: { enabled: false } }
+providers:
+  - { name: bad, type: anthropic, base_url: "${bad.url}", priority: 10, keys: [{ key: "k-bad" }] }
+  - name: good
+    type: anthropic
+    base_url: "${good.url}"
+    priority: 1
+    pooling: { strategy: round_robin }
+    keys: [{ key: "k-throttled", priority: 2 }, { key: "k-fine", priority: 1 }]
+`
+  const a = await startRelay(yaml)
+  const b = await startRelay(yaml)
+  t.teardown(async () => {
+    await a.stop()
+    await b.stop()
+    await bad.close()
+    await good.close()
+    await redis.stop()
+  })
+  for (const relay of [a, b]) while ((await store(relay)).instances < 2) await new Promise((r) => setTimeout(r, 100))
+
+  // On A: bad fails (its circuit opens), then good's first-tier key answers 429 (it cools), then k-fine serves.
+  const first = await send(a)
+  t.equal(first.status, 200)
+  await first.text()
+  t.equal(bad.requests.length, 1)
+  t.same(good.requests.map((r) => r.headers['x-api-key']), ['k-throttled', 'k-fine'])
+
+  // B hears both over pub/sub (it never saw these upstreams fail itself).
+  const heard = async (): Promise<boolean> => {
+    const ps = await providers(b)
+    const badOpen = ps.find((p) => p.name === 'bad')!.breaker.state === 'open'
+    const cooled = ps.find((p) => p.name === 'good')!.keys.some((k) => k.cooldown_until !== null)
+    return badOpen && cooled
+  }
+  while (!(await heard())) await new Promise((r) => setTimeout(r, 50))
+  const second = await send(b)
+  t.equal(second.status, 200)
+  await second.text()
+  t.equal(bad.requests.length, 1, 'B skipped the provider whose circuit A opened')
+  t.same(good.requests.map((r) => r.headers['x-api-key']), ['k-throttled', 'k-fine', 'k-fine'], 'and the key A saw throttled')
+})

@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { KeyConfig, RelayConfig } from '../../config/types.js'
 import type { Logger } from '../../shared/log.js'
+import type { SharedEvent } from '../../shared/protocol.js'
 import { ADMIT_SCRIPT } from './admission-script.js'
 
 const HEARTBEAT_MS = 1000
@@ -58,6 +59,9 @@ export function dividedLimits(config: RelayConfig, n: number): RelayConfig {
 export class SharedState {
   readonly instanceId = randomUUID().slice(0, 8)
   readonly #redis: Redis & AdmitCommand
+  /** Pub/sub needs a connection of its own; it queues its SUBSCRIBE until connected and renews it on reconnect. */
+  readonly #subscriber: Redis
+  readonly #channel: string
   readonly #prefix: string
   readonly #log: Logger
   /** Re-applies the effective config to the supervisor (after a switch between shared and local). */
@@ -67,7 +71,7 @@ export class SharedState {
   #instances = 1
   #seq = 0
 
-  constructor(config: RelayConfig, log: Logger, reapply: () => void) {
+  constructor(config: RelayConfig, log: Logger, reapply: () => void, hear: (event: SharedEvent) => void) {
     const { url, key_prefix, connect_timeout_ms, command_timeout_ms } = config.state.redis
     this.#prefix = key_prefix
     this.#log = log
@@ -82,6 +86,25 @@ export class SharedState {
     }) as Redis & AdmitCommand
     this.#redis.on('error', () => {}) // reported through #degrade, once per outage
     this.#redis.defineCommand('ccAdmit', { numberOfKeys: 4, lua: ADMIT_SCRIPT })
+    this.#channel = `${key_prefix}events`
+    this.#subscriber = new Redis(url, { connectTimeout: connect_timeout_ms, retryStrategy: (times) => Math.min(100 * times, 2000) })
+    this.#subscriber.on('error', () => {})
+    this.#subscriber.subscribe(this.#channel).catch(() => {})
+    this.#subscriber.on('message', (_channel: string, text: string) => {
+      let message: { from?: string; event?: SharedEvent }
+      try {
+        message = JSON.parse(text) as typeof message
+      } catch {
+        return
+      }
+      if (message.from !== this.instanceId && message.event) hear(message.event)
+    })
+  }
+
+  /** Tells the other relays (fire and forget: an announcement lost while Redis is down is only news). */
+  announce(event: SharedEvent): void {
+    if (this.#degraded) return
+    this.#redis.publish(this.#channel, JSON.stringify({ from: this.instanceId, event })).catch(() => {})
   }
 
   /**
@@ -152,6 +175,7 @@ export class SharedState {
     clearInterval(this.#heartbeat)
     await this.#redis.zrem(`${this.#prefix}instances`, this.instanceId).catch(() => {})
     this.#redis.disconnect()
+    this.#subscriber.disconnect()
   }
 
   async #beat(): Promise<void> {
