@@ -77,7 +77,21 @@ export class Attempts {
 
   start(): void {
     if (this.#parts.client !== '' && !this.#admitClient()) return
-    this.#next()
+    const session = this.#deps.shared && this.#session()
+    if (!session) return this.#next()
+    // Relays sharing state: the session may have been served by another relay last time.
+    void this.#deps.shared!.recallSession(session).then((entry) => {
+      if (entry) this.#deps.supervisor.applyShared({ type: 'affinity', session, ...entry, ttlMs: this.#deps.config.routing.affinity.ttl_ms })
+      this.#next()
+    })
+  }
+
+  /** Relays sharing state: where this session was just served, for whichever relay takes its next turn. */
+  #shareAffinity(): void {
+    const session = this.#session()
+    if (!session) return
+    const entry = this.#deps.supervisor.state.affinity.get(session, Date.now())
+    if (entry) this.#deps.shared!.rememberSession(session, entry.provider, entry.keyHash, entry.family, this.#deps.config.routing.affinity.ttl_ms)
   }
 
   /** A team client's own limits, checked once per request (failover attempts are the relay's business). */
@@ -176,12 +190,16 @@ export class Attempts {
   #confirmShared(lease: Lease): void {
     const shared = this.#deps.shared!
     const key = lease.key < 0 ? undefined : this.#deps.config.providers[lease.provider]?.keys[lease.key]
-    if (!key) return this.#dispatch(lease)
+    if (!key) {
+      this.#shareAffinity()
+      return this.#dispatch(lease)
+    }
     void shared.admit(lease.keyId, key, this.#estimate()).then((verdict) => {
       const outcome = this.#noAttempt(lease)
       if (this.#state.aborted) return this.#deps.supervisor.report(lease.id, { ...outcome, clientAborted: true })
       if (verdict.ok) {
         if (verdict.reservation) this.#sharedReservations.set(lease.id, verdict.reservation)
+        this.#shareAffinity()
         return this.#dispatch(lease)
       }
       this.#deps.supervisor.report(lease.id, { ...outcome, status: 429, rateHeaders: { 'retry-after-ms': String(verdict.retryAfterMs) } })

@@ -187,3 +187,48 @@ providers:
   t.equal(bad.requests.length, 1, 'B skipped the provider whose circuit A opened')
   t.same(good.requests.map((r) => r.headers['x-api-key']), ['k-throttled', 'k-fine', 'k-fine'], 'and the key A saw throttled')
 })
+
+t.test('affinity: turns of one session through alternating relays stay on one provider and key', async (t) => {
+  const redis = await new RedisServer().start()
+  const upstream = await new MockUpstream().start()
+  upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(answer(5, 5))
+  const yaml = `
+logging: { level: info, format: json }
+state: { store: redis, redis: { url: "${redis.url}", key_prefix: "a${Date.now()}:" } }
+health: { health_check: { enabled: false } }
+providers:
+  - name: pool
+    type: anthropic
+    base_url: "${upstream.url}"
+    pooling: { strategy: round_robin }
+    keys: [{ key: "k1" }, { key: "k2" }, { key: "k3" }]
+`
+  const a = await startRelay(yaml)
+  const b = await startRelay(yaml)
+  t.teardown(async () => {
+    await a.stop()
+    await b.stop()
+    await upstream.close()
+    await redis.stop()
+  })
+  const turn = async (relay: RunningRelay, session?: string): Promise<string> => {
+    const before = upstream.requests.length
+    const res = await fetch(`${relay.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(session ? { 'x-claude-code-session-id': session } : {}) },
+      body: '{"model":"claude-x","stream":true,"max_tokens":10}',
+    })
+    t.equal(res.status, 200)
+    await res.text()
+    return String(upstream.requests[before]!.headers['x-api-key'])
+  }
+  // B's round robin is one step ahead of A's: without shared affinity, B would pick another key.
+  await turn(b)
+  const keys = []
+  for (let i = 0; i < 6; i++) keys.push(await turn(i % 2 ? b : a, 'session-1'))
+  t.same(keys, Array(6).fill(keys[0]), `every turn on ${keys[0]} (${keys.join(', ')})`)
+  // A second session is free to land elsewhere, and then stays there too.
+  const other = []
+  for (let i = 0; i < 4; i++) other.push(await turn(i % 2 ? a : b, 'session-2'))
+  t.same(other, Array(4).fill(other[0]))
+})

@@ -43,6 +43,9 @@ export function applyNews(state: SupervisorState, event: SharedEvent, now: numbe
   const p = state.providers.find((x) => x.config.name === event.provider)
   if (!p) return
   switch (event.type) {
+    case 'affinity':
+      state.affinity.remember(event.session, event.provider, event.keyHash, event.family, now, event.ttlMs)
+      return
     case 'breaker.open':
       if (event.until > now) p.breaker.openFor(event.until)
       return

@@ -10,7 +10,7 @@
  * it), logged once, shown in /metrics and the status; the heartbeat notices when Redis is back.
  * Instances heartbeat into a sorted set, so each knows how many are live.
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { KeyConfig, RelayConfig } from '../../config/types.js'
 import type { Logger } from '../../shared/log.js'
@@ -99,6 +99,30 @@ export class SharedState {
       }
       if (message.from !== this.instanceId && message.event) hear(message.event)
     })
+  }
+
+  /** Where a session's affinity lives: hashed, since a session id can carry account metadata. */
+  #sessionKey(session: string): string {
+    return `${this.#prefix}aff:${createHash('sha256').update(session).digest('hex').slice(0, 24)}`
+  }
+
+  /** The provider and key that last served `session` on any relay (undefined when unknown or Redis is away). */
+  async recallSession(session: string): Promise<{ provider: string; keyHash: string | undefined; family: string } | undefined> {
+    if (this.#degraded) return undefined
+    try {
+      const text = await this.#redis.get(this.#sessionKey(session))
+      if (!text) return undefined
+      const [provider, keyHash, family] = JSON.parse(text) as [string, string | null, string]
+      return { provider, keyHash: keyHash ?? undefined, family }
+    } catch {
+      return undefined // affinity is a preference: a slow or absent Redis only loses it
+    }
+  }
+
+  /** Records where `session` was served, for `ttlMs` (fire and forget). */
+  rememberSession(session: string, provider: string, keyHash: string | undefined, family: string, ttlMs: number): void {
+    if (this.#degraded) return
+    this.#redis.set(this.#sessionKey(session), JSON.stringify([provider, keyHash ?? null, family]), 'PX', ttlMs).catch(() => {})
   }
 
   /** Tells the other relays (fire and forget: an announcement lost while Redis is down is only news). */
