@@ -57,6 +57,8 @@ export class Attempts {
   /** Time spent waiting on upstreams in attempts that failed over (not the relay's own time). */
   #upstreamMs = 0
   #bridge: StreamBridge | undefined
+  /** Providers whose half-open probes other relays have all taken (state.store: redis). */
+  readonly #probesTaken = new Set<number>()
   /** Shared-window reservations (state.store: redis) of this request's leases, by lease id. */
   readonly #sharedReservations = new Map<number, SharedReservation>()
   /** When this request started waiting for a free key (routing.queue_timeout_ms). */
@@ -155,6 +157,7 @@ export class Attempts {
       clientCredentialHash: this.#credentialHash,
       tried: this.#tried,
       skipProviders: this.#refusedBy,
+      probesTaken: this.#probesTaken,
       session: this.#session(),
       estimate: this.#estimate(),
     })
@@ -190,13 +193,23 @@ export class Attempts {
   #confirmShared(lease: Lease): void {
     const shared = this.#deps.shared!
     const key = lease.key < 0 ? undefined : this.#deps.config.providers[lease.provider]?.keys[lease.key]
-    if (!key) {
-      this.#shareAffinity()
-      return this.#dispatch(lease)
-    }
-    void shared.admit(lease.keyId, key, this.#estimate()).then((verdict) => {
+    const probe = lease.probe ? shared.admitProbe(this.#deps.config.providers[lease.provider]!.name, lease.probe.period, lease.probe.limit) : Promise.resolve(true)
+    const admitted = key ? shared.admit(lease.keyId, key, this.#estimate()) : Promise.resolve({ ok: true as const, reservation: undefined })
+    void Promise.all([probe, admitted]).then(([probeAllowed, verdict]) => {
       const outcome = this.#noAttempt(lease)
-      if (this.#state.aborted) return this.#deps.supervisor.report(lease.id, { ...outcome, clientAborted: true })
+      if (this.#state.aborted || !probeAllowed) {
+        if (verdict.ok && verdict.reservation) shared.settle(verdict.reservation, { input: 0, output: 0 })
+      }
+      if (this.#state.aborted) {
+        this.#deps.supervisor.report(lease.id, { ...outcome, clientAborted: true })
+        return this.#log.done(0, undefined)
+      }
+      if (!probeAllowed) {
+        // Other relays already probe this circuit: leave it to them (status 0 frees the local probe slot).
+        this.#probesTaken.add(lease.provider)
+        this.#deps.supervisor.report(lease.id, outcome)
+        return this.#next()
+      }
       if (verdict.ok) {
         if (verdict.reservation) this.#sharedReservations.set(lease.id, verdict.reservation)
         this.#shareAffinity()

@@ -26,6 +26,11 @@ export interface Lease {
   readonly forwardClientCredential: boolean
   /** The session was served by another thinking family before: remove its thinking blocks. */
   readonly stripThinking: boolean
+  /**
+   * Set when this attempt probes a half-open circuit: the open period's deadline (the same on every
+   * relay that heard of the opening) and how many probes a period allows, for a limit shared across relays.
+   */
+  readonly probe?: { readonly period: number; readonly limit: number }
 }
 
 /**
@@ -127,6 +132,8 @@ export interface LeaseAsk {
   readonly clientCredentialHash?: string | undefined
   /** Providers (by index) that refused this request's content: none of their keys can help. */
   readonly skipProviders?: ReadonlySet<number>
+  /** Providers (by index) whose half-open probes are all taken across relays: as good as open for now. */
+  readonly probesTaken?: ReadonlySet<number>
   /** Key ids this request has already used: each key is tried at most once per request. */
   readonly tried: ReadonlySet<string>
   /** Claude Code's session, for affinity (src/supervisor/affinity.ts). */

@@ -43,7 +43,8 @@ function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefin
   state.leases.set(id, { provider: p.config.name, keyHash: key?.hash, reservations, probeEpoch, login })
   const affinity = state.config.routing.affinity
   if (ask.session && affinity.enabled) state.affinity.remember(ask.session, p.config.name, key?.hash, familyOf(p), now, affinity.ttl_ms)
-  return { ok: true, lease: { id, keyId, provider: p.index, key: key ? key.index : -1, upstreamModel, forwardClientCredential: forward, stripThinking } }
+  const probe = probeEpoch === undefined ? undefined : { period: p.breaker.openUntil, limit: state.config.health.circuit_breaker.half_open_probes }
+  return { ok: true, lease: { id, keyId, provider: p.index, key: key ? key.index : -1, upstreamModel, forwardClientCredential: forward, stripThinking, probe } }
 }
 
 /** The session's provider and key again, if they can take this request now. */
@@ -89,7 +90,7 @@ export function lease(state: SupervisorState, ask: LeaseAsk, now: number): Lease
   let credentialless = false
   // Rotating strategies advance once per request, not once per failover attempt.
   for (const p of providerOrder(state, candidates.map((c) => c.p), model, ask.tried.size === 0)) {
-    if (!p.breaker.available(now)) {
+    if (!p.breaker.available(now) || ask.probesTaken?.has(p.index)) {
       breakerWaitMs = Math.min(breakerWaitMs, p.breaker.state === 'open' ? p.breaker.openUntil - now : 1000)
       continue
     }

@@ -232,3 +232,61 @@ providers:
   for (let i = 0; i < 4; i++) other.push(await turn(i % 2 ? a : b, 'session-2'))
   t.same(other, Array(4).fill(other[0]))
 })
+
+t.test('half-open probes are limited across relays together', async (t) => {
+  const redis = await new RedisServer().start()
+  const flaky = await new MockUpstream().start()
+  let held: import('node:http').ServerResponse[] = []
+  let failing = true
+  flaky.handler = (_req, res) => {
+    if (failing) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"type":"error","error":{"type":"api_error","message":"down"}}')
+    held.push(res) // probes hang: they stay in flight while the others arrive
+  }
+  const good = await new MockUpstream().start()
+  good.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(answer(5, 5))
+  const yaml = `
+logging: { level: info, format: json }
+state: { store: redis, redis: { url: "${redis.url}", key_prefix: "p${Date.now()}:" } }
+health: { circuit_breaker: { failure_threshold: 1, open_duration_ms: 1500, half_open_probes: 1 }, health_check: { enabled: false } }
+providers:
+  - { name: flaky, type: anthropic, base_url: "${flaky.url}", priority: 10, keys: [{ key: "k-flaky" }] }
+  - { name: good, type: anthropic, base_url: "${good.url}", priority: 1, keys: [{ key: "k-good" }] }
+`
+  const a = await startRelay(yaml)
+  const b = await startRelay(yaml)
+  t.teardown(async () => {
+    for (const res of held) res.destroy()
+    await a.stop()
+    await b.stop()
+    await flaky.close()
+    await good.close()
+    await redis.stop()
+  })
+  for (const relay of [a, b]) while ((await store(relay)).instances < 2) await new Promise((r) => setTimeout(r, 100))
+  const opened = await send(a)
+  t.equal(opened.status, 200, 'flaky failed, good served')
+  await opened.text()
+  // Both relays know the circuit is open (B by pub/sub), until the same deadline.
+  while ((await providers(b)).find((p) => p.name === 'flaky')!.breaker.state !== 'open') await new Promise((r) => setTimeout(r, 50))
+  failing = false
+  // Wait out the open period, then let both relays try the provider at once.
+  while ((await providers(a)).find((p) => p.name === 'flaky')!.breaker.state === 'open') await new Promise((r) => setTimeout(r, 100))
+  const before = flaky.requests.length
+  // Six requests at once, three per relay; the probe hangs at the upstream, the rest are answered.
+  const answered: string[] = []
+  let fiveAnswered!: () => void
+  const five = new Promise<void>((r) => (fiveAnswered = r))
+  const all = Array.from({ length: 6 }, async (_, i) => {
+    const res = await send(i % 2 ? a : b)
+    await res.text()
+    answered.push(String(res.status))
+    if (answered.length === 5) fiveAnswered()
+  })
+  await five
+  t.equal(flaky.requests.length - before, 1, 'one probe across both relays (half_open_probes: 1)')
+  t.same(answered, Array(5).fill('200'), 'the others were served by the next provider')
+  for (const res of held) res.writeHead(200, { 'content-type': 'text/event-stream' }).end(answer(5, 5))
+  held = []
+  await Promise.all(all)
+  t.equal(answered.length, 6, 'the probe finished too')
+})

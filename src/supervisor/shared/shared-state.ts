@@ -101,6 +101,22 @@ export class SharedState {
     })
   }
 
+  /**
+   * Whether this relay may send one more probe to a half-open provider: the probes of one open period
+   * are counted across all relays together. Redis failing allows it (the local limit still holds).
+   */
+  async admitProbe(provider: string, period: number, limit: number): Promise<boolean> {
+    if (this.#degraded) return true
+    const key = `${this.#prefix}probe:{${provider}}:${period}`
+    try {
+      const count = await this.#redis.incr(key)
+      if (count === 1) this.#redis.pexpire(key, 600_000).catch(() => {})
+      return count <= limit
+    } catch {
+      return true
+    }
+  }
+
   /** Where a session's affinity lives: hashed, since a session id can carry account metadata. */
   #sessionKey(session: string): string {
     return `${this.#prefix}aff:${createHash('sha256').update(session).digest('hex').slice(0, 24)}`
