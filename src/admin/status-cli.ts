@@ -148,7 +148,8 @@ function keyLine(k: KeyStatus): string {
 
 export function formatStatus(s: StatusSnapshot, url: string): string {
   const out: string[] = []
-  const store = `${s.store.kind}${s.store.shared ? ' (shared)' : ''}, ${plural(s.store.instances, 'instance')}`
+  const sharing = s.store.shared ? ' (shared)' : s.store.kind === 'redis' ? ' (unavailable: local limits)' : ''
+  const store = `${s.store.kind}${sharing}, ${plural(s.store.instances, 'instance')}`
   out.push(`cc-relay ${s.relay.version} at ${url}: up ${uptime(s.relay.uptime_s)}, pid ${s.relay.pid}`)
   out.push(`config ${s.config.source} (${plural(s.config.reloads, 'reload')}), store ${store}`)
   if (s.config.last_error) out.push(`  ! last reload refused (running config kept): ${s.config.last_error}`)

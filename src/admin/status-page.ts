@@ -105,7 +105,7 @@ function fillBody(tableId, rows, cols, emptyText) {
 
 function renderHeader(s) {
   $("version").textContent = s.relay.version;
-  var store = s.store.kind + (s.store.shared ? " (shared)" : "") + ", " + s.store.instances + (s.store.instances === 1 ? " instance" : " instances");
+  var store = s.store.kind + (s.store.shared ? " (shared)" : s.store.kind === "redis" ? " (unavailable: local limits)" : "") + ", " + s.store.instances + (s.store.instances === 1 ? " instance" : " instances");
   var parts = ["up " + uptime(s.relay.uptime_s), "pid " + s.relay.pid, "config " + s.config.source,
     s.config.reloads + (s.config.reloads === 1 ? " reload" : " reloads"), "store " + store];
   $("relay-meta").replaceChildren.apply($("relay-meta"), parts.map(function (p) { return el("span", {}, [p]); }));
