@@ -58,7 +58,11 @@ export async function serve(opts: ServeOptions): Promise<number> {
   // Its reapply callback uses `deps`; nothing calls it before `started`, awaited once `deps` exists.
   const shared =
     config.state.store === 'redis'
-      ? new SharedState(config, log, () => supervisor.replaceConfig(shared!.effective(deps.config)), (event) => supervisor.applyShared(event))
+      ? new SharedState(config, log, {
+          reapply: () => supervisor.replaceConfig(shared!.effective(deps.config)),
+          hear: (event) => supervisor.applyShared(event),
+          pooledKeys: () => supervisor.state.providers.flatMap((p) => p.keys.map((k) => ({ provider: p.config.name, hash: k.hash, id: k.id }))),
+        })
       : undefined
   if (shared) supervisor.onNews((event) => shared.announce(event))
   const lifecycle: Lifecycle = { draining: false, inflight: new Set() }

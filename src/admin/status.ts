@@ -30,6 +30,8 @@ export interface KeyStatus {
   readonly hash: string
   readonly priority: number
   readonly inflight: number
+  /** Leases other relays hold on this key (state.store: redis). */
+  readonly remote_inflight: number
   readonly available: boolean
   readonly rpm: Used
   readonly tpm: Used
@@ -90,6 +92,7 @@ function keyStatus(k: KeyState, now: number): KeyStatus {
     hash: k.hash,
     priority: k.config.priority,
     inflight: k.inflight,
+    remote_inflight: k.remoteInflight,
     available: keyAvailable(k, now),
     rpm: { used: k.rpm.used(now), limit: k.rpm.limit },
     tpm: { used: k.tpm.used(now), limit: k.tpm.limit },

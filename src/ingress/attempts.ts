@@ -213,6 +213,7 @@ export class Attempts {
       if (verdict.ok) {
         if (verdict.reservation) this.#sharedReservations.set(lease.id, verdict.reservation)
         this.#shareAffinity()
+        if (lease.key >= 0) shared.leaseStarted(lease.keyId, lease.id)
         return this.#dispatch(lease)
       }
       this.#deps.supervisor.report(lease.id, { ...outcome, status: 429, rateHeaders: { 'retry-after-ms': String(verdict.retryAfterMs) } })
@@ -302,6 +303,7 @@ export class Attempts {
 
   #settled(lease: Lease, providerName: string, outcome: Outcome | undefined): void {
     const settled = outcome ?? this.#noAttempt(lease, providerName)
+    if (this.#deps.shared && lease.key >= 0) this.#deps.shared.leaseEnded(lease.keyId, lease.id)
     const reservation = this.#sharedReservations.get(lease.id)
     if (reservation) {
       this.#sharedReservations.delete(lease.id)

@@ -194,6 +194,8 @@ export type SharedEvent =
   | { readonly type: 'breaker.closed'; readonly provider: string }
   | { readonly type: 'key.cooldown'; readonly provider: string; readonly keyHash: string; readonly until: number; readonly kind: 'throttle' | 'quota' }
   | { readonly type: 'key.unusable'; readonly provider: string; readonly keyHash: string; readonly reason: string }
+  /** Leases other relays hold on one pooled key (the heartbeat's reading, not an announcement). */
+  | { readonly type: 'load'; readonly provider: string; readonly keyHash: string; readonly inflight: number }
   /** A session's provider and key as another relay last served it (read from Redis, not announced). */
   | { readonly type: 'affinity'; readonly session: string; readonly provider: string; readonly keyHash: string | undefined; readonly family: string; readonly ttlMs: number }
 

@@ -38,7 +38,12 @@ function byStrategy(p: ProviderState, tier: KeyState[], random: () => number): K
     case 'weighted':
       return weightedShuffle(tier, (k) => k.config.weight, random)[0]!
     case 'least_loaded':
-      return tier.reduce((best, k) => (k.inflight < best.inflight || (k.inflight === best.inflight && k.lastUsed < best.lastUsed) ? k : best))
+      return tier.reduce((best, k) => {
+        // Other relays' leases count too (state.store: redis), so relays sharing a pool spread over it.
+        const load = k.inflight + k.remoteInflight
+        const bestLoad = best.inflight + best.remoteInflight
+        return load < bestLoad || (load === bestLoad && k.lastUsed < best.lastUsed) ? k : best
+      })
   }
 }
 

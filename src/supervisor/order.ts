@@ -6,6 +6,9 @@
 import type { RoutingConfig } from '../config/types.js'
 import type { ProviderState, SupervisorState } from './state.js'
 
+/** A provider's leases here and, with a shared store, on other relays (through its pooled keys). */
+const load = (p: ProviderState): number => p.inflight + p.keys.reduce((sum, k) => sum + k.remoteInflight, 0)
+
 /** Priority (higher first), then config order. */
 export function failoverOrder(c: readonly ProviderState[]): ProviderState[] {
   return [...c].sort((a, b) => b.priority - a.priority || a.index - b.index)
@@ -64,7 +67,7 @@ export function providerOrder(state: SupervisorState, candidates: readonly Provi
     case 'shuffle':
       return weightedShuffle(candidates, () => 1, state.random)
     case 'least_loaded':
-      return failoverOrder(candidates).sort((a, b) => a.inflight - b.inflight)
+      return failoverOrder(candidates).sort((a, b) => load(a) - load(b))
     case 'weighted_failover':
       return weightedShuffle(failoverOrder(candidates), (p) => p.config.weight, state.random)
     case 'model_based': {

@@ -32,6 +32,8 @@ export interface KeyState {
   /** Why the upstream refused this key (401/403); it is skipped until the config changes it. */
   unusable: string | undefined
   inflight: number
+  /** Leases other relays hold on this key (state.store: redis; refreshed by the heartbeat). */
+  remoteInflight: number
   lastUsed: number
 }
 
@@ -111,6 +113,7 @@ function buildKey(provider: ProviderConfig, config: KeyConfig, index: number, ol
     learned: old?.learned ?? {},
     unusable: old?.unusable,
     inflight: old?.inflight ?? 0,
+    remoteInflight: old?.remoteInflight ?? 0,
     lastUsed: old?.lastUsed ?? 0,
   }
 }

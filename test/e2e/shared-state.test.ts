@@ -290,3 +290,55 @@ providers:
   await Promise.all(all)
   t.equal(answered.length, 6, 'the probe finished too')
 })
+
+t.test('least_loaded counts the other relays\' leases on a shared pool', async (t) => {
+  const redis = await new RedisServer().start()
+  const upstream = await new MockUpstream().start()
+  const held: import('node:http').ServerResponse[] = []
+  upstream.handler = (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    if (req.headers['x-hold']) {
+      res.write(answer(5, 5).slice(0, 120))
+      held.push(res)
+    } else res.end(answer(5, 5))
+  }
+  const yaml = `
+logging: { level: info, format: json }
+state: { store: redis, redis: { url: "${redis.url}", key_prefix: "l${Date.now()}:" } }
+health: { health_check: { enabled: false } }
+routing: { affinity: { enabled: false } }
+providers:
+  - name: pool
+    type: anthropic
+    base_url: "${upstream.url}"
+    pooling: { strategy: least_loaded }
+    keys: [{ key: "k1" }, { key: "k2" }]
+`
+  const a = await startRelay(yaml)
+  const b = await startRelay(yaml)
+  t.teardown(async () => {
+    for (const res of held) res.destroy()
+    await a.stop()
+    await b.stop()
+    await upstream.close()
+    await redis.stop()
+  })
+  // A holds a stream on k1 (both keys idle: the first wins).
+  const holding = await fetch(`${a.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hold': '1' }, body: '{"model":"claude-x","stream":true}' })
+  const reader = holding.body!.getReader()
+  await reader.read()
+  t.equal(upstream.requests[0]!.headers['x-api-key'], 'k1')
+  // B learns of it from the heartbeat's reading (not from its own books: it served nothing).
+  const remote = async (): Promise<number> => {
+    const ps = (await (await fetch(`${b.url}/status.json`)).json()) as { providers: { keys: { remote_inflight: number }[] }[] }
+    return ps.providers[0]!.keys[0]!.remote_inflight
+  }
+  while ((await remote()) !== 1) await new Promise((r) => setTimeout(r, 100))
+  const res = await send(b)
+  await res.text()
+  t.equal(upstream.requests[1]!.headers['x-api-key'], 'k2', 'B sends its request to the key A is not using')
+  held.shift()!.end(answer(5, 5).slice(120))
+  while (!(await reader.read()).done);
+  while ((await remote()) !== 0) await new Promise((r) => setTimeout(r, 100))
+  t.pass('the lease stops counting when A\'s stream ends')
+})

@@ -43,6 +43,11 @@ export function applyNews(state: SupervisorState, event: SharedEvent, now: numbe
   const p = state.providers.find((x) => x.config.name === event.provider)
   if (!p) return
   switch (event.type) {
+    case 'load': {
+      const key = p.keys.find((k) => k.hash === event.keyHash)
+      if (key) key.remoteInflight = event.inflight
+      return
+    }
     case 'affinity':
       state.affinity.remember(event.session, event.provider, event.keyHash, event.family, now, event.ttlMs)
       return

@@ -18,6 +18,18 @@ import type { SharedEvent } from '../../shared/protocol.js'
 import { ADMIT_SCRIPT } from './admission-script.js'
 
 const HEARTBEAT_MS = 1000
+/** A lease still open after this long (a relay that crashed mid-stream) stops counting by itself. */
+const LEASE_TTL_MS = 10 * 60_000
+
+/** What the shared state needs from the relay around it. */
+export interface SharedHooks {
+  /** Re-applies the effective config to the supervisor (after a switch between shared and local). */
+  readonly reapply: () => void
+  /** Another relay's announcement (or a reading: other relays' load, a session's affinity). */
+  readonly hear: (event: SharedEvent) => void
+  /** The pooled keys whose load other relays share: provider name, key hash, key id. */
+  readonly pooledKeys: () => readonly { readonly provider: string; readonly hash: string; readonly id: string }[]
+}
 /** An instance not heard from for this long is no longer counted. */
 const INSTANCE_TTL_MS = 5000
 
@@ -64,18 +76,17 @@ export class SharedState {
   readonly #channel: string
   readonly #prefix: string
   readonly #log: Logger
-  /** Re-applies the effective config to the supervisor (after a switch between shared and local). */
-  readonly #reapply: () => void
+  readonly #hooks: SharedHooks
   #heartbeat: NodeJS.Timeout | undefined
   #degraded = false
   #instances = 1
   #seq = 0
 
-  constructor(config: RelayConfig, log: Logger, reapply: () => void, hear: (event: SharedEvent) => void) {
+  constructor(config: RelayConfig, log: Logger, hooks: SharedHooks) {
     const { url, key_prefix, connect_timeout_ms, command_timeout_ms } = config.state.redis
     this.#prefix = key_prefix
     this.#log = log
-    this.#reapply = reapply
+    this.#hooks = hooks
     this.#redis = new Redis(url, {
       connectTimeout: connect_timeout_ms,
       commandTimeout: command_timeout_ms,
@@ -97,7 +108,7 @@ export class SharedState {
       } catch {
         return
       }
-      if (message.from !== this.instanceId && message.event) hear(message.event)
+      if (message.from !== this.instanceId && message.event) hooks.hear(message.event)
     })
   }
 
@@ -115,6 +126,37 @@ export class SharedState {
     } catch {
       return true
     }
+  }
+
+  /** A lease on a pooled key began here: other relays count it (for `least_loaded`) until it ends or expires. */
+  leaseStarted(keyId: string, leaseId: number): void {
+    if (this.#degraded) return
+    this.#redis.zadd(`${this.#prefix}inflight:{${keyId}}`, Date.now() + LEASE_TTL_MS, `${this.instanceId}:${leaseId}`).catch(() => {})
+  }
+
+  leaseEnded(keyId: string, leaseId: number): void {
+    if (this.#degraded) return
+    this.#redis.zrem(`${this.#prefix}inflight:{${keyId}}`, `${this.instanceId}:${leaseId}`).catch(() => {})
+  }
+
+  /** Other relays' open leases per pooled key, handed to the supervisor as readings. */
+  async #readLoad(): Promise<void> {
+    const keys = this.#hooks.pooledKeys()
+    if (keys.length === 0) return
+    const now = Date.now()
+    const pipeline = this.#redis.pipeline()
+    for (const k of keys) {
+      pipeline.zremrangebyscore(`${this.#prefix}inflight:{${k.id}}`, '-inf', now)
+      pipeline.zrange(`${this.#prefix}inflight:{${k.id}}`, '0', '-1')
+    }
+    const replies = (await pipeline.exec()) ?? []
+    const own = `${this.instanceId}:`
+    keys.forEach((k, i) => {
+      const [err, members] = replies[i * 2 + 1] ?? [new Error('no reply'), []]
+      if (err) return
+      const inflight = (members as string[]).filter((m) => !m.startsWith(own)).length
+      this.#hooks.hear({ type: 'load', provider: k.provider, keyHash: k.hash, inflight })
+    })
   }
 
   /** Where a session's affinity lives: hashed, since a session id can carry account metadata. */
@@ -237,6 +279,7 @@ export class SharedState {
       this.#instances = instances
       if (this.#degraded) this.#recover()
       else if (changed) this.#log.info({ instances }, 'relay instances sharing state')
+      await this.#readLoad()
     } catch (err) {
       this.#degrade(err as Error)
     }
@@ -249,12 +292,12 @@ export class SharedState {
       { err: err.message, instances: this.#instances },
       `shared state (Redis) unavailable: enforcing limits locally, divided by ${this.#instances} relay instance(s), until it is back`,
     )
-    this.#reapply()
+    this.#hooks.reapply()
   }
 
   #recover(): void {
     this.#degraded = false
     this.#log.info({ instances: this.#instances }, 'shared state (Redis) back: limits are shared again')
-    this.#reapply()
+    this.#hooks.reapply()
   }
 }
