@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto'
 import type { HttpResponse } from 'uWebSockets.js'
 import type { Route } from '../../plugins/sdk.js'
+import { relayError } from '../shared/errors.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import { PROTOCOL } from '../shared/protocol.js'
 import type { Lease, Outcome, RelayTask } from '../shared/protocol.js'
@@ -79,11 +80,28 @@ export class Attempts {
 
   start(): void {
     if (this.#parts.client !== '' && !this.#admitClient()) return
-    const session = this.#deps.shared && this.#session()
-    if (!session) return this.#next()
-    // Relays sharing state: the session may have been served by another relay last time.
-    void this.#deps.shared!.recallSession(session).then((entry) => {
-      if (entry) this.#deps.supervisor.applyShared({ type: 'affinity', session, ...entry, ttlMs: this.#deps.config.routing.affinity.ttl_ms })
+    const shared = this.#deps.shared
+    if (!shared) return this.#next()
+    const client = this.#parts.client === '' ? undefined : this.#deps.config.server.auth.clients.find((c) => c.name === this.#parts.client)
+    const session = this.#session()
+    // Relays sharing state: the client's rpm/tpm hold across relays, and the session may have been
+    // served by another relay last time. Both questions go to Redis at once.
+    const clientWindows = client ? shared.admit(`client:${client.name}`, { rpm_limit: client.rpm_limit, tpm_limit: client.tpm_limit, itpm_limit: 0, otpm_limit: 0 }, this.#estimate()) : undefined
+    void Promise.all([clientWindows, session ? shared.recallSession(session) : undefined]).then(([verdict, entry]) => {
+      if (verdict && !verdict.ok) {
+        this.#deps.telemetry.rateLimited('client')
+        const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))
+        const error = relayError('rate_limited', `client ${client!.name} is at its limit across relays; retry in ${seconds} s`)
+        return this.#sendError(error, ['retry-after', String(seconds)])
+      }
+      if (verdict?.reservation) {
+        const reservation = verdict.reservation
+        this.#log.onDone((outcome) => {
+          const u = outcome?.usage
+          shared.settle(reservation, { input: u ? u.input_tokens + u.cache_creation_input_tokens : 0, output: u?.output_tokens ?? 0 })
+        })
+      }
+      if (entry && session) this.#deps.supervisor.applyShared({ type: 'affinity', session, ...entry, ttlMs: this.#deps.config.routing.affinity.ttl_ms })
       this.#next()
     })
   }

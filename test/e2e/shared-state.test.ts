@@ -342,3 +342,37 @@ providers:
   while ((await remote()) !== 0) await new Promise((r) => setTimeout(r, 100))
   t.pass('the lease stops counting when A\'s stream ends')
 })
+
+t.test("a team client's rpm_limit holds across relays", async (t) => {
+  const redis = await new RedisServer().start()
+  const upstream = await new MockUpstream().start()
+  upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(answer(5, 5))
+  const yaml = `
+logging: { level: info, format: json }
+state: { store: redis, redis: { url: "${redis.url}", key_prefix: "c${Date.now()}:" } }
+server: { auth: { clients: [{ name: carol, key: "carol-key", rpm_limit: 4 }, { name: dave, key: "dave-key" }] } }
+health: { health_check: { enabled: false } }
+providers:
+  - { name: pool, type: anthropic, base_url: "${upstream.url}", keys: [{ key: "k" }] }
+`
+  const a = await startRelay(yaml)
+  const b = await startRelay(yaml)
+  t.teardown(async () => {
+    await a.stop()
+    await b.stop()
+    await upstream.close()
+    await redis.stop()
+  })
+  const as = (relay: RunningRelay, key: string) =>
+    fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-cc-relay-key': key }, body: '{"model":"claude-x","stream":true,"max_tokens":10}' })
+  const carol: number[] = []
+  for (let i = 0; i < 8; i++) {
+    const res = await as(i % 2 ? a : b, 'carol-key')
+    carol.push(res.status)
+    await res.text()
+  }
+  t.same(carol, [200, 200, 200, 200, 429, 429, 429, 429], 'carol gets 4 a minute in total, not 4 per relay')
+  const dave = await as(a, 'dave-key')
+  t.equal(dave.status, 200, 'another client is not affected')
+  await dave.text()
+})

@@ -49,7 +49,10 @@ interface AdmitCommand {
   ccAdmit(...args: (string | number)[]): Promise<number>
 }
 
-const isLimited = (k: KeyConfig): boolean => k.rpm_limit > 0 || k.tpm_limit > 0 || k.itpm_limit > 0 || k.otpm_limit > 0
+/** The sliding-minute limits one admission checks: a pooled key's, or a team client's (no itpm/otpm). */
+export type WindowLimits = Pick<KeyConfig, 'rpm_limit' | 'tpm_limit' | 'itpm_limit' | 'otpm_limit'>
+
+const isLimited = (k: WindowLimits): boolean => k.rpm_limit > 0 || k.tpm_limit > 0 || k.itpm_limit > 0 || k.otpm_limit > 0
 
 /** Every limit split `n` ways (never below 1): what one of `n` relays may use on its own. */
 export function dividedLimits(config: RelayConfig, n: number): RelayConfig {
@@ -216,8 +219,11 @@ export class SharedState {
     return this.#degraded ? dividedLimits(config, this.#instances) : config
   }
 
-  /** Confirms a lease on `key` across all relays; keys without limits need no round trip. */
-  async admit(keyId: string, key: KeyConfig, estimate: { input: number; output: number }): Promise<SharedVerdict> {
+  /**
+   * Confirms a lease on a key (or a team client's request, as `client:name`) across all relays;
+   * nothing limited, no round trip.
+   */
+  async admit(keyId: string, key: WindowLimits, estimate: { input: number; output: number }): Promise<SharedVerdict> {
     if (this.#degraded || !isLimited(key)) return { ok: true, reservation: undefined }
     const now = Date.now()
     const reserved: [number, number, number] = [
