@@ -86,15 +86,25 @@ export class Attempts {
     const session = this.#session()
     // Relays sharing state: the client's rpm/tpm hold across relays, and the session may have been
     // served by another relay last time. Both questions go to Redis at once.
-    const clientWindows = client ? shared.admit(`client:${client.name}`, { rpm_limit: client.rpm_limit, tpm_limit: client.tpm_limit, itpm_limit: 0, otpm_limit: 0 }, this.#estimate()) : undefined
-    void Promise.all([clientWindows, session ? shared.recallSession(session) : undefined]).then(([verdict, entry]) => {
-      if (verdict && !verdict.ok) {
+    const clientId = client ? `client:${client.name}` : ''
+    const clientWindows = client ? shared.admit(clientId, { rpm_limit: client.rpm_limit, tpm_limit: client.tpm_limit, itpm_limit: 0, otpm_limit: 0 }, this.#estimate()) : undefined
+    const clientSlot = client && client.max_concurrent > 0 ? shared.takeSlot(clientId, client.max_concurrent) : undefined
+    void Promise.all([clientWindows, clientSlot, session ? shared.recallSession(session) : undefined]).then(([verdict, slot, entry]) => {
+      if (typeof slot === 'string') this.#log.onDone(() => shared.freeSlot(clientId, slot))
+      const refusal =
+        verdict && !verdict.ok
+          ? { ms: verdict.retryAfterMs, what: 'its rpm/tpm limit' }
+          : slot === false
+            ? { ms: 1000, what: `its max_concurrent of ${client!.max_concurrent}` }
+            : undefined
+      if (refusal) {
+        if (verdict?.ok && verdict.reservation) shared.settle(verdict.reservation, { input: 0, output: 0 })
         this.#deps.telemetry.rateLimited('client')
-        const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))
-        const error = relayError('rate_limited', `client ${client!.name} is at its limit across relays; retry in ${seconds} s`)
+        const seconds = Math.max(1, Math.ceil(refusal.ms / 1000))
+        const error = relayError('rate_limited', `client ${client!.name} is at ${refusal.what} across relays; retry in ${seconds} s`)
         return this.#sendError(error, ['retry-after', String(seconds)])
       }
-      if (verdict?.reservation) {
+      if (verdict?.ok && verdict.reservation) {
         const reservation = verdict.reservation
         this.#log.onDone((outcome) => {
           const u = outcome?.usage

@@ -343,14 +343,21 @@ providers:
   t.pass('the lease stops counting when A\'s stream ends')
 })
 
-t.test("a team client's rpm_limit holds across relays", async (t) => {
+t.test("a team client's rpm_limit and max_concurrent hold across relays", async (t) => {
   const redis = await new RedisServer().start()
   const upstream = await new MockUpstream().start()
-  upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(answer(5, 5))
+  const held: import('node:http').ServerResponse[] = []
+  upstream.handler = (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    if (req.headers['x-hold']) {
+      res.write(answer(5, 5).slice(0, 120))
+      held.push(res)
+    } else res.end(answer(5, 5))
+  }
   const yaml = `
 logging: { level: info, format: json }
 state: { store: redis, redis: { url: "${redis.url}", key_prefix: "c${Date.now()}:" } }
-server: { auth: { clients: [{ name: carol, key: "carol-key", rpm_limit: 4 }, { name: dave, key: "dave-key" }] } }
+server: { auth: { clients: [{ name: carol, key: "carol-key", rpm_limit: 4 }, { name: dave, key: "dave-key" }, { name: erin, key: "erin-key", max_concurrent: 1 }] } }
 health: { health_check: { enabled: false } }
 providers:
   - { name: pool, type: anthropic, base_url: "${upstream.url}", keys: [{ key: "k" }] }
@@ -358,6 +365,7 @@ providers:
   const a = await startRelay(yaml)
   const b = await startRelay(yaml)
   t.teardown(async () => {
+    for (const res of held) res.destroy()
     await a.stop()
     await b.stop()
     await upstream.close()
@@ -375,4 +383,23 @@ providers:
   const dave = await as(a, 'dave-key')
   t.equal(dave.status, 200, 'another client is not affected')
   await dave.text()
+
+  // erin: one request at a time, whichever relay takes it.
+  const first = await fetch(`${a.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-cc-relay-key': 'erin-key', 'x-hold': '1' }, body: '{"model":"claude-x","stream":true}' })
+  const reader = first.body!.getReader()
+  await reader.read()
+  const second = await as(b, 'erin-key')
+  t.equal(second.status, 429, 'erin is refused on the other relay while her first request runs')
+  t.match(((await second.json()) as { error: { message: string } }).error.message, /max_concurrent of 1 across relays/)
+  held.shift()!.end(answer(5, 5).slice(120))
+  while (!(await reader.read()).done);
+  let third = await as(b, 'erin-key')
+  // The slot is freed when the first request's line is written, a moment after its last byte.
+  while (third.status === 429) {
+    await third.text()
+    await new Promise((r) => setTimeout(r, 50))
+    third = await as(b, 'erin-key')
+  }
+  t.equal(third.status, 200, 'and admitted once it ended')
+  await third.text()
 })

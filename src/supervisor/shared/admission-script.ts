@@ -1,4 +1,17 @@
 /**
+ * A concurrency slot shared by all relays: KEYS [slots zset], ARGV [now ms, expiry ms, member, max].
+ * Expired holders (a relay that crashed mid-request) are dropped first. Returns 1 when taken, else 0.
+ */
+export const SLOT_SCRIPT = `
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) - now)
+return 1
+`
+
+/**
  * The one Redis round trip per lease (issue 7): check every limited window of a key and reserve this
  * request's share in all of them, or in none, atomically (a Lua script runs alone on the server).
  *

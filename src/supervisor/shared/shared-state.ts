@@ -15,7 +15,7 @@ import { Redis } from 'ioredis'
 import type { KeyConfig, RelayConfig } from '../../config/types.js'
 import type { Logger } from '../../shared/log.js'
 import type { SharedEvent } from '../../shared/protocol.js'
-import { ADMIT_SCRIPT } from './admission-script.js'
+import { ADMIT_SCRIPT, SLOT_SCRIPT } from './admission-script.js'
 
 const HEARTBEAT_MS = 1000
 /** A lease still open after this long (a relay that crashed mid-stream) stops counting by itself. */
@@ -47,6 +47,7 @@ export type SharedVerdict =
 
 interface AdmitCommand {
   ccAdmit(...args: (string | number)[]): Promise<number>
+  ccSlot(...args: (string | number)[]): Promise<number>
 }
 
 /** The sliding-minute limits one admission checks: a pooled key's, or a team client's (no itpm/otpm). */
@@ -100,6 +101,7 @@ export class SharedState {
     }) as Redis & AdmitCommand
     this.#redis.on('error', () => {}) // reported through #degrade, once per outage
     this.#redis.defineCommand('ccAdmit', { numberOfKeys: 4, lua: ADMIT_SCRIPT })
+    this.#redis.defineCommand('ccSlot', { numberOfKeys: 1, lua: SLOT_SCRIPT })
     this.#channel = `${key_prefix}events`
     this.#subscriber = new Redis(url, { connectTimeout: connect_timeout_ms, retryStrategy: (times) => Math.min(100 * times, 2000) })
     this.#subscriber.on('error', () => {})
@@ -129,6 +131,28 @@ export class SharedState {
     } catch {
       return true
     }
+  }
+
+  /**
+   * One of `max` concurrency slots of `id` (a team client's `max_concurrent`) across all relays; the
+   * answer is the slot's name to free, false when all are taken, or true when Redis is away (local
+   * limits apply then).
+   */
+  async takeSlot(id: string, max: number): Promise<string | boolean> {
+    if (this.#degraded) return true
+    const now = Date.now()
+    const member = `${this.instanceId}:${this.#seq++}`
+    try {
+      const taken = await this.#redis.ccSlot(`${this.#prefix}slots:{${id}}`, now, now + LEASE_TTL_MS, member, max)
+      return taken === 1 ? member : false
+    } catch (err) {
+      this.#degrade(err as Error)
+      return true
+    }
+  }
+
+  freeSlot(id: string, slot: string): void {
+    this.#redis.zrem(`${this.#prefix}slots:{${id}}`, slot).catch(() => {})
   }
 
   /** A lease on a pooled key began here: other relays count it (for `least_loaded`) until it ends or expires. */
