@@ -4,14 +4,16 @@
 // Starts the mock upstream, cc-relay (pointed at the mock) and the plainest Node proxy as separate
 // processes, then runs each scenario's load against every arm in the same run, interleaved round by
 // round: direct to the mock, through cc-relay, through the plain proxy, and through `--target` if given.
+// A scenario may bring its own arms instead (`setup` in scenarios.mjs: shared-redis compares relays on
+// the memory store and on Redis).
 // Exits 1 when any response was lost or corrupted, never because of speed.
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Histogram } from './lib/histogram.mjs'
+import { freePort, relayListening, startProcess } from './lib/processes.mjs'
 import { cpuSeconds, rssPeak } from './lib/procstat.mjs'
 import { encodeParams } from './lib/shape.mjs'
 import { renderMarkdown, renderTable, summarise } from './report.mjs'
@@ -38,33 +40,6 @@ const variants = args
     const [name, envText = ''] = spec.split(/:(.*)/s)
     return { name: `cc-relay[${name}]`, env: Object.fromEntries(envText.split('+').filter(Boolean).map((kv) => kv.split(/=(.*)/s).slice(0, 2))) }
   })
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-/** Spawns a node process and waits for its first stdout line (its "I am listening" signal). */
-function startProcess(file, argv, env = {}) {
-  const child = spawn(process.execPath, [file, ...argv], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
-  return new Promise((resolve, reject) => {
-    let out = ''
-    const onData = (d) => {
-      out += d
-      const nl = out.indexOf('\n')
-      if (nl === -1) return
-      child.stdout.off('data', onData)
-      child.stdout.resume() // keep draining: a full pipe would stall the process
-      resolve({ child, first: out.slice(0, nl) })
-    }
-    child.stdout.on('data', onData)
-    child.on('exit', (code) => reject(new Error(`${file} exited with ${code} before it was ready`)))
-  })
-}
 
 async function startArms() {
   const mock = await startProcess(join(HERE, 'mock-upstream.mjs'), [])
@@ -103,7 +78,7 @@ logging: { level: info, format: json }
   const relays = []
   for (const variant of [{ name: 'cc-relay', env: {} }, ...variants]) {
     const port = await freePort()
-    const relay = await startProcess(join(ROOT, 'bin', 'cc-relay.js'), ['serve', '--config', config, '--listen', `127.0.0.1:${port}`], variant.env)
+    const relay = await startProcess(join(ROOT, 'bin', 'cc-relay.js'), ['serve', '--config', config, '--listen', `127.0.0.1:${port}`], variant.env, relayListening)
     relays.push({ name: variant.name, url: `http://127.0.0.1:${port}`, headers: { 'x-api-key': 'bench-relay-key' }, pid: relay.child.pid, process: relay })
   }
   const plainPort = await freePort()
@@ -127,10 +102,14 @@ function runLoad(job) {
   })
 }
 
-/** One scenario against one arm, with the arm's process cost measured around it. */
+/**
+ * One scenario against one arm, with the arm's process cost measured around it. An arm of several
+ * processes (`urls`, `pids`) gets the load split evenly across them; its CPU is their sum, its peak RSS
+ * the largest one's.
+ */
 async function measure(scenario, arm) {
   const job = {
-    url: `${arm.url}/v1/messages`,
+    urls: (arm.urls ?? [arm.url]).map((url) => `${url}/v1/messages`),
     headers: { ...arm.headers, 'x-bench': encodeParams(scenario.params) },
     concurrency: scenario.concurrency,
     mode: scenario.mode ?? 'closed',
@@ -141,10 +120,40 @@ async function measure(scenario, arm) {
     durationMs: seconds * 1000,
     warmupMs: scenario.requests ? 0 : Math.min(1000, seconds * 300),
   }
-  const cpuBefore = arm.pid ? cpuSeconds(arm.pid) : 0
-  const stopRss = arm.pid ? rssPeak(arm.pid) : () => null
+  const pids = arm.pids ?? (arm.pid ? [arm.pid] : [])
+  const cpuOfArm = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
+  const cpuBefore = cpuOfArm()
+  const stopRss = pids.map((pid) => rssPeak(pid))
   const result = await runLoad(job)
-  return { ...result, cpuS: arm.pid ? cpuSeconds(arm.pid) - cpuBefore : null, peakRssMb: stopRss() }
+  const cpuS = pids.length ? cpuOfArm() - cpuBefore : null
+  return { ...result, cpuS, peakRssMb: pids.length ? Math.max(...stopRss.map((stop) => stop())) : null }
+}
+
+/** Every round of one scenario against `arms`; the merged figures per arm. */
+async function runRounds(scenario, arms) {
+  const merged = {}
+  for (let round = 0; round < rounds; round++) {
+    // Rotate the arm order each round, so no arm always runs first (warmer or colder machine).
+    const order = arms.map((_, i) => arms[(i + round) % arms.length])
+    for (const arm of order) {
+      process.stdout.write(`  ${scenario.name} round ${round + 1}/${rounds} ${arm.name} … `)
+      const r = await measure(scenario, arm)
+      merged[arm.name] = merge(merged[arm.name], r)
+      process.stdout.write(`${Math.round(r.rps)} req/s, ${r.errors} errors, ${r.corrupted} corrupted\n`)
+    }
+  }
+  return { scenario: scenario.name, what: scenario.what, arms: Object.fromEntries(arms.map((a) => [a.name, summarise(merged[a.name])])) }
+}
+
+/** A scenario with its own arms (`setup`): started before its rounds, stopped after them, also on failure. */
+async function withOwnArms(scenario, mockUrl) {
+  const own = await scenario.setup({ root: ROOT, mockUrl, quick })
+  try {
+    const result = await runRounds(scenario, own.arms)
+    return { ...result, compare: scenario.compare, checks: own.check ? await own.check() : undefined }
+  } finally {
+    own.stop()
+  }
 }
 
 function merge(into, r) {
@@ -167,7 +176,7 @@ function machine() {
 
 async function main() {
   const scenarios = SCENARIOS.filter((s) => wanted.length === 0 || wanted.includes(s.name))
-  const { arms, stop } = await startArms()
+  const { arms, stop, mockUrl } = await startArms()
   process.on('exit', stop)
   const startedAt = new Date().toISOString()
   const results = []
@@ -178,18 +187,7 @@ async function main() {
         results.push({ scenario: scenario.name, what: scenario.what, skipped: scenario.unavailable })
         continue
       }
-      const merged = {}
-      for (let round = 0; round < rounds; round++) {
-        // Rotate the arm order each round, so no arm always runs first (warmer or colder machine).
-        const order = arms.map((_, i) => arms[(i + round) % arms.length])
-        for (const arm of order) {
-          process.stdout.write(`  ${scenario.name} round ${round + 1}/${rounds} ${arm.name} … `)
-          const r = await measure(scenario, arm)
-          merged[arm.name] = merge(merged[arm.name], r)
-          process.stdout.write(`${Math.round(r.rps)} req/s, ${r.errors} errors, ${r.corrupted} corrupted\n`)
-        }
-      }
-      results.push({ scenario: scenario.name, what: scenario.what, arms: Object.fromEntries(arms.map((a) => [a.name, summarise(merged[a.name])])) })
+      results.push(scenario.setup ? await withOwnArms(scenario, mockUrl) : await runRounds(scenario, arms))
     }
   } finally {
     stop()

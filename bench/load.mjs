@@ -6,6 +6,8 @@
 // queueing (coordinated omission).
 // Every response body is compared byte for byte with the expected shape (bench/lib/shape.mjs): a
 // lost, reordered or corrupted event counts as `corrupted`. Prints one JSON result line.
+// `urls` may name several servers (relays sharing state): requests go to them in turn, so each gets
+// an even share of the load.
 import { Pool } from 'undici'
 import { Histogram } from './lib/histogram.mjs'
 import { decodeParams, messageJson, requestBody, sseFrames } from './lib/shape.mjs'
@@ -16,8 +18,12 @@ const expected = Buffer.from(params.stream ? sseFrames(params).join('') : messag
 const eventsPerResponse = params.stream ? sseFrames(params).length : 1
 const body = Buffer.from(requestBody(job.requestBytes ?? 600, params.stream === 1, job.model))
 const headers = { 'content-type': 'application/json', ...job.headers }
-const url = new URL(job.url)
-const pool = new Pool(url.origin, { connections: job.concurrency, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 0, headersTimeout: 0 })
+const targets = job.urls.map((u) => {
+  const url = new URL(u)
+  const pool = new Pool(url.origin, { connections: job.concurrency, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 0, headersTimeout: 0 })
+  return { pool, path: url.pathname + url.search }
+})
+let sent = 0
 
 const ttfe = new Histogram()
 const gaps = new Histogram()
@@ -41,8 +47,9 @@ function one(startedAt) {
     let firstEventAt = 0
     let lastEventAt = 0
     let prevByte = 0
+    const { pool, path } = targets[sent++ % targets.length]
     pool.dispatch(
-      { path: url.pathname + url.search, method: 'POST', headers, body },
+      { path, method: 'POST', headers, body },
       {
         onRequestStart() {},
         onResponseStart(_c, code) {
@@ -129,7 +136,7 @@ const t0 = performance.now()
 await run(job.requests !== undefined ? Infinity : t0 + job.durationMs)
 const elapsed = (performance.now() - t0) / 1000
 stopping = true
-await pool.close()
+await Promise.all(targets.map((t) => t.pool.close()))
 
 process.stdout.write(
   JSON.stringify({

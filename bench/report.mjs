@@ -3,6 +3,8 @@
 // the plainest Node proxy (the floor it must beat).
 
 const round = (x, digits = 2) => (x === null || x === undefined || Number.isNaN(x) ? null : Number(x.toFixed(digits)))
+const ratio = (a, b) => (a && b ? round(a / b, 2) : null)
+const minus = (a, b) => (a !== null && b !== null ? round(a - b, 3) : null)
 
 export function summarise(m) {
   return {
@@ -25,8 +27,6 @@ export function summarise(m) {
 /** Relay against direct and against the plain proxy, per scenario. */
 export function headline(result) {
   const { direct, 'cc-relay': relay, 'plain-proxy': plain } = result.arms
-  const ratio = (a, b) => (a && b ? round(a / b, 2) : null)
-  const minus = (a, b) => (a !== null && b !== null ? round(a - b, 3) : null)
   return {
     relayVsDirectEvents: ratio(relay.eventsPerS, direct.eventsPerS),
     addedTtfeP50Ms: minus(relay.ttfeMs.p50, direct.ttfeMs.p50),
@@ -34,6 +34,46 @@ export function headline(result) {
     relayVsPlainEvents: ratio(relay.eventsPerS, plain.eventsPerS),
     relayVsPlainCpu: ratio(relay.cpuMsPer1000, plain.cpuMsPer1000),
   }
+}
+
+/**
+ * A scenario with its own arms (`compare: { base, arm, control }`): what `arm` adds over `base`, split
+ * into what `control` (the same process shape without the feature) adds over `base` and what `arm`
+ * adds over `control`. Without a control arm in the run (`--quick`), the split is undefined.
+ */
+export function versus(result) {
+  const { base, arm, control } = result.compare
+  const [b, a, c] = [base, arm, control].map((name) => result.arms[name])
+  const added = (from, to) => ({ ttfeP50Ms: minus(to.ttfeMs.p50, from.ttfeMs.p50), ttfeP99Ms: minus(to.ttfeMs.p99, from.ttfeMs.p99) })
+  const split = c && { byControl: added(b, c), overControl: added(c, a), cpuOverControl: ratio(a.cpuMsPer1000, c.cpuMsPer1000) }
+  return { ...result.compare, added: added(b, a), eventsRatio: ratio(a.eventsPerS, b.eventsPerS), cpuRatio: ratio(a.cpuMsPer1000, b.cpuMsPer1000), split }
+}
+
+/**
+ * shared-redis measures the Redis round trip only if Redis stayed up and admitted every request of the
+ * Redis arm (warm-up requests are admitted too, so there are at least as many admissions as requests).
+ */
+function redisAdmittedAll(result) {
+  const { checks } = result
+  return Boolean(checks) && checks.sharedThroughout && checks.redisAdmissions >= result.arms[result.compare.arm].ok
+}
+
+/** The one-line summary under a scenario's table (`capital`: the markdown's sentence case). */
+function summaryLine(result, capital) {
+  if (result.compare) {
+    const v = versus(result)
+    const redis = result.checks
+      ? `; Redis ran ${result.checks.redisAdmissions} admissions for ${result.arms[v.arm].ok} measured requests (and the warm-up), ${result.checks.sharedThroughout ? 'shared throughout' : 'NOT shared throughout: a relay lost Redis'}`
+      : ''
+    const split = v.split
+      ? `. Of the p50: ${v.control} against ${v.base} ${v.split.byControl.ttfeP50Ms} ms, ${v.arm} against ${v.control} ${v.split.overControl.ttfeP50Ms} ms (CPU ${v.split.cpuOverControl}×)`
+      : ''
+    return `${v.arm} against ${v.base}: added TTFE p50 ${v.added.ttfeP50Ms} ms, p99 ${v.added.ttfeP99Ms} ms; events/s ${v.eventsRatio}×, CPU per request ${v.cpuRatio}×${split}${redis}${capital ? '.' : ''}`
+  }
+  const h = headline(result)
+  return capital
+    ? `Relay/direct events ${h.relayVsDirectEvents}×, added TTFE p50 ${h.addedTtfeP50Ms} ms, p99 ${h.addedTtfeP99Ms} ms; relay/plain proxy events ${h.relayVsPlainEvents}×, CPU per request ${h.relayVsPlainCpu}×.`
+    : `relay/direct events ${h.relayVsDirectEvents}×, added TTFE p50 ${h.addedTtfeP50Ms} ms p99 ${h.addedTtfeP99Ms} ms; relay/plain events ${h.relayVsPlainEvents}×, CPU ${h.relayVsPlainCpu}×`
 }
 
 /** The goals of the bench issue, judged from the figures (reported, never enforced). */
@@ -60,6 +100,16 @@ export function goals(report) {
   if (many) {
     const r = many.arms['cc-relay']
     out.push([`1,000 concurrent streams: relay peak RSS ${r.peakRssMb} MB (goal ≤ 150), ${r.errors + r.corrupted} lost`, r.peakRssMb <= 150 && r.errors + r.corrupted === 0])
+  }
+  const shared = find('shared-redis')
+  if (shared) {
+    const v = versus(shared)
+    const valid = redisAdmittedAll(shared)
+    const caveat = valid ? '' : ' — not a valid figure: Redis did not admit every request'
+    out.push([
+      `added time to first event with Redis admission (2 relays on Redis against 1 on memory): p50 ${v.added.ttfeP50Ms} ms (goal ≤ 0.3), p99 ${v.added.ttfeP99Ms} ms${v.split ? `; against 2 relays on memory: p50 ${v.split.overControl.ttfeP50Ms} ms` : ''}${caveat}`,
+      valid && v.added.ttfeP50Ms <= 0.3,
+    ])
   }
   return out
 }
@@ -93,8 +143,7 @@ export function renderTable(report) {
     const table = [COLUMNS.map(([h]) => h), ...rows(result)]
     const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)))
     for (const r of table) lines.push('  ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '))
-    const h = headline(result)
-    lines.push(`  relay/direct events ${h.relayVsDirectEvents}×, added TTFE p50 ${h.addedTtfeP50Ms} ms p99 ${h.addedTtfeP99Ms} ms; relay/plain events ${h.relayVsPlainEvents}×, CPU ${h.relayVsPlainCpu}×`)
+    lines.push(`  ${summaryLine(result, false)}`)
   }
   lines.push('', 'goals:')
   for (const [text, met] of goals(report)) lines.push(`  ${met ? 'met    ' : 'not met'}  ${text}`)
@@ -115,8 +164,7 @@ export function renderMarkdown(report) {
     }
     out.push(`| ${COLUMNS.map(([h]) => h).join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`)
     for (const r of rows(result)) out.push(`| ${r.join(' | ')} |`)
-    const h = headline(result)
-    out.push('', `Relay/direct events ${h.relayVsDirectEvents}×, added TTFE p50 ${h.addedTtfeP50Ms} ms, p99 ${h.addedTtfeP99Ms} ms; relay/plain proxy events ${h.relayVsPlainEvents}×, CPU per request ${h.relayVsPlainCpu}×.`, '')
+    out.push('', summaryLine(result, true), '')
   }
   out.push('Goals:', '')
   for (const [text, met] of goals(report)) out.push(`- ${met ? 'met' : '**not met**'}: ${text}`)

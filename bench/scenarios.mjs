@@ -1,4 +1,8 @@
 // The bench scenarios. `params` go to the mock in the `x-bench` header (bench/lib/shape.mjs).
+// A scenario with `setup` runs against the arms that function starts instead of the common ones, and
+// `compare` names the arms whose differences it reports (report.mjs `versus`).
+import { sharedRedisUnavailable, startSharedRedisArms } from './lib/shared-redis.mjs'
+
 export const SCENARIOS = [
   {
     name: 'passthrough-c16',
@@ -53,5 +57,14 @@ export const SCENARIOS = [
     params: { events: 100, bytes: 48 },
     model: 'claude-bench-failover',
     concurrency: 16,
+  },
+  {
+    name: 'shared-redis',
+    what: 'state.store: redis — the passthrough-c16 stream on a key with an rpm limit that never binds, so every request pays the Redis admission round trip: two relays sharing one redis-server (requests alternate between them) against one relay with the memory store, and against two on the memory store (the control: what two processes cost on these cores)',
+    params: { events: 100, bytes: 48, thinking: 1, tool: 1 },
+    concurrency: 16,
+    setup: startSharedRedisArms,
+    compare: { base: 'memory', arm: 'redis-2', control: 'memory-2' },
+    unavailable: sharedRedisUnavailable(),
   },
 ]
