@@ -31,8 +31,19 @@ export function writeConfig(yaml: string): string {
   return file
 }
 
+/**
+ * `CC_RELAY_TEST_REDIS_URL` set: every relay a test starts uses `state.store: redis` there (each with
+ * its own key prefix), so a whole test file can be run again against the shared store (both-stores.test.ts).
+ */
+function withTestStore(yaml: string): string {
+  const url = process.env.CC_RELAY_TEST_REDIS_URL
+  if (!url || /^state:/m.test(yaml)) return yaml
+  return `${yaml}\nstate: { store: redis, redis: { url: "${url}", key_prefix: "t${process.pid}-${++relaysStarted}:" } }\n`
+}
+let relaysStarted = 0
+
 export function startRelay(yaml: string, opts: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<RunningRelay> {
-  const file = writeConfig(yaml)
+  const file = writeConfig(withTestStore(yaml))
   const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--listen', '127.0.0.1:0', ...(opts.args ?? [])], {
     env: { ...process.env, CC_RELAY_WORKERS: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
