@@ -222,11 +222,14 @@ export class Attempts {
     const shared = this.#deps.shared!
     const key = lease.key < 0 ? undefined : this.#deps.config.providers[lease.provider]?.keys[lease.key]
     const probe = lease.probe ? shared.admitProbe(this.#deps.config.providers[lease.provider]!.name, lease.probe.period, lease.probe.limit) : Promise.resolve(true)
-    const admitted = key ? shared.admit(lease.keyId, key, this.#estimate()) : Promise.resolve({ ok: true as const, reservation: undefined })
+    // A pooled key's lease is recorded as in flight by the same round trip (for least_loaded elsewhere).
+    const admitted = key ? shared.admit(lease.keyId, key, this.#estimate(), lease.id) : Promise.resolve({ ok: true as const, reservation: undefined })
     void Promise.all([probe, admitted]).then(([probeAllowed, verdict]) => {
       const outcome = this.#noAttempt(lease)
-      if (this.#state.aborted || !probeAllowed) {
-        if (verdict.ok && verdict.reservation) shared.settle(verdict.reservation, { input: 0, output: 0 })
+      if ((this.#state.aborted || !probeAllowed) && verdict.ok) {
+        // Admitted, but it goes nowhere: give back the shared share and the in-flight record.
+        if (verdict.reservation) shared.settle(verdict.reservation, { input: 0, output: 0 })
+        if (lease.key >= 0) shared.leaseEnded(lease.keyId, lease.id)
       }
       if (this.#state.aborted) {
         this.#deps.supervisor.report(lease.id, { ...outcome, clientAborted: true })
@@ -241,7 +244,6 @@ export class Attempts {
       if (verdict.ok) {
         if (verdict.reservation) this.#sharedReservations.set(lease.id, verdict.reservation)
         this.#shareAffinity()
-        if (lease.key >= 0) shared.leaseStarted(lease.keyId, lease.id)
         return this.#dispatch(lease)
       }
       this.#deps.supervisor.report(lease.id, { ...outcome, status: 429, rateHeaders: { 'retry-after-ms': String(verdict.retryAfterMs) } })

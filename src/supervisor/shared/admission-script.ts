@@ -15,8 +15,11 @@ return 1
  * The one Redis round trip per lease (issue 7): check every limited window of a key and reserve this
  * request's share in all of them, or in none, atomically (a Lua script runs alone on the server).
  *
- * KEYS: [rpm zset, tpm hash, itpm hash, otpm hash]
- * ARGV: [now ms, unique member, rpm limit, tpm limit, itpm limit, otpm limit, tpm est, itpm est, otpm est]
+ * KEYS: [rpm zset, tpm hash, itpm hash, otpm hash, in-flight zset]
+ * ARGV: [now ms, unique member, rpm limit, tpm limit, itpm limit, otpm limit, tpm est, itpm est, otpm est,
+ *        lease member, lease expiry ms]
+ * An admitted lease is also recorded as in flight (for `least_loaded` on the other relays) in the same
+ * round trip.
  * Returns 0 when admitted, else the milliseconds until the key could take it (for `retry-after`).
  *
  * rpm is exact: a sorted set of admission times. Token windows are per-second buckets (a hash of
@@ -80,5 +83,7 @@ for i = 0, 2 do
     redis.call('PEXPIRE', KEYS[2 + i], 122000)
   end
 end
+redis.call('ZADD', KEYS[5], tonumber(ARGV[11]), ARGV[10])
+redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[11]) - now)
 return 0
 `

@@ -100,7 +100,7 @@ export class SharedState {
       retryStrategy: (times) => Math.min(100 * times, 2000),
     }) as Redis & AdmitCommand
     this.#redis.on('error', () => {}) // reported through #degrade, once per outage
-    this.#redis.defineCommand('ccAdmit', { numberOfKeys: 4, lua: ADMIT_SCRIPT })
+    this.#redis.defineCommand('ccAdmit', { numberOfKeys: 5, lua: ADMIT_SCRIPT })
     this.#redis.defineCommand('ccSlot', { numberOfKeys: 1, lua: SLOT_SCRIPT })
     this.#channel = `${key_prefix}events`
     this.#subscriber = new Redis(url, { connectTimeout: connect_timeout_ms, retryStrategy: (times) => Math.min(100 * times, 2000) })
@@ -247,8 +247,12 @@ export class SharedState {
    * Confirms a lease on a key (or a team client's request, as `client:name`) across all relays;
    * nothing limited, no round trip.
    */
-  async admit(keyId: string, key: WindowLimits, estimate: { input: number; output: number }): Promise<SharedVerdict> {
-    if (this.#degraded || !isLimited(key)) return { ok: true, reservation: undefined }
+  async admit(keyId: string, key: WindowLimits, estimate: { input: number; output: number }, leaseId?: number): Promise<SharedVerdict> {
+    if (this.#degraded) return { ok: true, reservation: undefined }
+    if (!isLimited(key)) {
+      if (leaseId !== undefined) this.leaseStarted(keyId, leaseId)
+      return { ok: true, reservation: undefined }
+    }
     const now = Date.now()
     const reserved: [number, number, number] = [
       key.tpm_limit > 0 ? estimate.input + estimate.output : 0,
@@ -257,10 +261,13 @@ export class SharedState {
     ]
     const k = (window: string): string => `${this.#prefix}w:{${keyId}}:${window}`
     try {
+      // Client windows (no lease) record their in-flight member in a scratch key that simply expires.
+      const inflight = leaseId === undefined ? k('admitted') : `${this.#prefix}inflight:{${keyId}}`
       const wait = await this.#redis.ccAdmit(
-        k('rpm'), k('tpm'), k('itpm'), k('otpm'),
+        k('rpm'), k('tpm'), k('itpm'), k('otpm'), inflight,
         now, `${now}-${this.instanceId}-${this.#seq++}`,
         key.rpm_limit, key.tpm_limit, key.itpm_limit, key.otpm_limit, ...reserved,
+        `${this.instanceId}:${leaseId ?? 'client'}`, now + (leaseId === undefined ? 1000 : LEASE_TTL_MS),
       )
       if (wait > 0) return { ok: false, retryAfterMs: wait }
       return { ok: true, reservation: { keyId, second: Math.floor(now / 1000), reserved } }
