@@ -34,19 +34,29 @@ interface StoreStatus {
 }
 const store = async (relay: RunningRelay): Promise<StoreStatus['store']> => ((await (await fetch(`${relay.url}/status.json`)).json()) as StoreStatus).store
 
+/**
+ * Two relays on `yaml`, both counting each other as live. After the test: `release` (answers a test
+ * holds open, which would otherwise keep a relay draining), the relays, then `cleanups` in order.
+ */
+async function relayPair(t: Tap.Test, yaml: string, cleanups: (() => unknown)[], release?: () => void): Promise<{ a: RunningRelay; b: RunningRelay }> {
+  const a = await startRelay(yaml)
+  const b = await startRelay(yaml)
+  t.teardown(async () => {
+    release?.()
+    await a.stop()
+    await b.stop()
+    for (const cleanup of cleanups) await cleanup()
+  })
+  for (const relay of [a, b]) while ((await store(relay)).instances < 2) await new Promise((r) => setTimeout(r, 100))
+  return { a, b }
+}
+
 async function twoRelays(t: Tap.Test, key: string): Promise<{ upstream: MockUpstream; redis: RedisServer; a: RunningRelay; b: RunningRelay }> {
   const redis = await new RedisServer().start()
   const upstream = await new MockUpstream().start()
   upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(answer(40, 60))
   const yaml = config(upstream.url, redis.url, `t${Date.now()}:`, key)
-  const a = await startRelay(yaml)
-  const b = await startRelay(yaml)
-  t.teardown(async () => {
-    await a.stop()
-    await b.stop()
-    await upstream.close()
-    await redis.stop()
-  })
+  const { a, b } = await relayPair(t, yaml, [() => upstream.close(), () => redis.stop()])
   // Both heartbeats in: each sees two instances.
   for (const relay of [a, b]) while ((await store(relay)).instances < 2) await new Promise((r) => setTimeout(r, 100))
   return { upstream, redis, a, b }
@@ -155,16 +165,7 @@ providers:
     pooling: { strategy: round_robin }
     keys: [{ key: "k-throttled", priority: 2 }, { key: "k-fine", priority: 1 }]
 `
-  const a = await startRelay(yaml)
-  const b = await startRelay(yaml)
-  t.teardown(async () => {
-    await a.stop()
-    await b.stop()
-    await bad.close()
-    await good.close()
-    await redis.stop()
-  })
-  for (const relay of [a, b]) while ((await store(relay)).instances < 2) await new Promise((r) => setTimeout(r, 100))
+  const { a, b } = await relayPair(t, yaml, [() => bad.close(), () => good.close(), () => redis.stop()])
 
   // On A: bad fails (its circuit opens), then good's first-tier key answers 429 (it cools), then k-fine serves.
   const first = await send(a)
@@ -203,14 +204,7 @@ providers:
     pooling: { strategy: round_robin }
     keys: [{ key: "k1" }, { key: "k2" }, { key: "k3" }]
 `
-  const a = await startRelay(yaml)
-  const b = await startRelay(yaml)
-  t.teardown(async () => {
-    await a.stop()
-    await b.stop()
-    await upstream.close()
-    await redis.stop()
-  })
+  const { a, b } = await relayPair(t, yaml, [() => upstream.close(), () => redis.stop()])
   const turn = async (relay: RunningRelay, session?: string): Promise<string> => {
     const before = upstream.requests.length
     const res = await fetch(`${relay.url}/v1/messages`, {
@@ -252,17 +246,7 @@ providers:
   - { name: flaky, type: anthropic, base_url: "${flaky.url}", priority: 10, keys: [{ key: "k-flaky" }] }
   - { name: good, type: anthropic, base_url: "${good.url}", priority: 1, keys: [{ key: "k-good" }] }
 `
-  const a = await startRelay(yaml)
-  const b = await startRelay(yaml)
-  t.teardown(async () => {
-    for (const res of held) res.destroy()
-    await a.stop()
-    await b.stop()
-    await flaky.close()
-    await good.close()
-    await redis.stop()
-  })
-  for (const relay of [a, b]) while ((await store(relay)).instances < 2) await new Promise((r) => setTimeout(r, 100))
+  const { a, b } = await relayPair(t, yaml, [() => flaky.close(), () => good.close(), () => redis.stop()], () => held.forEach((res) => res.destroy()))
   const opened = await send(a)
   t.equal(opened.status, 200, 'flaky failed, good served')
   await opened.text()
@@ -314,15 +298,7 @@ providers:
     pooling: { strategy: least_loaded }
     keys: [{ key: "k1" }, { key: "k2" }]
 `
-  const a = await startRelay(yaml)
-  const b = await startRelay(yaml)
-  t.teardown(async () => {
-    for (const res of held) res.destroy()
-    await a.stop()
-    await b.stop()
-    await upstream.close()
-    await redis.stop()
-  })
+  const { a, b } = await relayPair(t, yaml, [() => upstream.close(), () => redis.stop()], () => held.forEach((res) => res.destroy()))
   // A holds a stream on k1 (both keys idle: the first wins).
   const holding = await fetch(`${a.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hold': '1' }, body: '{"model":"claude-x","stream":true}' })
   const reader = holding.body!.getReader()
@@ -362,15 +338,7 @@ health: { health_check: { enabled: false } }
 providers:
   - { name: pool, type: anthropic, base_url: "${upstream.url}", keys: [{ key: "k" }] }
 `
-  const a = await startRelay(yaml)
-  const b = await startRelay(yaml)
-  t.teardown(async () => {
-    for (const res of held) res.destroy()
-    await a.stop()
-    await b.stop()
-    await upstream.close()
-    await redis.stop()
-  })
+  const { a, b } = await relayPair(t, yaml, [() => upstream.close(), () => redis.stop()], () => held.forEach((res) => res.destroy()))
   const as = (relay: RunningRelay, key: string) =>
     fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-cc-relay-key': key }, body: '{"model":"claude-x","stream":true,"max_tokens":10}' })
   const carol: number[] = []
