@@ -24,7 +24,7 @@ export function isLoopback(address: string): boolean {
   if (groups.length !== 8) return false
   const n = groups.map((g) => parseInt(g || '0', 16))
   if (n.slice(0, 7).every((g) => g === 0) && n[7] === 1) return true
-  // ::ffff:7fxx:xxxx is 127.x.x.x mapped into IPv6.
+  // IPv4-mapped addresses in 127.0.0.0/8 (::ffff:7f00:0/104) are loopback too.
   return n.slice(0, 5).every((g) => g === 0) && n[5] === 0xffff && n[6]! >> 8 === 0x7f
 }
 

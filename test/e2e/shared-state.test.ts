@@ -34,6 +34,20 @@ interface StoreStatus {
 }
 const store = async (relay: RunningRelay): Promise<StoreStatus['store']> => ((await (await fetch(`${relay.url}/status.json`)).json()) as StoreStatus).store
 
+/** An upstream that answers at once, except requests marked `x-hold`: their stream stops after the first event until the test ends it. */
+async function holdingUpstream(): Promise<{ upstream: MockUpstream; held: import('node:http').ServerResponse[] }> {
+  const upstream = await new MockUpstream().start()
+  const held: import('node:http').ServerResponse[] = []
+  upstream.handler = (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    if (req.headers['x-hold']) {
+      res.write(answer(5, 5).slice(0, 120))
+      held.push(res)
+    } else res.end(answer(5, 5))
+  }
+  return { upstream, held }
+}
+
 /**
  * Two relays on `yaml`, both counting each other as live. After the test: `release` (answers a test
  * holds open, which would otherwise keep a relay draining), the relays, then `cleanups` in order.
@@ -277,15 +291,7 @@ providers:
 
 t.test('least_loaded counts the other relays\' leases on a shared pool', async (t) => {
   const redis = await new RedisServer().start()
-  const upstream = await new MockUpstream().start()
-  const held: import('node:http').ServerResponse[] = []
-  upstream.handler = (req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' })
-    if (req.headers['x-hold']) {
-      res.write(answer(5, 5).slice(0, 120))
-      held.push(res)
-    } else res.end(answer(5, 5))
-  }
+  const { upstream, held } = await holdingUpstream()
   const yaml = `
 logging: { level: info, format: json }
 state: { store: redis, redis: { url: "${redis.url}", key_prefix: "l${Date.now()}:" } }
@@ -321,15 +327,7 @@ providers:
 
 t.test("a team client's rpm_limit and max_concurrent hold across relays", async (t) => {
   const redis = await new RedisServer().start()
-  const upstream = await new MockUpstream().start()
-  const held: import('node:http').ServerResponse[] = []
-  upstream.handler = (req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' })
-    if (req.headers['x-hold']) {
-      res.write(answer(5, 5).slice(0, 120))
-      held.push(res)
-    } else res.end(answer(5, 5))
-  }
+  const { upstream, held } = await holdingUpstream()
   const yaml = `
 logging: { level: info, format: json }
 state: { store: redis, redis: { url: "${redis.url}", key_prefix: "c${Date.now()}:" } }
