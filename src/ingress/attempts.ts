@@ -84,6 +84,7 @@ export class Attempts {
     if (!shared) return this.#next()
     const client = this.#parts.client === '' ? undefined : this.#deps.config.server.auth.clients.find((c) => c.name === this.#parts.client)
     const session = this.#session()
+    if (!client && !session) return this.#next()
     // Relays sharing state: the client's rpm/tpm hold across relays, and the session may have been
     // served by another relay last time. Both questions go to Redis at once.
     const clientId = client ? `client:${client.name}` : ''
