@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Piscina } from 'piscina'
+import type { Dispatch } from './ingress/dispatch.js'
 import { AdminAuth } from './admin/admin-auth.js'
 import type { AdminDeps } from './admin/routes.js'
 import type { ConfigInfo } from './admin/status.js'
@@ -91,12 +91,12 @@ export async function serve(opts: ServeOptions): Promise<number> {
     listening = await listen(app, address, config.server.tls.cert_file !== '')
   } catch (err) {
     log.fatal({ listen: address }, (err as Error).message)
-    await dispatch.pool.destroy()
+    await dispatch.close()
     await shared?.close()
     flushLogsSync()
     return 1
   }
-  const retiring = new Set<Piscina>()
+  const retiring = new Set<Dispatch>()
   const reloader = new Reloader({
     deps,
     catalog,
@@ -137,7 +137,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       const deadline = Date.now() + timeoutMs
       while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       for (const request of inflight) request.fail(relayError('overloaded', 'the relay is shutting down; retry'))
-      await Promise.all([deps.dispatch.pool.destroy(), ...[...retiring].map((p) => p.destroy()), shared?.close()])
+      await Promise.all([deps.dispatch.close(), ...[...retiring].map((d) => d.close()), shared?.close()])
       log.info({}, 'stopped')
       flushLogsSync()
       resolve(0)

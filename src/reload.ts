@@ -8,7 +8,6 @@
  * key hash. Settings bound at start (listen address, TLS files, plugin folders, log format, state
  * store) are reported as needing a restart.
  */
-import type { Piscina } from 'piscina'
 import { AdminAuth } from './admin/admin-auth.js'
 import type { ConfigInfo } from './admin/status.js'
 import { ClientAuth } from './ingress/client-auth.js'
@@ -58,8 +57,8 @@ export interface ReloadContext {
   readonly boot: RelayConfig
   readonly listenFromCli: boolean
   readonly restartHealthChecks: (config: RelayConfig) => void
-  /** Pools of earlier configs still carrying requests; destroyed when those end (or at shutdown). */
-  readonly retiring: Set<Piscina>
+  /** Dispatches of earlier configs still carrying requests; closed when those end (or at shutdown). */
+  readonly retiring: Set<Dispatch>
 }
 
 export class Reloader {
@@ -117,10 +116,10 @@ export class Reloader {
 
   #retire(previous: Dispatch): void {
     const { retiring } = this.#ctx
-    retiring.add(previous.pool)
+    retiring.add(previous)
     void previous.drained().then(async () => {
-      retiring.delete(previous.pool)
-      await previous.pool.destroy()
+      retiring.delete(previous)
+      await previous.close()
     })
   }
 }

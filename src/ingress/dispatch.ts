@@ -28,6 +28,8 @@ export interface Dispatch {
    * the ingress, and terminating the thread then would lose them.
    */
   drained(): Promise<void>
+  /** After `drained`: the pool's threads and the main-thread runtime's sockets and timer are let go. */
+  close(): Promise<void>
 }
 
 export function createDispatch(pool: Piscina, local: WorkerRuntime | undefined, localTypes: ReadonlySet<string>): Dispatch {
@@ -62,5 +64,9 @@ export function createDispatch(pool: Piscina, local: WorkerRuntime | undefined, 
       return lane(port1 as unknown as TaskPort, port2 as unknown as TaskPort, (task) => pool.run(task, { transferList: [port2] }))
     },
     drained: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onDrained = resolve))),
+    close: async () => {
+      local?.close()
+      await pool.destroy()
+    },
   }
 }

@@ -21,6 +21,7 @@ export class WorkerRuntime {
   readonly #plugins: ReadonlyMap<string, ProviderPlugin>
   readonly #agent: Dispatcher
   readonly #active = new Set<Exchange>()
+  readonly #sweeper: NodeJS.Timeout
 
   constructor(config: RelayConfig, plugins: ReadonlyMap<string, ProviderPlugin>) {
     this.#config = config
@@ -35,7 +36,14 @@ export class WorkerRuntime {
       keepAliveTimeout: 4_000,
       keepAliveMaxTimeout: 600_000,
     })
-    setInterval(() => this.#sweep(), SWEEP_MS).unref()
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS)
+    this.#sweeper.unref()
+  }
+
+  /** A reload retired this runtime and its last request has ended: stop the sweep, let idle sockets go. */
+  close(): void {
+    clearInterval(this.#sweeper)
+    void this.#agent.close().catch(() => {})
   }
 
   /** Runs one request; resolves when its stream has ended one way or another. */
