@@ -76,7 +76,8 @@ export class Activity {
     this.prices = prices
   }
 
-  finished(r: FinishedRequest, now = Date.now()): void {
+  /** Books one finished request; returns its estimated cost (undefined: no price or no usage). */
+  finished(r: FinishedRequest, now = Date.now()): number | undefined {
     const second = Math.floor(now / 1000)
     const slot = second % WINDOW_S
     if (this.#stamp[slot] !== second) {
@@ -97,6 +98,7 @@ export class Activity {
       if (!model) this.byModel.set(key, (model = { provider: r.provider, model: r.upstreamModel, ...emptyTotals() }))
       add(model, r, failed, cost)
     }
+    return cost
   }
 
   failover(event: FailoverEvent): void {

@@ -24,9 +24,8 @@ export class Telemetry {
   }
 
   finished(r: FinishedRequest, durationMs: number): void {
-    this.activity.finished(r)
-    const cost = r.usage && r.upstreamModel ? this.activity.prices.costOf(r.upstreamModel, r.usage) : undefined
-    this.metrics.finished(r, durationMs, cost)
+    // Priced once: the books and the metrics get the same figure.
+    this.metrics.finished(r, durationMs, this.activity.finished(r))
   }
 
   /** One upstream attempt ended (the request may go on to another). */

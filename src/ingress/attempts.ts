@@ -128,7 +128,8 @@ export class Attempts {
   /** A team client's own limits, checked once per request (failover attempts are the relay's business). */
   #admitClient(): boolean {
     const { supervisor, telemetry } = this.#deps
-    const reply = supervisor.admitClient(this.#parts.client, this.#estimate().input + this.#estimate().output)
+    const estimate = this.#estimate()
+    const reply = supervisor.admitClient(this.#parts.client, estimate.input + estimate.output)
     if (reply.ok) {
       const ticket = reply.ticket
       this.#log.onDone((outcome) => {
@@ -144,8 +145,11 @@ export class Attempts {
 
   /** Token estimate for the windows: input ≈ body bytes / 4, output = max_tokens (4096 when absent). */
   #estimate(): { input: number; output: number } {
-    return { input: Math.ceil(this.#parts.body.byteLength / 4), output: this.#parts.sniffed.maxTokens ?? 4096 }
+    // Asked for by every lease of the request: made once.
+    this.#estimated ??= { input: Math.ceil(this.#parts.body.byteLength / 4), output: this.#parts.sniffed.maxTokens ?? 4096 }
+    return this.#estimated
   }
+  #estimated: { input: number; output: number } | undefined
 
   clientAborted(): void {
     // A request waiting in the queue notices on its next turn (#next).
