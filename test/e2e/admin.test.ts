@@ -126,5 +126,9 @@ t.test('/metrics moves as requests flow; labels carry no secret', async (t) => {
   // Sonnet 4.5 list prices: $3 in, $15 out, $3.75 cache write, $0.30 cache read per million tokens.
   const aliceCost = (300 * 3 + 60 * 15 + 30 * 3.75 + 150 * 0.3) / 1e6
   t.ok(Math.abs(metric(after, 'cc_relay_estimated_cost_usd_total', { client: 'alice' }) - aliceCost) < 1e-12, 'estimated cost from the price table')
+  t.match(after, /^cc_relay_worker_pool_utilization \d/m, 'worker pool utilisation')
+  t.equal(metric(after, 'cc_relay_active_requests'), 0, 'nothing in flight now')
+  t.equal(metric(after, 'cc_relay_instances'), 1, 'one relay, memory store')
+  t.equal(metric(after, 'cc_relay_shared_state_up'), 0, 'no shared store')
   t.notMatch(after, /secret/, 'no key in any label')
 })
