@@ -15,7 +15,7 @@
  * body stays as the client sent it (no re-serialisation: tool inputs may hold integers beyond 2^53).
  */
 
-import { skipString, skipWs } from './json-scan.js'
+import { skipTrustedString, skipWs } from './json-scan.js'
 
 const QUOTE = 0x22
 
@@ -56,7 +56,7 @@ class Walker {
     const c = b[i]
     if (c === 0x7b) return this.#object(i)
     if (c === 0x5b) return this.#array(i)
-    if (c === QUOTE) return skipString(b, i)
+    if (c === QUOTE) return skipTrustedString(b, i)
     // A number or literal: runs to the next delimiter (the core has already checked the grammar).
     let j = i
     for (;;) {
@@ -89,7 +89,7 @@ class Walker {
     else {
       for (;;) {
         const keyStart = i
-        const keyEnd = skipString(b, i)
+        const keyEnd = skipTrustedString(b, i)
         const raw = b.toString('utf8', keyStart + 1, keyEnd - 1)
         const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw
         i = skipWs(b, keyEnd)

@@ -8,8 +8,9 @@ import { removeCacheScope } from './cache-scope.js'
 import { findMember, memberValue, scanObject } from './json-scan.js'
 import type { MemberSpan } from './json-scan.js'
 
+/** Bodies edited here passed the ingress's validating scan already (or were built by the relay). */
 function members(body: Uint8Array): readonly MemberSpan[] {
-  const scan = scanObject(body)
+  const scan = scanObject(body, { trusted: true })
   if (!scan.ok) throw new Error(`body is not a JSON object: ${scan.error}`)
   return scan.members
 }

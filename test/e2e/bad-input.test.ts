@@ -86,6 +86,28 @@ t.test('bad fields → 400 invalid_request_error', async (t) => {
   }
 })
 
+t.test('bodies that are not valid UTF-8 JSON are refused, never forwarded, and name the byte (CONTRACT §6)', async (t) => {
+  const prefix = '{"model":"claude-opus-4-8","max_tokens":64,"messages":[{"role":"user","content":"'
+  const at = Buffer.byteLength(prefix)
+  const cases: [string, Buffer, string][] = [
+    // Issue 11 reproduction: one stray backslash in metadata.user_id used to end the process.
+    ['a bad escape in metadata.user_id', Buffer.from('{"model":"claude-opus-4-8","max_tokens":64,"metadata":{"user_id":"{\\"device_id\\":\\"d\\",\\"session\\x69d\\":\\"s\\"}"},"messages":[]}'), 'invalid escape in a string at byte 96'],
+    ['a bad escape in a message', Buffer.from(`${prefix}C:\\temp\\q"}]}`), `invalid escape in a string at byte ${at + 7}`],
+    ['a \\u escape with too few hex digits', Buffer.from(`${prefix}\\u12"}]}`), `invalid escape in a string at byte ${at}`],
+    ['a raw newline inside a string', Buffer.from(`${prefix}line one\nline two"}]}`), `control character in a string at byte ${at + 8}`],
+    ['invalid UTF-8 (a lone 0xff)', Buffer.concat([Buffer.from(prefix), Buffer.from([0x68, 0xff, 0x69]), Buffer.from('"}]}')]), `invalid UTF-8 at byte ${at + 1}`],
+    ['a lone surrogate in raw bytes', Buffer.concat([Buffer.from(prefix), Buffer.from([0xed, 0xa0, 0xbd]), Buffer.from('"}]}')]), `invalid UTF-8 at byte ${at}`],
+    ['a repeated model', Buffer.from('{"model":"claude-opus-4-8","max_tokens":64,"model":"claude-opus-4-8-other","messages":[]}'), 'model: appears 2 times'],
+  ]
+  for (const [name, body, message] of cases) {
+    t.test(name, async (t) => {
+      const answer = await refused(t, async () => readAnswer(await fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: AUTHED, body, signal: guard() })))
+      const envelope = assertEnvelope(t, answer, 400, 'invalid_request_error')
+      t.match(envelope.error.message, message)
+    })
+  }
+})
+
 t.test('content-type text/plain → 400 invalid_request_error', async (t) => {
   const answer = await refused(t, () => send('POST', '/v1/messages', { ...AUTHED, 'content-type': 'text/plain' }, GOOD_BODY))
   assertEnvelope(t, answer, 400, 'invalid_request_error')

@@ -1,10 +1,12 @@
 /**
- * Cross-checks scanObject against JSON.parse on generated objects and single-byte mutations of them.
- * The scanner checks the grammar outside string contents only (no control-character or escape checks
- * inside strings), so equality is asserted only where a mutation leaves every string token untouched;
- * elsewhere the documented direction holds: whatever JSON.parse accepts as an object, the scanner accepts.
+ * Cross-checks scanObject against JSON.parse + UTF-8 validity (CONTRACT §6: what the relay forwards is
+ * valid UTF-8 JSON). Generated objects check the spans; fast-check properties over arbitrary bytes,
+ * JSON texts and mutations of them check that the two verdicts are always the same and that the scan
+ * never throws. Seeded: CC_RELAY_FUZZ_SEED replays a failing run (fast-check prints the seed).
  */
 import t from 'tap'
+import { isUtf8 } from 'node:buffer'
+import fc from 'fast-check'
 import { prng } from '../helpers/prng.js'
 import { memberKey, memberValue, scanObject } from '../../src/shared/json-scan.js'
 
@@ -97,8 +99,6 @@ function stringContents(b: Buffer): boolean[] {
   return inside
 }
 
-const REPLACEMENTS = [...'{}[],:"\\ \t\n\r0123456789-+.eEtrufalsnx'].map((c) => c.charCodeAt(0)).concat([0x00, 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xe2, 0xff])
-
 const r = prng(0xc0ffee)
 const docs = Array.from({ length: 400 }, () => generate(r))
 
@@ -126,39 +126,75 @@ t.test('generated objects: scanner and JSON.parse agree, spans cut out the gener
   t.same(problems, [])
 })
 
-t.test('single-byte mutations: scanner equals JSON.parse outside strings, never stricter inside', async (t) => {
-  const m = prng(0xbadbeef)
-  const mismatches: string[] = []
-  let compared = 0
-  let directionOnly = 0
-  let rejected = 0
-  for (let n = 0; n < 1200; n++) {
-    const original = Buffer.from(pick(m, docs).text, 'utf8')
-    if (original.length === 0) continue
-    const at = int(m, 0, original.length - 1)
-    const was = original[at]!
-    let to = pick(m, REPLACEMENTS)
-    if (to === was) to = was === 0x20 ? 0x78 : 0x20
-    const mutated = Buffer.from(original)
-    mutated[at] = to
-    const scanned = scanObject(mutated)
-    const parsed = parsesToObject(mutated)
-    if (!scanned.ok) {
-      rejected++
-      if (!/ at byte \d+$/.test(scanned.error)) mismatches.push(`message without byte: ${scanned.error}`)
-    }
-    const touchesStrings = stringContents(original)[at] || was === 0x22 || to === 0x22 || to === 0x5c
-    const describe = `${JSON.stringify(mutated.toString('latin1'))} (byte ${at}: ${was} -> ${to}) scanner ${scanned.ok} JSON.parse ${parsed}`
-    if (touchesStrings) {
-      directionOnly++
-      if (parsed && !scanned.ok) mismatches.push(`stricter than JSON.parse: ${describe}`)
-    } else {
-      compared++
-      if (parsed !== scanned.ok) mismatches.push(describe)
-    }
+const seed = Number(process.env.CC_RELAY_FUZZ_SEED ?? 20261201)
+
+/** The contract's verdict: valid UTF-8, JSON.parse accepts it, and it is a plain object. */
+function acceptable(b: Uint8Array): boolean {
+  return isUtf8(b) && parsesToObject(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+}
+
+/** The scanner's verdict, failing the property if it throws or reports no byte offset. */
+function scanned(b: Uint8Array): boolean {
+  const r = scanObject(b)
+  if (!r.ok && !/ at byte \d+$/.test(r.error)) throw new Error(`message without a byte offset: ${r.error}`)
+  return r.ok
+}
+
+const BYTES_OF_NOTE = [...'{}[],:"\\ \t\n\r0123456789-+.eEtrufalsnxu'].map((c) => c.charCodeAt(0)).concat([0x00, 0x01, 0x1f, 0x7f, 0x80, 0xbf, 0xc0, 0xc3, 0xed, 0xa0, 0xe2, 0xf4, 0xf5, 0xff])
+const byteOfNote = fc.oneof(fc.constantFrom(...BYTES_OF_NOTE), fc.integer({ min: 0, max: 255 }))
+
+/** A JSON object text: from fast-check's JSON values, with strings over all of Unicode (lone surrogates included). */
+const jsonObjectText = fc
+  .dictionary(fc.string({ unit: 'binary', maxLength: 6 }), fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }), { maxKeys: 5 })
+  .chain((o) => fc.constantFrom(JSON.stringify(o), JSON.stringify(o, null, 2), JSON.stringify(o, null, '\t')))
+  .map((text) => Buffer.from(text, 'utf8'))
+
+const mutation = fc.record({
+  kind: fc.constantFrom('replace', 'insert', 'delete', 'truncate'),
+  at: fc.nat(),
+  byte: byteOfNote,
+})
+
+function mutate(b: Buffer, m: { kind: string; at: number; byte: number }): Buffer {
+  const at = b.length ? m.at % (b.length + 1) : 0
+  switch (m.kind) {
+    case 'replace':
+      return at < b.length ? Buffer.concat([b.subarray(0, at), Buffer.from([m.byte]), b.subarray(at + 1)]) : b
+    case 'insert':
+      return Buffer.concat([b.subarray(0, at), Buffer.from([m.byte]), b.subarray(at)])
+    case 'delete':
+      return Buffer.concat([b.subarray(0, at), b.subarray(at + 1)])
+    default:
+      return b.subarray(0, at)
   }
-  t.ok(compared > 300, `${compared} mutations outside strings compared for equality`)
-  t.ok(directionOnly > 100, `${directionOnly} mutations touching strings checked one way`)
-  t.ok(rejected > 300, `${rejected} mutations rejected`)
-  t.same(mismatches, [])
+}
+
+t.test('arbitrary bytes: the scan never throws and agrees with JSON.parse + UTF-8', async (t) => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (b) => scanned(b) === acceptable(b)),
+    { seed, numRuns: 3000 },
+  )
+  fc.assert(
+    fc.property(fc.array(byteOfNote, { maxLength: 48 }), (bytes) => {
+      const b = Uint8Array.from([0x7b, ...bytes, 0x7d])
+      return scanned(b) === acceptable(b)
+    }),
+    { seed, numRuns: 3000 },
+  )
+  t.pass('3000 + 3000 runs')
+})
+
+t.test('JSON objects over all of Unicode are accepted; every mutation of them gets the same verdict as JSON.parse', async (t) => {
+  fc.assert(
+    fc.property(jsonObjectText, (b) => scanned(b) && acceptable(b)),
+    { seed, numRuns: 1000 },
+  )
+  fc.assert(
+    fc.property(jsonObjectText, fc.array(mutation, { minLength: 1, maxLength: 3 }), (b, ms) => {
+      const mutated = ms.reduce(mutate, b)
+      return scanned(mutated) === acceptable(mutated)
+    }),
+    { seed, numRuns: 4000 },
+  )
+  t.pass('1000 + 4000 runs')
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { findMember, memberKey, memberValue, scanObject } from '../../src/shared/json-scan.js'
+import { findMember, findMembers, memberKey, memberValue, scanObject } from '../../src/shared/json-scan.js'
 import type { MemberSpan } from '../../src/shared/json-scan.js'
 
 const bytes = (s: string): Buffer => Buffer.from(s, 'utf8')
@@ -72,27 +72,51 @@ t.test('memberKey decodes escapes and UTF-8; findMember and memberValue use it',
   t.equal(findMember(b, r.members, 'missing'), undefined)
 })
 
-t.test('findMember returns the first of duplicate keys and never looks below the top level', async (t) => {
+t.test('findMember returns the first of duplicate keys, findMembers all; neither looks below the top level', async (t) => {
   const b = bytes('{"a":{"model":"inner"},"model":"first","model":"second"}')
   const r = scanObject(b)
   if (!r.ok) return t.fail(r.error)
   t.equal(memberValue(b, findMember(b, r.members, 'model')!), 'first')
+  t.same(findMembers(b, r.members, 'model').map((m) => memberValue(b, m)), ['first', 'second'])
+  t.same(findMembers(b, r.members, 'a').length, 1)
   const nested = bytes('{"a":{"model":"inner"}}')
   const rn = scanObject(nested)
   if (!rn.ok) return t.fail(rn.error)
   t.equal(findMember(nested, rn.members, 'model'), undefined)
 })
 
-t.test('findMember does not throw on a body scanObject accepted (raw TAB / bad escape in an earlier key)', async (t) => {
-  for (const text of ['{"\tmodel_x":1,"model":"m"}', '{"\\qmodel_x":1,"model":"m"}']) {
-    const b = bytes(text)
-    const r = scanObject(b)
-    t.ok(r.ok, `${JSON.stringify(text)} is accepted by the scanner`)
-    if (!r.ok) continue
-    let found: MemberSpan | undefined
-    t.doesNotThrow(() => (found = findMember(b, r.members, 'model')), `findMember on ${JSON.stringify(text)}`)
-    t.same(found, r.members[1], 'finds the "model" member')
+t.test('string contents are checked: raw control characters and bad escapes are refused where JSON.parse refuses them', async (t) => {
+  const cases: [string, string, number][] = [
+    ['{"\tmodel_x":1,"model":"m"}', 'control character in a string', 2],
+    ['{"\\qmodel_x":1,"model":"m"}', 'invalid escape in a string', 2],
+    ['{"metadata":{"user_id":"{\\"s\\x69d\\":1}"}}', 'invalid escape in a string', 28],
+    ['{"a":"\\u12G4"}', 'invalid escape in a string', 6],
+    ['{"a":"\\u12"}', 'invalid escape in a string', 6],
+    ['{"a":"x\u0000"}', 'control character in a string', 7],
+    ['{"a":"\\', 'invalid escape in a string', 6],
+  ]
+  for (const [text, what, at] of cases) {
+    const r = scanObject(bytes(text))
+    t.same(r, { ok: false, error: `${what} at byte ${at}` }, JSON.stringify(text))
+    t.throws(() => JSON.parse(text), `JSON.parse refuses ${JSON.stringify(text)} too`)
   }
+  t.ok(scanObject(bytes('{"a":"\\ud800 lone escaped surrogate is JSON","b":"\\/\\b\\f\\n\\r\\t\\"\\\\\\u00E9"}')).ok, 'every escape RFC 8259 allows')
+})
+
+t.test('bytes that are not UTF-8 are refused with the offset of the first bad byte', async (t) => {
+  const cases: [number[], number][] = [
+    [[0xff], 7],
+    [[0xc0, 0xaf], 7], // an overlong "/"
+    [[0xed, 0xa0, 0x80], 7], // a lone surrogate (U+D800) in raw bytes
+    [[0xf4, 0x90, 0x80, 0x80], 7], // above U+10FFFF
+    [[0xe6, 0x97], 7], // cut short by the closing quote
+    [[0x61, 0xc3, 0xa9, 0x80], 10], // "aé" then a stray continuation byte
+  ]
+  for (const [bad, at] of cases) {
+    const b = Buffer.concat([bytes('{"a":"x'), Buffer.from(bad), bytes('"}')])
+    t.same(scanObject(b), { ok: false, error: `invalid UTF-8 at byte ${at}` }, Buffer.from(bad).toString('hex'))
+  }
+  t.ok(scanObject(bytes('{"a":"é日😀"}')).ok, 'two-, three- and four-byte characters are fine')
 })
 
 t.test('invalid inputs are rejected with ok:false and the offending byte', async (t) => {
