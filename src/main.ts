@@ -19,6 +19,7 @@ import { watchConfigFile } from './config/watch.js'
 import { mainThreadTypes, pluginCatalog } from './plugin-types.js'
 import { Reloader, startDispatch } from './reload.js'
 import { relayError } from './shared/errors.js'
+import { collectFaults, fault } from './shared/faults.js'
 import { createLogger, flushLogsSync } from './shared/log.js'
 import { PROJECT_ROOT } from './shared/plugins.js'
 import { startHealthChecks } from './supervisor/health-check.js'
@@ -45,6 +46,13 @@ export async function serve(opts: ServeOptions): Promise<number> {
   }
   const { config, source } = loaded
   const log = createLogger(config.logging.level, config.logging.format)
+  // From here on nothing that goes wrong inside may end the process (CONTRACT §6): faults are logged
+  // and counted (the metrics exist a few lines below; a fault before then is only logged).
+  let telemetryReady: Telemetry | undefined
+  collectFaults((f) => {
+    log.error({ where: f.where, request_id: f.requestId, err: f.message, stack: f.stack }, 'internal error')
+    telemetryReady?.metrics.internalError(f.where)
+  })
   const address = opts.listen ?? config.server.listen
   splitListen(address)
 
@@ -74,6 +82,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     pool: () => deps.dispatch.pool,
     store: () => admin.store(),
   })
+  telemetryReady = telemetry
   const admin: AdminDeps = {
     auth: new AdminAuth(config.server.admin.api_key),
     supervisor,
@@ -106,6 +115,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
     listenFromCli: opts.listen !== undefined,
     retiring,
     restartHealthChecks: (next: RelayConfig) => {
+      // A reload never restarts what shutdown stopped (the reloader also refuses to run while draining).
+      if (lifecycle.draining) return
       stopHealthChecks()
       stopHealthChecks = startHealthChecks(supervisor, next.health.health_check, log)
     },
@@ -124,25 +135,36 @@ export async function serve(opts: ServeOptions): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false
+    /** Each step of a shutdown runs whatever the one before it did: a fault is logged and the drain goes on. */
+    const step = async (what: string, run: () => unknown): Promise<void> => {
+      try {
+        await run()
+      } catch (err) {
+        fault(`shutdown.${what}`, err)
+      }
+    }
     const stop = async (signal: string): Promise<void> => {
-      if (stopping) return
+      if (stopping) return void log.info({ signal }, 'already draining; the signal changes nothing')
       stopping = true
       lifecycle.draining = true
-      stopWatching()
-      process.off('SIGHUP', onHangup)
-      stopHealthChecks()
-      listening.stopAccepting()
+      // SIGHUP keeps its listener: without one, a SIGHUP during the drain would end the process.
+      await step('stop watching', () => {
+        stopWatching()
+        stopHealthChecks()
+        listening.stopAccepting()
+      })
       const timeoutMs = deps.config.server.shutdown_timeout_ms
       log.info({ signal, inflight: inflight.size, timeout_ms: timeoutMs }, 'draining')
       const deadline = Date.now() + timeoutMs
       while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-      for (const request of inflight) request.fail(relayError('overloaded', 'the relay is shutting down; retry'))
-      await Promise.all([deps.dispatch.close(), ...[...retiring].map((d) => d.close()), shared?.close()])
+      for (const request of inflight) await step('end request', () => request.fail(relayError('overloaded', 'the relay is shutting down; retry')))
+      await Promise.all([step('close dispatch', () => deps.dispatch.close()), ...[...retiring].map((d) => step('close retired dispatch', () => d.close())), step('close shared store', () => shared?.close())])
       log.info({}, 'stopped')
       flushLogsSync()
       resolve(0)
     }
-    process.once('SIGTERM', () => void stop('SIGTERM'))
-    process.once('SIGINT', () => void stop('SIGINT'))
+    // A second signal during the drain changes nothing: the drain that runs ends as it would have.
+    process.on('SIGTERM', () => void stop('SIGTERM'))
+    process.on('SIGINT', () => void stop('SIGINT'))
   })
 }

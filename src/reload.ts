@@ -17,6 +17,7 @@ import type { RelayDeps } from './ingress/relay-handler.js'
 import { ConfigError, loadConfig } from './config/load.js'
 import type { RelayConfig } from './config/types.js'
 import type { PluginCatalog } from './plugin-types.js'
+import { fault } from './shared/faults.js'
 import type { Logger } from './shared/log.js'
 import { createPool, warmUp } from './workers/pool.js'
 import { WorkerRuntime } from './workers/runtime.js'
@@ -69,15 +70,31 @@ export class Reloader {
     this.#ctx = ctx
   }
 
-  /** Reloads run one after another: a second signal during a reload reloads again after it. */
+  /**
+   * Reloads run one after another: a second signal during a reload reloads again after it. Never
+   * rejects: a reload that fails in any way leaves the running config (and the chain) as they were.
+   */
   reload(trigger: string): Promise<void> {
-    this.#chain = this.#chain.then(() => this.#apply(trigger))
+    this.#chain = this.#chain.then(() =>
+      this.#apply(trigger).catch((err: unknown) => {
+        this.#ctx.info.lastError = err instanceof Error ? err.message : String(err)
+        fault('reload', err)
+      }),
+    )
     return this.#chain
+  }
+
+  /** A shutdown has begun: nothing is started again, and the config the drain runs on stays. */
+  #ignoredWhileDraining(trigger: string): boolean {
+    if (!this.#ctx.deps.lifecycle.draining) return false
+    this.#ctx.deps.log.info({ trigger }, 'config reload ignored: the relay is draining')
+    return true
   }
 
   async #apply(trigger: string): Promise<void> {
     const { deps, catalog, info } = this.#ctx
     const log = deps.log
+    if (this.#ignoredWhileDraining(trigger)) return
     let config: RelayConfig
     let dispatch: Dispatch
     try {
@@ -90,6 +107,8 @@ export class Reloader {
       log.error({ trigger, config: info.source, problems }, 'config reload refused; the running config stays')
       return
     }
+    // The drain may have begun while the new config was loading: it must not get a new pool.
+    if (this.#ignoredWhileDraining(trigger)) return void (await dispatch.close())
     const previous = deps.dispatch
     // One synchronous step: no request sees half of each config.
     deps.supervisor.replaceConfig(deps.shared ? deps.shared.effective(config) : config)
@@ -117,9 +136,13 @@ export class Reloader {
   #retire(previous: Dispatch): void {
     const { retiring } = this.#ctx
     retiring.add(previous)
-    void previous.drained().then(async () => {
-      retiring.delete(previous)
-      await previous.close()
-    })
+    previous
+      .drained()
+      .then(async () => {
+        // At shutdown the drain closes what is still retiring; this close and that one may meet.
+        if (!retiring.delete(previous)) return
+        await previous.close()
+      })
+      .catch((err: unknown) => fault('reload.retire', err))
   }
 }

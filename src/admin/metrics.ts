@@ -55,6 +55,7 @@ export class RelayMetrics {
   readonly #rateLimited: Counter<'scope'>
   readonly #queueWait: Histogram<never>
   readonly #reloads: Counter<'result'>
+  readonly #internalErrors: Counter<'where'>
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry]
@@ -82,6 +83,12 @@ export class RelayMetrics {
     this.#rateLimited = new Counter({ name: 'cc_relay_rate_limited_total', help: "Requests the relay answered 429 itself: every key busy (scope=key) or a team client's own limit (scope=client)", labelNames: ['scope'], registers })
     this.#queueWait = new Histogram({ name: 'cc_relay_queue_wait_seconds', help: 'Time requests waited for a free key (routing.queue_timeout_ms)', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60], registers })
     this.#reloads = new Counter({ name: 'cc_relay_config_reloads_total', help: 'Config reloads by result (applied, invalid)', labelNames: ['result'], registers })
+    this.#internalErrors = new Counter({
+      name: 'cc_relay_internal_errors_total',
+      help: 'Faults inside the relay caught at a boundary (the request they hit got an error; the relay kept serving), by where they were caught',
+      labelNames: ['where'],
+      registers,
+    })
 
     new Gauge({ name: 'cc_relay_active_requests', help: 'Client requests in flight (streams included)', registers, collect() { this.set(sources.activeRequests()) } })
     new Gauge({
@@ -176,6 +183,10 @@ export class RelayMetrics {
 
   queueWait(ms: number): void {
     this.#queueWait.observe(ms / 1000)
+  }
+
+  internalError(where: string): void {
+    this.#internalErrors.inc({ where })
   }
 
   reload(result: 'applied' | 'invalid'): void {

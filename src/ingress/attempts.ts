@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto'
 import type { HttpResponse } from 'uWebSockets.js'
 import type { Route } from '../../plugins/sdk.js'
 import { relayError } from '../shared/errors.js'
+import { fault } from '../shared/faults.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import { PROTOCOL } from '../shared/protocol.js'
 import type { Lease, Outcome, RelayTask } from '../shared/protocol.js'
@@ -91,6 +92,7 @@ export class Attempts {
     const clientWindows = client ? shared.admit(clientId, { rpm_limit: client.rpm_limit, tpm_limit: client.tpm_limit, itpm_limit: 0, otpm_limit: 0 }, this.#estimate()) : undefined
     const clientSlot = client && client.max_concurrent > 0 ? shared.takeSlot(clientId, client.max_concurrent) : undefined
     void Promise.all([clientWindows, clientSlot, session ? shared.recallSession(session) : undefined]).then(([verdict, slot, entry]) => {
+      if (this.#log.finished) return
       if (typeof slot === 'string') this.#log.onDone(() => shared.freeSlot(clientId, slot))
       const refusal =
         verdict && !verdict.ok
@@ -114,7 +116,7 @@ export class Attempts {
       }
       if (entry && session) this.#deps.supervisor.applyShared({ type: 'affinity', session, ...entry, ttlMs: this.#deps.config.routing.affinity.ttl_ms })
       this.#next()
-    })
+    }).catch((err: unknown) => this.#fault('attempts.shared_admission', err))
   }
 
   /** Relays sharing state: where this session was just served, for whichever relay takes its next turn. */
@@ -156,9 +158,21 @@ export class Attempts {
     if (this.#bridge && !this.#bridge.ended) this.#bridge.clientAborted()
   }
 
-  /** The shutdown path: end whatever is running with this error. */
+  /**
+   * Ends the request with `error` whatever it is doing (the shutdown path, and a fault's boundary): a
+   * running attempt fails through its bridge (`event: error` once bytes have gone out), a request
+   * between attempts or waiting for a key gets the error as its answer.
+   */
   fail(error: RelayErrorData): void {
-    this.#bridge?.fail(error)
+    if (this.#log.finished) return
+    if (this.#bridge && !this.#bridge.ended) return this.#bridge.fail(error)
+    this.#sendError(error)
+  }
+
+  /** A fault in this request's own code: reported, and the request ends with a 500 (never the process). */
+  #fault(where: string, err: unknown): void {
+    fault(where, err, this.#requestId)
+    this.fail(relayError('internal', 'the relay failed while handling this request'))
   }
 
   #sessionId: string | undefined | null = null
@@ -181,6 +195,8 @@ export class Attempts {
   }
 
   #next(): void {
+    // A request ended meanwhile (a shutdown, a fault) starts nothing more.
+    if (this.#log.finished) return
     if (this.#state.aborted) return this.#log.done(0, undefined)
     const { sniffed, route } = this.#parts
     const reply = this.#deps.supervisor.lease({
@@ -210,7 +226,13 @@ export class Attempts {
     if (reply.error.code === 'rate_limited' && queueLeft > 0) {
       // Wait for the earliest key to free up (or the queue time to end), then ask again.
       this.#queuedAt ??= Date.now()
-      setTimeout(() => this.#next(), Math.max(1, Math.min(wait, queueLeft)))
+      setTimeout(() => {
+        try {
+          this.#next()
+        } catch (err) {
+          this.#fault('attempts.queue', err)
+        }
+      }, Math.max(1, Math.min(wait, queueLeft)))
       return
     }
     const retryAfter = reply.retryAfterMs === undefined ? [] : ['retry-after', String(Math.max(1, Math.ceil(wait / 1000)))]
@@ -231,12 +253,14 @@ export class Attempts {
     const admitted = key ? shared.admit(lease.keyId, key, this.#estimate(), lease.id) : Promise.resolve({ ok: true as const, reservation: undefined })
     void Promise.all([probe, admitted]).then(([probeAllowed, verdict]) => {
       const outcome = this.#noAttempt(lease)
-      if ((this.#state.aborted || !probeAllowed) && verdict.ok) {
+      // The client left, or the request was ended meanwhile (a shutdown, a fault).
+      const gone = this.#state.aborted || this.#log.finished
+      if ((gone || !probeAllowed) && verdict.ok) {
         // Admitted, but it goes nowhere: give back the shared share and the in-flight record.
         if (verdict.reservation) shared.settle(verdict.reservation, { input: 0, output: 0 })
         if (lease.key >= 0) shared.leaseEnded(lease.keyId, lease.id)
       }
-      if (this.#state.aborted) {
+      if (gone) {
         this.#deps.supervisor.report(lease.id, { ...outcome, clientAborted: true })
         return this.#log.done(0, undefined)
       }
@@ -253,7 +277,7 @@ export class Attempts {
       }
       this.#deps.supervisor.report(lease.id, { ...outcome, status: 429, rateHeaders: { 'retry-after-ms': String(verdict.retryAfterMs) } })
       this.#next()
-    })
+    }).catch((err: unknown) => this.#fault('attempts.shared_lease', err))
   }
 
   #dispatch(lease: Lease): void {

@@ -28,13 +28,17 @@ export interface Dispatch {
    * the ingress, and terminating the thread then would lose them.
    */
   drained(): Promise<void>
-  /** After `drained`: the pool's threads and the main-thread runtime's sockets and timer are let go. */
+  /**
+   * After `drained`: the pool's threads and the main-thread runtime's sockets and timer are let go.
+   * Idempotent (a shutdown and a reload's retirement may both close the same dispatch).
+   */
   close(): Promise<void>
 }
 
 export function createDispatch(pool: Piscina, local: WorkerRuntime | undefined, localTypes: ReadonlySet<string>): Dispatch {
   const useLocal = local !== undefined && process.env.CC_RELAY_UPSTREAM_IO !== 'workers'
   let open = 0
+  let closing: Promise<void> | undefined
   let onDrained: (() => void) | undefined
   const lane = (port1: TaskPort, port2: TaskPort, run: (task: RelayTask) => Promise<unknown>): Lane => {
     open++
@@ -64,9 +68,12 @@ export function createDispatch(pool: Piscina, local: WorkerRuntime | undefined, 
       return lane(port1 as unknown as TaskPort, port2 as unknown as TaskPort, (task) => pool.run(task, { transferList: [port2] }))
     },
     drained: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onDrained = resolve))),
-    close: async () => {
-      local?.close()
-      await pool.destroy()
+    close: () => {
+      closing ??= (async () => {
+        local?.close()
+        await pool.destroy()
+      })()
+      return closing
     },
   }
 }

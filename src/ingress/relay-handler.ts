@@ -9,6 +9,7 @@ import type { SharedState } from '../supervisor/shared/shared-state.js'
 import type { Route } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
 import { relayError } from '../shared/errors.js'
+import { fault } from '../shared/faults.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import { CLIENT_CREDENTIAL_HEADERS, isPerHopRequestHeader, RELAY_KEY_HEADER } from '../shared/headers.js'
 import type { Logger } from '../shared/log.js'
@@ -91,16 +92,24 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
   if (declared !== undefined && declared > limit) return reject(tooLarge, true)
 
   readBody(res, declared !== undefined && Number.isSafeInteger(declared) ? declared : undefined, limit, (result) => {
-    if (!result.ok) return reject(tooLarge, true)
-    const body = result.body
-    const sniffed = sniffBody(body)
-    if (!sniffed.ok) return reject(sniffed.error, false)
-    log.model(sniffed.model)
-    const { forward, credential } = splitHeaders(headers, verdict.consumed)
-    const run = new Attempts(deps, res, state, requestId, log, { route, query, headers: forward, credential, body, sniffed, client: verdict.client })
-    attempts = run
-    deps.lifecycle.inflight.add(run)
-    log.onDone(() => deps.lifecycle.inflight.delete(run))
-    run.start()
+    // The request's boundary from here on: a fault ends this request with a 500, never the process.
+    try {
+      if (!result.ok) return reject(tooLarge, true)
+      const body = result.body
+      const sniffed = sniffBody(body)
+      if (!sniffed.ok) return reject(sniffed.error, false)
+      log.model(sniffed.model)
+      const { forward, credential } = splitHeaders(headers, verdict.consumed)
+      const run = new Attempts(deps, res, state, requestId, log, { route, query, headers: forward, credential, body, sniffed, client: verdict.client })
+      attempts = run
+      deps.lifecycle.inflight.add(run)
+      log.onDone(() => deps.lifecycle.inflight.delete(run))
+      run.start()
+    } catch (err) {
+      fault('ingress.request', err, requestId)
+      const error = relayError('internal', 'the relay failed while handling this request')
+      if (attempts) attempts.fail(error)
+      else if (!log.finished) reject(error, true)
+    }
   })
 }

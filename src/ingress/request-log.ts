@@ -45,6 +45,11 @@ export class RequestLog {
     this.#onDone.push(callback)
   }
 
+  /** The request has ended (its answer is complete, or its client left). */
+  get finished(): boolean {
+    return this.#done
+  }
+
   clientAborted(): void {
     this.#aborted = true
   }

@@ -5,6 +5,7 @@ import uWS from 'uWebSockets.js'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import type { Route } from '../../plugins/sdk.js'
 import { relayError } from '../shared/errors.js'
+import { fault } from '../shared/faults.js'
 import { nextRequestId } from './request-id.js'
 import { handleAdmin } from '../admin/routes.js'
 import { handleModels } from './models.js'
@@ -52,28 +53,61 @@ function routes(deps: RelayDeps): Map<string, RouteEntry> {
   ])
 }
 
+/**
+ * The last boundary of a request's synchronous part. uWS aborts the whole process (C++ terminate) when
+ * a handler returns without answering or attaching onAborted, which is what a throw does; so a fault
+ * here is reported and answered with a 500, closing the connection (a body may still be arriving).
+ * If the handler had already answered, the write throws too and there is nothing more to say.
+ */
+function answerFault(res: HttpResponse, err: unknown): void {
+  const requestId = nextRequestId()
+  fault('ingress.handler', err, requestId)
+  try {
+    sendError(res, { aborted: false }, relayError('internal', 'the relay failed while reading this request'), requestId, true)
+  } catch {
+    // Already answered (or aborted): the response is the handler's, as it left it.
+  }
+}
+
 export function createApp(deps: RelayDeps): TemplatedApp {
   const { cert_file, key_file } = deps.config.server.tls
   const app = cert_file ? uWS.SSLApp({ cert_file_name: cert_file, key_file_name: key_file }) : uWS.App()
   const table = routes(deps)
   app.any('/*', (res, req) => {
-    const path = req.getUrl()
-    const modelId = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1]
-    if (modelId !== undefined && req.getMethod() === 'get') return handleModels(deps, res, req, decodeURIComponent(modelId))
-    const entry = table.get(path)
-    const method = req.getMethod()
-    if (entry && entry.method === method) return entry.handle(res, req)
-    const state = { aborted: false }
-    // Answered before any body is read: close the connection rather than parse what follows.
-    const hasBody = req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== ''
-    if (entry) {
-      const error = relayError('method_not_allowed', `${method.toUpperCase()} is not allowed on ${path}; use ${entry.method.toUpperCase()}`)
-      sendError(res, state, error, nextRequestId(), hasBody, ['allow', entry.method.toUpperCase()])
-    } else {
-      sendError(res, state, relayError('not_found', `no such endpoint: ${method.toUpperCase()} ${path}`), nextRequestId(), hasBody)
+    try {
+      route(deps, table, res, req)
+    } catch (err) {
+      answerFault(res, err)
     }
   })
   return app
+}
+
+function route(deps: RelayDeps, table: Map<string, RouteEntry>, res: HttpResponse, req: HttpRequest): void {
+  const path = req.getUrl()
+  const method = req.getMethod()
+  const modelId = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1]
+  if (modelId !== undefined && method === 'get') return handleModels(deps, res, req, percentDecoded(modelId))
+  const entry = table.get(path)
+  if (entry && entry.method === method) return entry.handle(res, req)
+  const state = { aborted: false }
+  // Answered before any body is read: close the connection rather than parse what follows.
+  const hasBody = req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== ''
+  if (entry) {
+    const error = relayError('method_not_allowed', `${method.toUpperCase()} is not allowed on ${path}; use ${entry.method.toUpperCase()}`)
+    sendError(res, state, error, nextRequestId(), hasBody, ['allow', entry.method.toUpperCase()])
+  } else {
+    sendError(res, state, relayError('not_found', `no such endpoint: ${method.toUpperCase()} ${path}`), nextRequestId(), hasBody)
+  }
+}
+
+/** A path segment decoded; a malformed escape (`%E0%A4%A`) stays as written, so it is simply a model nobody serves. */
+function percentDecoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
 }
 
 /** `host:port` or `[v6]:port` → parts. The config loader has already checked the shape. */

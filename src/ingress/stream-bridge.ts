@@ -10,7 +10,8 @@
  * fail over to another key or provider instead; after it, failures become `event: error`.
  */
 import type { HttpResponse } from 'uWebSockets.js'
-import { envelopeFor } from '../shared/errors.js'
+import { envelopeFor, relayError } from '../shared/errors.js'
+import { fault } from '../shared/faults.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import type { IngressMessage, Outcome, TaskPort, WorkerMessage } from '../shared/protocol.js'
 import { sendError, writeHead } from './respond.js'
@@ -49,12 +50,44 @@ export class StreamBridge {
     this.#port = port
     this.#requestId = requestId
     this.#hooks = hooks
-    port.on('message', (m: WorkerMessage) => this.#onMessage(m))
+    port.on('message', (m: WorkerMessage) => {
+      try {
+        this.#onMessage(m)
+      } catch (err) {
+        this.#fault(err)
+      }
+    })
     res.onWritable(() => {
-      if (this.#owed > 0) this.#ack(this.#owed)
-      this.#owed = 0
+      try {
+        if (this.#owed > 0) this.#ack(this.#owed)
+        this.#owed = 0
+      } catch (err) {
+        this.#fault(err)
+      }
       return true
     })
+  }
+
+  /**
+   * This attempt's boundary: a fault while relaying ends this request alone — an error answer, or
+   * `event: error` once bytes have gone out — and stops its upstream; the process and every other
+   * stream go on.
+   */
+  #fault(err: unknown): void {
+    fault('ingress.bridge', err, this.#requestId)
+    if (this.#ended) return
+    try {
+      this.#send({ t: 'cancel' })
+    } catch {
+      // The channel is gone: the exchange has ended already.
+    }
+    try {
+      this.#fail(relayError('internal', 'the relay failed while relaying this answer'), undefined)
+    } catch (again) {
+      // Writing the error failed too (the socket is gone): the request still ends, and is counted.
+      fault('ingress.bridge', again, this.#requestId)
+      if (!this.#ended) this.#finish(500, relayError('internal', 'the relay failed while relaying this answer'), undefined)
+    }
   }
 
   get ended(): boolean {

@@ -10,6 +10,7 @@
 import { request } from 'undici'
 import type { Dispatcher } from 'undici'
 import type { HealthCheckConfig } from '../config/types.js'
+import { fault } from '../shared/faults.js'
 import type { Logger } from '../shared/log.js'
 import { createUpstreamAgent } from '../workers/upstream-agent.js'
 import type { Supervisor } from './supervisor.js'
@@ -45,10 +46,14 @@ export function startHealthChecks(supervisor: Supervisor, config: HealthCheckCon
       running = false
     }
   }
-  const timer = setInterval(() => void tick(), config.interval_ms)
+  const timer = setInterval(() => void tick().catch((err: unknown) => fault('health_check', err)), config.interval_ms)
   timer.unref()
+  let stopped = false
+  // Idempotent: a reload and a shutdown may both stop the same checker (a closed undici agent rejects a second close).
   return () => {
+    if (stopped) return
+    stopped = true
     clearInterval(timer)
-    void dispatcher.close()
+    dispatcher.close().catch(() => {})
   }
 }

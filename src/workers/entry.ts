@@ -4,6 +4,7 @@
  */
 import { workerData } from 'node:worker_threads'
 import type { RelayConfig } from '../config/types.js'
+import { forwardFaultsToMain } from '../shared/faults.js'
 import { loadPlugins } from '../shared/plugins.js'
 import { PROTOCOL } from '../shared/protocol.js'
 import type { WorkerTask } from '../shared/protocol.js'
@@ -15,6 +16,8 @@ export interface WorkerData {
 }
 
 async function init(): Promise<(task: WorkerTask) => Promise<string | void>> {
+  // A plugin's stray throw (a timer, a rejected promise) is logged by the main thread; the thread and its streams go on.
+  forwardFaultsToMain()
   const data = workerData as WorkerData
   const plugins = await loadPlugins(data.pluginSources)
   const runtime = new WorkerRuntime(data.config, new Map(plugins.map((p) => [p.type, p.plugin])))

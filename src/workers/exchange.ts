@@ -11,6 +11,7 @@
 import type { Dispatcher } from 'undici'
 import type { MappedError, ProviderPlugin, ResponseTranslator, SseEvent } from '../../plugins/sdk.js'
 import { errorBody, relayError } from '../shared/errors.js'
+import { fault } from '../shared/faults.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import { isPerHopResponseHeader, isRateHeader } from '../shared/headers.js'
 import type { IngressMessage, Outcome, RelayTask, TaskPort, Usage } from '../shared/protocol.js'
@@ -18,7 +19,7 @@ import { EventBoundary } from './framing/event-boundary.js'
 import { EventStreamDecoder } from './framing/aws-eventstream.js'
 import { SseDecoder } from './framing/sse.js'
 import { PortWriter } from './port-writer.js'
-import { classifyFailure, ProtocolError, TimeoutAbort } from './failures.js'
+import { classifyFailure, ExchangeFault, ProtocolError, TimeoutAbort } from './failures.js'
 import type { PreparedRequest } from './prepare.js'
 import { absorbEvent, absorbMessage, absorbWholeEvents, emptyUsage } from './usage.js'
 
@@ -71,7 +72,25 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#port = task.port
     this.#writer = new PortWriter(this.#port)
     this.#done = done
-    this.#port.on('message', (m: IngressMessage) => (m.t === 'ack' ? this.#writer.ack(m.bytes) : this.#cancel()))
+    this.#port.on('message', (m: IngressMessage) => {
+      try {
+        if (m.t === 'ack') this.#writer.ack(m.bytes)
+        else this.#cancel()
+      } catch (err) {
+        this.fault(err)
+      }
+    })
+  }
+
+  /**
+   * The exchange's boundary: what the relay's or a plugin's code throws while serving this request
+   * fails this request alone (the upstream is aborted, the client gets an error), never the thread.
+   */
+  fault(err: unknown): void {
+    fault('exchange', err, this.#task.requestId)
+    if (this.#finished) return
+    if (this.#controller && !this.#controller.aborted) return this.#controller.abort(new ExchangeFault(String(err)))
+    this.onResponseError(undefined, new ExchangeFault(String(err)))
   }
 
   start(prepared: PreparedRequest): void {
@@ -115,7 +134,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) controller.abort(new Error('client disconnected'))
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    try {
+      this.#responseStart(status, headers)
+    } catch (err) {
+      this.fault(err)
+    }
+  }
+
+  #responseStart(status: number, headers: Record<string, string | string[] | undefined>): void {
     this.lastActivity = performance.now()
     this.#ttfbMs = this.lastActivity - this.#startedAt
     this.#status = status
@@ -149,6 +176,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    try {
+      this.#responseData(chunk)
+    } catch (err) {
+      this.fault(err)
+    }
+  }
+
+  #responseData(chunk: Buffer): void {
     this.lastActivity = performance.now()
     if (!this.#streaming) {
       this.#bufferedBytes += chunk.byteLength
@@ -169,6 +204,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    try {
+      this.#responseEnd()
+    } catch (err) {
+      // The upstream has finished; only the final message is left to send.
+      fault('exchange', err, this.#task.requestId)
+      this.onResponseError(undefined, new ExchangeFault(String(err)))
+    }
+  }
+
+  #responseEnd(): void {
     if (this.#streaming) {
       try {
         this.#decoder?.end()
@@ -235,8 +280,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const error: RelayErrorData = this.#clientGone
       ? relayError('internal', 'the client disconnected')
       : classifyFailure(err, this.#env.providerName)
-    this.#writer.flush()
-    this.#writer.send({ t: 'fail', error, outcome: this.#outcome(undefined, error.code) })
+    try {
+      this.#writer.flush()
+      this.#writer.send({ t: 'fail', error, outcome: this.#outcome(undefined, error.code) })
+    } catch (sendErr) {
+      // The channel is closed (the ingress let go first): the task still ends.
+      fault('exchange', sendErr, this.#task.requestId)
+    }
     this.#finish()
   }
 

@@ -11,6 +11,9 @@ export class TimeoutAbort extends Error {}
 /** The upstream's bytes broke its own framing (bad CRC, oversized or cut frame). */
 export class ProtocolError extends Error {}
 
+/** The relay's own code (or a plugin's) threw while serving the exchange: this request fails, nothing else. */
+export class ExchangeFault extends Error {}
+
 const TRANSPORT_WORDS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset',
@@ -25,6 +28,7 @@ const TRANSPORT_WORDS: Record<string, string> = {
 
 export function classifyFailure(err: Error, provider: string): RelayErrorData {
   const code = (err as { code?: string }).code ?? ''
+  if (err instanceof ExchangeFault) return relayError('internal', `the relay failed while relaying the answer of provider ${provider}`)
   if (err instanceof TimeoutAbort) return relayError('upstream_timeout', `provider ${provider} timed out: ${err.message}`)
   if (err instanceof ProtocolError) return relayError('upstream_unreachable', `provider ${provider} sent a malformed stream: ${err.message}`)
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return relayError('upstream_timeout', `provider ${provider} timed out connecting`)

@@ -81,6 +81,12 @@ export class WorkerRuntime {
 
   #sweep(): void {
     const now = performance.now()
-    for (const exchange of this.#active) exchange.checkTimeouts(now)
+    for (const exchange of this.#active) {
+      try {
+        exchange.checkTimeouts(now)
+      } catch (err) {
+        exchange.fault(err)
+      }
+    }
   }
 }

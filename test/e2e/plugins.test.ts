@@ -23,7 +23,7 @@ providers:
     type: faulty
     base_url: "${upstream.url}"
     mode: "anything"
-    models: ["throw-in-prepare", "crash-the-thread"]
+    models: ["throw-in-prepare", "throw-later", "exit-the-thread", "throw-in-translator", "throw-in-map-error"]
   - name: plain
     type: anthropic
     base_url: "${upstream.url}"
@@ -81,13 +81,40 @@ t.test('a plugin that throws fails that request with 500 api_error', async (t) =
   t.match(body.error.message, /provider broken could not prepare the request: prepare exploded/)
 })
 
-t.test('a crashed worker thread fails its request; the relay keeps serving', async (t) => {
+t.test("a plugin's stray throw in a worker is logged and counted; the thread and its stream go on", async (t) => {
+  let finish: (() => void) | undefined
   upstream.handler = (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' })
     res.write(sse([{ type: 'ping' }]))
-    // Hold the stream open: the worker dies while it is in flight.
+    finish = () => res.end(sse([{ type: 'message_stop' }]))
   }
-  const res = await post('crash-the-thread')
+  const res = await post('throw-later')
+  const fault = await relay.waitForLog((l) => l.msg === 'internal error' && l.where === 'worker.uncaught')
+  t.equal(fault.err, 'stray plugin timer')
+  finish!()
+  t.equal(await res.text(), sse([{ type: 'ping' }, { type: 'message_stop' }]), 'the stream in flight on that thread completed')
+  const metrics = await (await fetch(`${relay.url}/metrics`)).text()
+  t.match(metrics, /cc_relay_internal_errors_total\{where="worker.uncaught"\} 1/)
+})
+
+t.test("a plugin's translator or error mapper that throws fails that request alone with api_error", async (t) => {
+  upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(sse([{ type: 'ping' }, { type: 'message_stop' }]))
+  const translated = await post('throw-in-translator')
+  t.equal(translated.status, 200, 'the head went out before the first event')
+  t.match(await translated.text(), /^event: error\ndata: \{"type":"error","error":\{"type":"api_error"/)
+  upstream.handler = (_req, res) => res.writeHead(503, { 'content-type': 'text/plain' }).end('make mapError throw')
+  const mapped = await post('throw-in-map-error', false)
+  t.equal(mapped.status, 500)
+  t.match(((await mapped.json()) as { error: { type: string } }).error.type, 'api_error')
+})
+
+t.test('a worker thread that exits fails its request; the relay keeps serving', async (t) => {
+  upstream.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    res.write(sse([{ type: 'ping' }]))
+    // Hold the stream open: the worker exits while it is in flight.
+  }
+  const res = await post('exit-the-thread')
   const text = await res.text()
   if (res.status === 200) t.match(text, /event: error\ndata: \{"type":"error","error":\{"type":"api_error"/)
   else t.equal(res.status, 500)

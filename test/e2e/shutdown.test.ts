@@ -3,6 +3,7 @@
  * `server.shutdown_timeout_ms` ends with `event: error`; the process exits 0 (CONTRACT §2).
  */
 import t from 'tap'
+import { writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
@@ -54,5 +55,57 @@ t.test('streams that outlive shutdown_timeout_ms end with event: error, exit 0',
   t.ok(body.startsWith(START))
   t.match(body.slice(START.length), /^event: error\ndata: \{"type":"error","error":\{"type":"overloaded_error","message":"the relay is shutting down; retry"\},"request_id":"req_ccr_\w+"\}\n\n$/)
   t.equal(await exit, 0)
+  await upstream.close()
+})
+
+t.test('a reload during the drain (the file rewritten, then SIGHUP) is ignored: the stream finishes, exit 0', async (t) => {
+  // Issue 11 reproduction: the reload stopped the health checker a second time, its closed undici
+  // agent rejected, and the unhandled rejection ended the process with the stream cut.
+  const upstream = await new MockUpstream().start()
+  let held: ServerResponse | undefined
+  upstream.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' }).write(START)
+    held = res
+  }
+  const yaml = oneProvider(upstream.url, '    keys: [{ key: "k" }]', 'server: { shutdown_timeout_ms: 60000 }\nhealth: { health_check: { enabled: true, interval_ms: 1000 } }')
+  const relay = await startRelay(yaml)
+  const { text } = await openStream(relay.url)
+  const exit = relay.stop()
+  await relay.waitForLog((l) => l.msg === 'draining')
+  // The file watch ends with the drain; a SIGHUP still reaches the reloader, with the new file to read.
+  writeFileSync(relay.configFile, yaml.replace('shutdown_timeout_ms: 60000', 'shutdown_timeout_ms: 60001'))
+  relay.child.kill('SIGHUP')
+  await relay.waitForLog((l) => l.msg === 'config reload ignored: the relay is draining' && l.trigger === 'SIGHUP')
+  relay.child.kill('SIGTERM')
+  await relay.waitForLog((l) => l.msg === 'already draining; the signal changes nothing')
+  held!.end(STOP)
+  t.equal(await text, START + STOP, 'the stream completed')
+  t.equal(await exit, 0)
+  t.notOk(relay.logs.some((l) => l.msg === 'internal error'), 'no fault on the way')
+  await upstream.close()
+})
+
+t.test('a request waiting for a free key at shutdown gets an error answer, not a cut connection', async (t) => {
+  const upstream = await new MockUpstream().start()
+  let held: ServerResponse | undefined
+  upstream.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' }).write(START)
+    held = res
+  }
+  const relay = await startRelay(
+    oneProvider(upstream.url, '    keys: [{ key: "k", rpm_limit: 1 }]', 'server: { shutdown_timeout_ms: 300 }\nrouting: { queue_timeout_ms: 60000 }'),
+  )
+  const first = await openStream(relay.url)
+  const waiting = fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m"}' })
+  // The second request is queued behind the key's rpm limit; the upstream saw only the first.
+  await new Promise((r) => setTimeout(r, 200))
+  t.equal(upstream.requests.length, 1, 'the second request is waiting, not sent')
+  const exit = relay.stop()
+  const answer = await waiting
+  t.equal(answer.status, 529)
+  t.match(await answer.text(), /"type":"overloaded_error","message":"the relay is shutting down; retry"/)
+  t.match(await first.text, /event: error/, 'the stream that outlived the drain ended with event: error')
+  t.equal(await exit, 0)
+  held?.destroy()
   await upstream.close()
 })

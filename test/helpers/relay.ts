@@ -18,8 +18,12 @@ export interface RunningRelay {
   readonly child: ChildProcess
   readonly logs: Record<string, unknown>[]
   readonly stderr: () => string
-  /** Resolves with the next log line that satisfies `match`, including ones already seen. */
-  waitForLog(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>
+  /**
+   * Resolves with the next log line that satisfies `match`, including ones already seen; rejects after
+   * `ms` (20 s by default) with a message naming what was awaited, so a broken relay fails the test
+   * instead of hanging the file until tap's timeout.
+   */
+  waitForLog(match: (line: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>
 }
@@ -63,15 +67,26 @@ export function startRelay(yaml: string, opts: { env?: NodeJS.ProcessEnv; args?:
     for (const w of [...waiters]) if (w.match(line)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(line)
   })
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  const waitForLog = (match: (l: Record<string, unknown>) => boolean) =>
-    new Promise<Record<string, unknown>>((resolve) => {
+  const waitForLog = (match: (l: Record<string, unknown>) => boolean, ms = 20_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
       const seen = logs.find(match)
       if (seen) return resolve(seen)
-      waiters.push({ match, resolve })
+      const waiter = {
+        match,
+        resolve: (line: Record<string, unknown>) => {
+          clearTimeout(timer)
+          resolve(line)
+        },
+      }
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1)
+        reject(new Error(`no relay log line matching ${match.toString()} within ${ms} ms`))
+      }, ms)
+      waiters.push(waiter)
     })
   return new Promise((resolve, reject) => {
     exited.then((code) => reject(new Error(`relay exited with ${code} before listening:\n${stderr}`)))
-    waitForLog((l) => l.msg === 'listening').then((l) =>
+    waitForLog((l) => l.msg === 'listening', 60_000).then((l) =>
       resolve({
         url: String(l.url),
         configFile: file,
@@ -84,6 +99,7 @@ export function startRelay(yaml: string, opts: { env?: NodeJS.ProcessEnv; args?:
           return exited
         },
       }),
+      reject,
     )
   })
 }

@@ -13,6 +13,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { KeyConfig, RelayConfig } from '../../config/types.js'
+import { fault } from '../../shared/faults.js'
 import type { Logger } from '../../shared/log.js'
 import type { SharedEvent } from '../../shared/protocol.js'
 import { ADMIT_SCRIPT, SLOT_SCRIPT } from './admission-script.js'
@@ -113,7 +114,12 @@ export class SharedState {
       } catch {
         return
       }
-      if (message.from !== this.instanceId && message.event) hooks.hear(message.event)
+      // Another relay's bytes: whatever they hold, applying them must not throw out of Redis's callback.
+      try {
+        if (message?.from !== this.instanceId && message?.event) hooks.hear(message.event)
+      } catch (err) {
+        fault('shared.message', err)
+      }
     })
   }
 
@@ -229,7 +235,7 @@ export class SharedState {
     })
     await ready
     await this.#beat()
-    this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS)
+    this.#heartbeat = setInterval(() => void this.#beat().catch((err: unknown) => fault('shared.heartbeat', err)), HEARTBEAT_MS)
     this.#heartbeat.unref()
   }
 
