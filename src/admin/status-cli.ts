@@ -142,6 +142,7 @@ function keyLine(k: KeyStatus): string {
   if (k.otpm.limit > 0) tpm += ` otpm ${used(k.otpm)}`
   const state = [k.available ? 'available' : 'unavailable']
   if (k.cooldown_until) state.push(`cooling until ${clock(k.cooldown_until)} (${k.cooldown_kind})`)
+  for (const c of k.model_cooldowns) state.push(`${c.model} cooling until ${clock(c.until)} (${c.kind})`)
   if (k.unusable) state.push(`unusable: ${k.unusable}`)
   return `    ${k.hash}  prio ${k.priority}  rpm ${used(k.rpm)}  ${tpm}  ${state.join(', ')}`
 }

@@ -137,7 +137,9 @@ function renderProviders(s) {
     head.forEach(function (c) { c.rowSpan = span; });
     if (!p.keys.length) body.append(el("tr", {}, head.concat([el("td", { colspan: 7, class: "muted" }, ["no pooled keys (client credentials forwarded)"])])));
     p.keys.forEach(function (k, i) {
-      var cooldown = k.cooldown_until ? "until " + clock(k.cooldown_until) + " (" + k.cooldown_kind + ")" : "—";
+      var cooldowns = (k.cooldown_until ? ["all models until " + clock(k.cooldown_until) + " (" + k.cooldown_kind + ")"] : [])
+        .concat(k.model_cooldowns.map(function (c) { return c.model + " until " + clock(c.until) + " (" + c.kind + ")"; }));
+      var cooldown = cooldowns.length ? cooldowns.join("; ") : "—";
       var cells = [td(k.hash, "mono", "hash"), td(k.priority, "num"), td(used(k.rpm), "num", "rpm"), td(tpmText(k), "num", "tpm"),
         td(cooldown, "", "cooldown"), td(k.unusable || "—", k.unusable ? "no" : "", "unusable"), td(k.available ? "yes" : "no", k.available ? "yes" : "no", "available")];
       body.append(el("tr", { "data-key": k.hash }, (i === 0 ? head : []).concat(cells)));

@@ -3,6 +3,7 @@
  * by hash only; limits are shown beside what the sliding windows have used. Nothing here is a secret.
  */
 import type { SupervisorState, KeyState } from '../supervisor/state.js'
+import { activeCooldowns, WHOLE_KEY } from '../supervisor/cooldowns.js'
 import { keyWaitMs } from '../supervisor/key-pick.js'
 import { emptyTotals } from './activity.js'
 import type { Activity, FailoverEvent, UsageTotals } from './activity.js'
@@ -37,8 +38,11 @@ export interface KeyStatus {
   readonly tpm: Used
   readonly itpm: Used
   readonly otpm: Used
+  /** The whole key cooling (every model): an account-wide quota or window spent. */
   readonly cooldown_until: string | null
   readonly cooldown_kind: 'throttle' | 'quota' | null
+  /** Models this key is cooling for (a 429 or a spent budget for that model); it serves the others. */
+  readonly model_cooldowns: readonly { readonly model: string; readonly until: string; readonly kind: 'throttle' | 'quota' }[]
   readonly unusable: string | null
   /** The upstream's last `anthropic-ratelimit-*` headers for this key (budgets it reported). */
   readonly learned: Readonly<Record<string, string>>
@@ -82,11 +86,12 @@ const NOTHING_TRIED: ReadonlySet<string> = new Set()
 
 /** Whether `k` could take a request right now (ignoring the request's own size). */
 export function keyAvailable(k: KeyState, now: number): boolean {
-  return keyWaitMs(k, NO_ESTIMATE, now, NOTHING_TRIED) === 0
+  return keyWaitMs(k, WHOLE_KEY, NO_ESTIMATE, now, NOTHING_TRIED) === 0
 }
 
 function keyStatus(k: KeyState, now: number): KeyStatus {
-  const cooling = k.cooldownUntil > now
+  const cooldowns = activeCooldowns(k.cooldowns, now)
+  const whole = cooldowns.find(([scope]) => scope === WHOLE_KEY)?.[1]
   return {
     id: k.id,
     hash: k.hash,
@@ -98,8 +103,9 @@ function keyStatus(k: KeyState, now: number): KeyStatus {
     tpm: { used: k.tpm.used(now), limit: k.tpm.limit },
     itpm: { used: k.itpm.used(now), limit: k.itpm.limit },
     otpm: { used: k.otpm.used(now), limit: k.otpm.limit },
-    cooldown_until: cooling ? iso(k.cooldownUntil) : null,
-    cooldown_kind: cooling ? (k.cooldownKind ?? 'throttle') : null,
+    cooldown_until: whole ? iso(whole.until) : null,
+    cooldown_kind: whole ? whole.kind : null,
+    model_cooldowns: cooldowns.filter(([scope]) => scope !== WHOLE_KEY).map(([model, c]) => ({ model, until: iso(c.until), kind: c.kind })),
     unusable: k.unusable ?? null,
     learned: k.learned,
   }

@@ -187,12 +187,13 @@ export type ClientReply =
 
 /**
  * What one relay tells the others through Redis (state.store: redis): a circuit that opened or closed,
- * a key cooling down after a 429, a key its upstream refused. Names and hashes only, never a key.
+ * a key cooling down after a 429 (for one model or as a whole), a key its upstream refused. Names and hashes only, never a key.
  */
 export type SharedEvent =
   | { readonly type: 'breaker.open'; readonly provider: string; readonly until: number }
   | { readonly type: 'breaker.closed'; readonly provider: string }
-  | { readonly type: 'key.cooldown'; readonly provider: string; readonly keyHash: string; readonly until: number; readonly kind: 'throttle' | 'quota' }
+  /** `model` is the upstream model the cooldown is for; '' cools the whole key (every model). */
+  | { readonly type: 'key.cooldown'; readonly provider: string; readonly keyHash: string; readonly model: string; readonly until: number; readonly kind: 'throttle' | 'quota' }
   | { readonly type: 'key.unusable'; readonly provider: string; readonly keyHash: string; readonly reason: string }
   /** Leases other relays hold on one pooled key (the heartbeat's reading, not an announcement). */
   | { readonly type: 'load'; readonly provider: string; readonly keyHash: string; readonly inflight: number }

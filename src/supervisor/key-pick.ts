@@ -1,9 +1,11 @@
 /**
  * Choosing a key inside one provider's pool: the highest priority tier that has a key free now, then
- * `pooling.strategy` within it. A key is free when it is not cooling down after a 429, not refused by
+ * `pooling.strategy` within it. A key is free when it is not cooling down for this model (or as a
+ * whole) after a 429, not refused by
  * the upstream (401/403), not already tried by this request, and every window it has (rpm, tpm, itpm,
  * otpm) has room for this request's estimate.
  */
+import { cooldownMs } from './cooldowns.js'
 import { weightedShuffle } from './order.js'
 import type { KeyState, ProviderState } from './state.js'
 
@@ -16,11 +18,14 @@ export interface Estimate {
 
 export type KeyPick = { readonly key: KeyState } | { readonly key?: undefined; readonly waitMs: number }
 
-/** Milliseconds until `k` could take this request (0 = now, Infinity = not for this request). */
-export function keyWaitMs(k: KeyState, est: Estimate, now: number, tried: ReadonlySet<string>): number {
+/**
+ * Milliseconds until `k` could take this request for upstream `model` (0 = now, Infinity = not for this
+ * request). `WHOLE_KEY` as the model asks about the key as such (status pages).
+ */
+export function keyWaitMs(k: KeyState, model: string, est: Estimate, now: number, tried: ReadonlySet<string>): number {
   if (tried.has(k.id) || k.unusable !== undefined) return Infinity
   return Math.max(
-    k.cooldownUntil - now,
+    cooldownMs(k.cooldowns, model, now),
     k.rpm.waitMs(now),
     k.tpm.waitMs(est.input + est.output, now),
     k.itpm.waitMs(est.input, now),
@@ -47,12 +52,12 @@ function byStrategy(p: ProviderState, tier: KeyState[], random: () => number): K
   }
 }
 
-export function pickKey(p: ProviderState, est: Estimate, now: number, tried: ReadonlySet<string>, random: () => number): KeyPick {
+export function pickKey(p: ProviderState, model: string, est: Estimate, now: number, tried: ReadonlySet<string>, random: () => number): KeyPick {
   let waitMs = Infinity
   let tier: KeyState[] = []
   let tierPriority = -Infinity
   for (const k of p.keys) {
-    const wait = keyWaitMs(k, est, now, tried)
+    const wait = keyWaitMs(k, model, est, now, tried)
     if (wait > 0) {
       waitMs = Math.min(waitMs, wait)
       continue

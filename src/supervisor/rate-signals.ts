@@ -1,8 +1,10 @@
 /**
  * What an upstream says about a key's budget, read from its answer headers (API-RL; wire-protocols §1.6):
- * how long to leave the key alone, and whether that is a per-minute throttle or an exhausted quota.
- * A throttle cools the key for `retry-after`; an exhausted quota (a `retry-after` over an hour, or a
- * `anthropic-ratelimit-unified-*-status: rejected`) cools it until the quota resets.
+ * how long to leave the key alone, whether that is a per-minute throttle or an exhausted quota, and
+ * for what (CONTRACT §6). A throttle cools the key for `retry-after`; an exhausted quota (a
+ * `retry-after` over an hour, or a `anthropic-ratelimit-unified-*-status: rejected`) cools it until the
+ * quota resets. Anthropic's request and token limits are per model, so these cool the answer's model
+ * only; a subscription window that is account-wide (`five_hour`, `seven_day`) cools the whole key.
  */
 
 const HOUR_MS = 3_600_000
@@ -13,6 +15,20 @@ export interface RateSignal {
   /** Leave the key alone until this time (epoch ms); 0 = no cooldown. */
   readonly until: number
   readonly kind: 'none' | 'throttle' | 'quota'
+  /** What is spent: the key for the answer's model only, or the whole key (every model, the account). */
+  readonly scope: 'model' | 'key'
+}
+
+const NONE: RateSignal = { until: 0, kind: 'none', scope: 'model' }
+
+/**
+ * The scope of a rejected subscription window, from `anthropic-ratelimit-unified-representative-claim`:
+ * a claim naming a model family (`seven_day_opus`, `seven_day_sonnet`) limits that family; the others
+ * (`five_hour`, `seven_day`, `overage`) and a missing claim limit the whole account.
+ */
+function unifiedScope(headers: Readonly<Record<string, string>>): 'model' | 'key' {
+  const claim = headers['anthropic-ratelimit-unified-representative-claim'] ?? ''
+  return /opus|sonnet|haiku/i.test(claim) ? 'model' : 'key'
 }
 
 /** `retry-after` as seconds or an HTTP date; `retry-after-ms` wins when present. */
@@ -51,15 +67,15 @@ function unifiedRejectedUntil(headers: Readonly<Record<string, string>>): number
 /** For a 429: how long, and which kind. */
 export function signalFor429(headers: Readonly<Record<string, string>>, now: number): RateSignal {
   const quota = unifiedRejectedUntil(headers)
-  if (quota !== undefined && quota > now) return { until: quota, kind: 'quota' }
+  if (quota !== undefined && quota > now) return { until: quota, kind: 'quota', scope: unifiedScope(headers) }
   const wait = retryAfterMs(headers, now)
-  if (wait === undefined) return { until: now + DEFAULT_COOLDOWN_MS, kind: 'throttle' }
-  return { until: now + wait, kind: wait > HOUR_MS ? 'quota' : 'throttle' }
+  if (wait === undefined) return { until: now + DEFAULT_COOLDOWN_MS, kind: 'throttle', scope: 'model' }
+  return { until: now + wait, kind: wait > HOUR_MS ? 'quota' : 'throttle', scope: 'model' }
 }
 
 /**
- * For any answer: a budget the upstream reports as spent (`…-remaining: 0`) cools the key until its
- * `…-reset`, without touching the relay's own accounting.
+ * For any answer: a budget the upstream reports as spent (`…-remaining: 0`) cools the key for that
+ * model until its `…-reset`, without touching the relay's own accounting.
  */
 export function signalFromBudget(headers: Readonly<Record<string, string>>, now: number): RateSignal {
   let until = 0
@@ -69,6 +85,6 @@ export function signalFromBudget(headers: Readonly<Record<string, string>>, now:
     if (reset !== undefined && reset > now) until = Math.max(until, reset)
   }
   const quota = unifiedRejectedUntil(headers)
-  if (quota !== undefined && quota > now) return { until: Math.max(until, quota), kind: 'quota' }
-  return until > 0 ? { until, kind: 'throttle' } : { until: 0, kind: 'none' }
+  if (quota !== undefined && quota > now) return { until: Math.max(until, quota), kind: 'quota', scope: unifiedScope(headers) }
+  return until > 0 ? { until, kind: 'throttle', scope: 'model' } : NONE
 }

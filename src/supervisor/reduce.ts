@@ -7,6 +7,7 @@
 import { relayError } from '../shared/errors.js'
 import type { RelayConfig } from '../config/types.js'
 import type { LeaseAsk, LeaseReply, LeaseReport, SupervisorMessage, SupervisorReply } from '../shared/protocol.js'
+import { coolDown, WHOLE_KEY } from './cooldowns.js'
 import { keyWaitMs, pickKey } from './key-pick.js'
 import { servedModels, stripContextMarker, upstreamModelFor } from './model-map.js'
 import { providerOrder } from './order.js'
@@ -61,7 +62,7 @@ function stickyLease(state: SupervisorState, ask: LeaseAsk, upstreamModels: Read
     return keyless && !ask.tried.has(keyId) ? grant(state, p, undefined, keyId, upstreamModels.get(p)!, ask, now, forward) : undefined
   }
   const key = p.keys.find((k) => k.hash === entry.keyHash)
-  if (forward || !key || keyWaitMs(key, ask.estimate, now, ask.tried) > 0) return undefined
+  if (forward || !key || keyWaitMs(key, upstreamModels.get(p)!, ask.estimate, now, ask.tried) > 0) return undefined
   return grant(state, p, key, key.id, upstreamModels.get(p)!, ask, now, false)
 }
 
@@ -107,7 +108,7 @@ export function lease(state: SupervisorState, ask: LeaseAsk, now: number): Lease
       credentialless = true
       continue
     }
-    const pick = pickKey(p, ask.estimate, now, ask.tried, state.random)
+    const pick = pickKey(p, upstreamModel, ask.estimate, now, ask.tried, state.random)
     if (pick.key) return grant(state, p, pick.key, pick.key.id, upstreamModel, ask, now, false)
     if (Number.isFinite(pick.waitMs)) waitMs = Math.min(waitMs, pick.waitMs)
     if (p.keys.some((k) => ask.tried.has(k.id))) tried = true
@@ -133,7 +134,7 @@ export function settle(state: SupervisorState, report: LeaseReport, now: number)
   const p = state.providers.find((x) => x.config.name === record.provider)
   if (!p) return
   const key = record.keyHash === undefined ? undefined : p.keys.find((k) => k.hash === record.keyHash)
-  const { status, usage, rateHeaders, errorCode } = report.outcome
+  const { status, usage, rateHeaders, errorCode, upstreamModel } = report.outcome
   p.inflight = Math.max(0, p.inflight - 1)
   const tokens = usage.input_tokens + usage.cache_creation_input_tokens + usage.output_tokens
   const login = record.login === undefined ? undefined : state.logins.get(record.login)
@@ -145,11 +146,9 @@ export function settle(state: SupervisorState, report: LeaseReport, now: number)
     key.tpm.settle(tpm, input + usage.output_tokens, now)
     key.itpm.settle(itpm, input, now)
     key.otpm.settle(otpm, usage.output_tokens, now)
+    // CONTRACT §6: cool what the answer says is spent — this model on this key, or the whole key.
     const signal = status === 429 ? signalFor429(rateHeaders, now) : signalFromBudget(rateHeaders, now)
-    if (signal.until > key.cooldownUntil) {
-      key.cooldownUntil = signal.until
-      key.cooldownKind = signal.kind === 'none' ? undefined : signal.kind
-    }
+    if (signal.kind !== 'none') coolDown(key.cooldowns, signal.scope === 'key' ? WHOLE_KEY : upstreamModel, { until: signal.until, kind: signal.kind }, now)
     // Learned, never enforced in place of the configured limits: the local books stay as they are.
     if (Object.keys(rateHeaders).length > 0) key.learned = rateHeaders
     // Only a key that is itself the credential is to blame; a pool slot of a signed or token-based

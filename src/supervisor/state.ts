@@ -9,6 +9,7 @@ import type { KeyConfig, ProviderConfig, RelayConfig } from '../config/types.js'
 import { authOf } from '../shared/plugins.js'
 import { AffinityMap } from './affinity.js'
 import { Breaker } from './breaker.js'
+import type { Cooldowns } from './cooldowns.js'
 import { buildTeam } from './team.js'
 import type { ClientTicket, TeamClientState } from './team.js'
 import { RequestWindow, TokenWindow } from './windows.js'
@@ -24,9 +25,8 @@ export interface KeyState {
   readonly tpm: TokenWindow
   readonly itpm: TokenWindow
   readonly otpm: TokenWindow
-  cooldownUntil: number
-  /** Why the key is cooling: a per-minute throttle, or an exhausted quota (until its reset). */
-  cooldownKind: 'throttle' | 'quota' | undefined
+  /** Cooldowns after 429s and spent budgets, by upstream model (`WHOLE_KEY`: every model). */
+  readonly cooldowns: Cooldowns
   /** What the upstream's `anthropic-ratelimit-*` headers last said about this key's budget. */
   learned: Readonly<Record<string, string>>
   /** Why the upstream refused this key (401/403); it is skipped until the config changes it. */
@@ -108,8 +108,7 @@ function buildKey(provider: ProviderConfig, config: KeyConfig, index: number, ol
     tpm: old?.tpm.withLimit(config.tpm_limit) ?? new TokenWindow(config.tpm_limit),
     itpm: old?.itpm.withLimit(config.itpm_limit) ?? new TokenWindow(config.itpm_limit),
     otpm: old?.otpm.withLimit(config.otpm_limit) ?? new TokenWindow(config.otpm_limit),
-    cooldownUntil: old?.cooldownUntil ?? 0,
-    cooldownKind: old?.cooldownKind,
+    cooldowns: old?.cooldowns ?? new Map(),
     learned: old?.learned ?? {},
     unusable: old?.unusable,
     inflight: old?.inflight ?? 0,

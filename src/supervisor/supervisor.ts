@@ -91,7 +91,7 @@ export class Supervisor {
 
   #handle(m: SupervisorMessage): void {
     const record = this.#announce && m.type === 'lease.outcome' ? this.#store.state.leases.get(m.leaseId) : undefined
-    const before = record ? snapshot(this.#store.state, record.provider, record.keyHash) : undefined
+    const before = record && m.type === 'lease.outcome' ? snapshot(this.#store.state, record.provider, record.keyHash, m.outcome.upstreamModel) : undefined
     this.#store.handle(m, this.#now())
     if (before) for (const event of news(this.#store.state, before)) this.#announce!(event)
   }

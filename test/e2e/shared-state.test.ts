@@ -7,6 +7,7 @@ import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { RedisServer } from '../helpers/redis-server.js'
 import { startRelay } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
+import { until } from '../helpers/wait.js'
 
 const answer = (input: number, output: number): string =>
   sse([
@@ -150,7 +151,7 @@ t.test('Redis stopped mid-run: served under local limits; started again: shared 
 })
 
 interface ProvidersStatus {
-  providers: { name: string; breaker: { state: string }; keys: { hash: string; cooldown_until: string | null }[] }[]
+  providers: { name: string; breaker: { state: string }; keys: { hash: string; cooldown_until: string | null; model_cooldowns: { model: string }[] }[] }[]
 }
 const providers = async (relay: RunningRelay) => ((await (await fetch(`${relay.url}/status.json`)).json()) as ProvidersStatus).providers
 
@@ -192,10 +193,11 @@ providers:
   const heard = async (): Promise<boolean> => {
     const ps = await providers(b)
     const badOpen = ps.find((p) => p.name === 'bad')!.breaker.state === 'open'
-    const cooled = ps.find((p) => p.name === 'good')!.keys.some((k) => k.cooldown_until !== null)
+    // The 429 cooled that key for the request's model only (CONTRACT §6), on B as on A.
+    const cooled = ps.find((p) => p.name === 'good')!.keys.some((k) => k.cooldown_until === null && k.model_cooldowns.length === 1)
     return badOpen && cooled
   }
-  while (!(await heard())) await new Promise((r) => setTimeout(r, 50))
+  await until("relay B hears of A's open circuit and per-model cooldown", heard)
   const second = await send(b)
   t.equal(second.status, 200)
   await second.text()

@@ -31,7 +31,7 @@ t.test('the upstream budget headers are kept on the key, and a 429 says throttle
   const l = r.lease()
   r.report(l, 429, { rateHeaders: { 'retry-after': '7200', 'anthropic-ratelimit-requests-limit': '50' } })
   const k = r.keyState('p', r.who(l).split('/')[1]!)
-  t.equal(k.cooldownKind, 'quota')
+  t.equal(k.cooldowns.get(l.upstreamModel)?.kind, 'quota')
   t.equal(k.learned['anthropic-ratelimit-requests-limit'], '50')
 })
 

@@ -1,7 +1,7 @@
 /** reduce.ts through Supervisor.lease/report: rpm/tpm/itpm/otpm windows, reservations and settlement, cooldowns. */
 import t from 'tap'
 import type { KeyConfig } from '../../src/config/types.js'
-import { Rig, T0, config, key, provider } from './fixtures/helpers.js'
+import { Rig, T0, codeOf, config, key, provider, retryOf } from './fixtures/helpers.js'
 
 const single = (k: KeyConfig): Rig => new Rig(config([provider('p', { keys: [k] })]))
 
@@ -104,7 +104,7 @@ t.test('a 429 with retry-after: 10 cools that key exactly 10 s; meanwhile the ot
   const a = r.lease()
   t.equal(r.who(a), 'p/A')
   r.report(a, 429, { rateHeaders: { 'retry-after': '10' } })
-  t.equal(r.keyState('p', 'A').cooldownUntil, start + 10_000)
+  t.equal(r.coolsUntil('p', 'A', a.upstreamModel), start + 10_000)
   const script: [at: number, expected: string][] = [
     [0, 'p/B'],
     [5_000, 'p/B'],
@@ -152,7 +152,7 @@ t.test('a later, shorter 429 does not shorten a running cooldown', async (t) => 
   const l2 = r.lease()
   r.report(l1, 429, { rateHeaders: { 'retry-after': '60' } })
   r.report(l2, 429, { rateHeaders: { 'retry-after': '1' } })
-  t.equal(r.keyState('p', 'k').cooldownUntil, r.clock + 60_000)
+  t.equal(r.coolsUntil('p', 'k', l1.upstreamModel), r.clock + 60_000)
 })
 
 t.test('a spent budget on a 200 (requests-remaining: 0 + RFC 3339 reset) cools the key without touching local accounting', async (t) => {
@@ -175,4 +175,45 @@ t.test('limit 0 everywhere = unlimited', async (t) => {
   const r = single(key('k'))
   for (let i = 0; i < 1000; i++) r.lease({ estimate: { input: 1_000_000, output: 1_000_000 } })
   t.equal(r.keyState('p', 'k').inflight, 1000)
+})
+
+t.test("cooldowns are scoped like the upstream's limits: one model's 429 leaves the key serving the others (CONTRACT §6)", async (t) => {
+  const OPUS = 'claude-opus-4-8'
+  const HAIKU = 'claude-haiku-4-5'
+  const reset = new Date(T0 + 20_000).toISOString()
+  const cases: [name: string, status: number, headers: Record<string, string>, opusWait: number, haikuFree: boolean][] = [
+    ['a 429 with retry-after', 429, { 'retry-after': '30', 'anthropic-ratelimit-requests-remaining': '0' }, 30_000, true],
+    ['a 429 without a hint', 429, {}, 5_000, true],
+    ['a spent budget on a 200', 200, { 'anthropic-ratelimit-tokens-remaining': '0', 'anthropic-ratelimit-tokens-reset': reset }, 20_000, true],
+    [
+      'a subscription window rejected for the Opus family',
+      429,
+      { 'anthropic-ratelimit-unified-status': 'rejected', 'anthropic-ratelimit-unified-reset': String(T0 / 1000 + 3600), 'anthropic-ratelimit-unified-representative-claim': 'seven_day_opus' },
+      3_600_000,
+      true,
+    ],
+    [
+      'the account-wide five-hour window rejected',
+      429,
+      { 'anthropic-ratelimit-unified-status': 'rejected', 'anthropic-ratelimit-unified-reset': String(T0 / 1000 + 3600), 'anthropic-ratelimit-unified-representative-claim': 'five_hour' },
+      3_600_000,
+      false,
+    ],
+  ]
+  for (const [name, status, headers, opusWait, haikuFree] of cases) {
+    const r = single(key('k'))
+    r.report(r.lease({ model: OPUS }), status, { rateHeaders: headers })
+    const opus = r.ask({ model: OPUS })
+    t.equal(codeOf(opus), 'rate_limited', `${name}: the cooled model is refused`)
+    t.equal(retryOf(opus), opusWait, `${name}: with the time left`)
+    t.equal(codeOf(r.ask({ model: HAIKU })), haikuFree ? 'granted' : 'rate_limited', `${name}: another model ${haikuFree ? 'is served' : 'waits too'}`)
+  }
+})
+
+t.test('a mapped model cools under its upstream name: two client names for one upstream model share the cooldown', async (t) => {
+  const r = new Rig(config([provider('p', { keys: [key('k')], model_mapping: { 'claude-opus-4-8': 'opus-up', 'opus-alias': 'opus-up', 'claude-haiku-4-5': 'haiku-up' } })]))
+  r.report(r.lease({ model: 'claude-opus-4-8' }), 429, { rateHeaders: { 'retry-after': '10' } })
+  t.equal(r.coolsUntil('p', 'k', 'opus-up'), T0 + 10_000)
+  t.equal(codeOf(r.ask({ model: 'opus-alias' })), 'rate_limited', 'the alias maps to the cooled upstream model')
+  t.equal(codeOf(r.ask({ model: 'claude-haiku-4-5' })), 'granted')
 })

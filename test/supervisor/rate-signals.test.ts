@@ -41,7 +41,7 @@ t.test('signalFor429: a short retry-after is a throttle for exactly that long; m
     ['no hint: the default cooldown', {}, T0 + DEFAULT_COOLDOWN_MS, 'throttle'],
     ['unparsable hint: the default cooldown', { 'retry-after': 'later' }, T0 + DEFAULT_COOLDOWN_MS, 'throttle'],
   ]
-  for (const [name, headers, until, kind] of cases) t.same(signalFor429(headers, T0), { until, kind }, name)
+  for (const [name, headers, until, kind] of cases) t.same(signalFor429(headers, T0), { until, kind, scope: 'model' }, `${name}: for that model only`)
 })
 
 t.test('signalFor429: a unified window that says rejected cools the key until its reset', async (t) => {
@@ -103,10 +103,28 @@ t.test('signalFor429: a unified window that says rejected cools the key until it
       'throttle',
     ],
   ]
-  for (const [name, headers, until, kind] of cases) t.same(signalFor429(headers, T0), { until, kind }, name)
+  // Without a representative claim, a rejected subscription window is taken as account-wide.
+  for (const [name, headers, until, kind] of cases) t.same(signalFor429(headers, T0), { until, kind, scope: kind === 'quota' ? 'key' : 'model' }, name)
 })
 
-t.test('signalFromBudget: a spent budget cools the key until its reset; anything else is no signal', async (t) => {
+t.test('signalFor429: the representative claim decides whether a rejected subscription window is the account or one model family', async (t) => {
+  const reset = T0 + 4 * HOUR
+  const rejected = { 'anthropic-ratelimit-unified-status': 'rejected', 'anthropic-ratelimit-unified-reset': epochSeconds(reset) }
+  const cases: [claim: string, scope: 'model' | 'key'][] = [
+    ['five_hour', 'key'],
+    ['seven_day', 'key'],
+    ['overage', 'key'],
+    ['seven_day_opus', 'model'],
+    ['seven_day_sonnet', 'model'],
+  ]
+  for (const [claim, scope] of cases) {
+    const headers = { ...rejected, 'anthropic-ratelimit-unified-representative-claim': claim }
+    t.same(signalFor429(headers, T0), { until: reset, kind: 'quota', scope }, claim)
+    t.same(signalFromBudget(headers, T0), { until: reset, kind: 'quota', scope }, `${claim} on a non-429 answer`)
+  }
+})
+
+t.test('signalFromBudget: a spent budget cools the key for that model until its reset; anything else is no signal', async (t) => {
   const r20 = rfc3339(T0 + 20_000)
   const r40 = rfc3339(T0 + 40_000)
   const cases: [name: string, headers: Record<string, string>, until: number, kind: 'none' | 'throttle' | 'quota'][] = [
@@ -137,5 +155,5 @@ t.test('signalFromBudget: a spent budget cools the key until its reset; anything
     ['no headers', {}, 0, 'none'],
     ['retry-after alone on a non-429 is no budget signal', { 'retry-after': '30' }, 0, 'none'],
   ]
-  for (const [name, headers, until, kind] of cases) t.same(signalFromBudget(headers, T0), { until, kind }, name)
+  for (const [name, headers, until, kind] of cases) t.same(signalFromBudget(headers, T0), { until, kind, scope: kind === 'quota' ? 'key' : 'model' }, name)
 })

@@ -36,7 +36,7 @@ t.test("a key's cooldown and windows and a provider's breaker survive a new conf
     const start = r.clock
     const before = { b: r.keyState('p1', 'B').rpm, breaker: r.providerState('p2').breaker }
     r.reload(next)
-    t.equal(r.keyState('p1', 'A').cooldownUntil, start + 30_000, `${name}: A's cooldown`)
+    t.equal(r.coolsUntil('p1', 'A', 'claude-sonnet-4-5'), start + 30_000, `${name}: A's cooldown`)
     t.equal(r.keyState('p1', 'B').rpm, before.b, `${name}: B's rpm window is the same window`)
     t.equal(r.keyState('p1', 'B').rpm.used(r.clock), 2, `${name}: B's 2 admissions still count`)
     t.equal(r.providerState('p2').breaker, before.breaker, `${name}: p2's breaker`)
@@ -59,7 +59,7 @@ t.test('a raised limit keeps what the window holds', async (t) => {
   const picks = Array.from({ length: 3 }, () => r.next())
   t.same(picks, Array(3).fill('p1/B'), 'three more admissions (A still cooling)')
   t.equal(r.ask().ok, false)
-  t.equal(r.keyState('p1', 'A').cooldownUntil, r.clock + 30_000, 'the cooldown carried over regardless')
+  t.equal(r.coolsUntil('p1', 'A', 'claude-sonnet-4-5'), r.clock + 30_000, 'the cooldown carried over regardless')
 })
 
 t.test('a lowered limit never hands out a fresh minute', async (t) => {
@@ -93,7 +93,7 @@ t.test('a key that comes back after a reload without it starts afresh', async (t
   const r = primed()
   r.reload(cfg([key('B', { rpm_limit: 2 })]))
   r.reload(cfg([key('A'), key('B', { rpm_limit: 2 })]))
-  t.equal(r.keyState('p1', 'A').cooldownUntil, 0)
+  t.equal(r.coolsUntil('p1', 'A', 'claude-sonnet-4-5'), 0)
 })
 
 t.test('an outcome for a lease granted before the reload settles without throwing', async (t) => {

@@ -2,38 +2,45 @@
  * The supervisor's side of relays sharing state: what changed in this relay's books when an outcome was
  * settled (to announce), and how another relay's announcement is applied here. Only changes that make
  * another relay behave differently are announced: a circuit opening or closing, a key cooling down
- * after a 429, a key refused by its upstream.
+ * after a 429 (for one model, or as a whole), a key refused by its upstream.
  */
 import type { SharedEvent } from '../../shared/protocol.js'
+import { coolDown, WHOLE_KEY } from '../cooldowns.js'
+import type { Cooldown } from '../cooldowns.js'
 import type { SupervisorState } from '../state.js'
 
-/** What `news` compares: one provider's breaker and one key, before and after a settle. */
+/** What `news` compares: one provider's breaker and one key (for one upstream model), before and after a settle. */
 export interface Snapshot {
   readonly provider: string
   readonly keyHash: string | undefined
+  readonly model: string
   readonly breaker: string
-  readonly cooldownUntil: number
+  /** The key's cooldown for every model, then for `model` alone. */
+  readonly cooldowns: readonly [Cooldown | undefined, Cooldown | undefined]
   readonly unusable: string | undefined
 }
 
-export function snapshot(state: SupervisorState, provider: string, keyHash: string | undefined): Snapshot | undefined {
+export function snapshot(state: SupervisorState, provider: string, keyHash: string | undefined, model: string): Snapshot | undefined {
   const p = state.providers.find((x) => x.config.name === provider)
   if (!p) return undefined
   const key = keyHash === undefined ? undefined : p.keys.find((k) => k.hash === keyHash)
-  return { provider, keyHash, breaker: p.breaker.state, cooldownUntil: key?.cooldownUntil ?? 0, unusable: key?.unusable }
+  const cooldowns = [key?.cooldowns.get(WHOLE_KEY), key?.cooldowns.get(model)] as const
+  return { provider, keyHash, model, breaker: p.breaker.state, cooldowns, unusable: key?.unusable }
 }
 
 export function news(state: SupervisorState, before: Snapshot): SharedEvent[] {
-  const after = snapshot(state, before.provider, before.keyHash)
+  const after = snapshot(state, before.provider, before.keyHash, before.model)
   if (!after) return []
   const p = state.providers.find((x) => x.config.name === before.provider)!
   const events: SharedEvent[] = []
   if (after.breaker !== before.breaker && after.breaker === 'open') events.push({ type: 'breaker.open', provider: before.provider, until: p.breaker.openUntil })
   if (after.breaker !== before.breaker && after.breaker === 'closed') events.push({ type: 'breaker.closed', provider: before.provider })
   const key = before.keyHash === undefined ? undefined : p.keys.find((k) => k.hash === before.keyHash)
-  if (key && after.cooldownUntil > before.cooldownUntil) {
-    events.push({ type: 'key.cooldown', provider: before.provider, keyHash: key.hash, until: key.cooldownUntil, kind: key.cooldownKind ?? 'throttle' })
-  }
+  // The same scope on every relay: a model's cooldown is that model's there too.
+  ;[WHOLE_KEY, before.model].forEach((model, i) => {
+    const now = after.cooldowns[i]
+    if (key && now && now !== before.cooldowns[i]) events.push({ type: 'key.cooldown', provider: before.provider, keyHash: key.hash, model, until: now.until, kind: now.kind })
+  })
   if (key && after.unusable !== undefined && before.unusable === undefined) events.push({ type: 'key.unusable', provider: before.provider, keyHash: key.hash, reason: after.unusable })
   return events
 }
@@ -59,10 +66,8 @@ export function applyNews(state: SupervisorState, event: SharedEvent, now: numbe
       return
     case 'key.cooldown': {
       const key = p.keys.find((k) => k.hash === event.keyHash)
-      if (key && event.until > key.cooldownUntil) {
-        key.cooldownUntil = event.until
-        key.cooldownKind = event.kind
-      }
+      // A relay of an earlier version names no model: its cooldowns were whole-key ones.
+      if (key && event.until > now) coolDown(key.cooldowns, typeof event.model === 'string' ? event.model : WHOLE_KEY, { until: event.until, kind: event.kind === 'quota' ? 'quota' : 'throttle' }, now)
       return
     }
     case 'key.unusable': {
