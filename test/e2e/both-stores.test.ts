@@ -7,6 +7,7 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { RedisServer } from '../helpers/redis-server.js'
+import { needs } from '../helpers/requires.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 const cleanEnv = (): NodeJS.ProcessEnv =>
@@ -14,7 +15,7 @@ const cleanEnv = (): NodeJS.ProcessEnv =>
 
 const FILES = ['test/e2e/failover.test.ts', 'test/e2e/health-check.test.ts', 'test/e2e/team-clients.test.ts', 'test/e2e/messages.test.ts']
 
-t.test('failover, health checks, team clients and messages on the Redis store', async (t) => {
+t.test('failover, health checks, team clients and messages on the Redis store', { skip: needs(t, 'redis-server', 'apt-get install redis-server (.ci/run does it)') }, async (t) => {
   const redis = await new RedisServer().start()
   t.teardown(() => redis.stop())
   for (const file of FILES) {

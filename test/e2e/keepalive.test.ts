@@ -44,3 +44,34 @@ t.test('pings fill an upstream silence, never inside an event, and the stream ar
   t.ok(after.startsWith(HALF + REST), 'the half event was completed before anything else')
   t.equal(text.replaceAll(PING, ''), START + HALF + REST + STOP, 'nothing but pings was added')
 })
+
+/** A 200 event-stream head, then `silenceMs` of nothing, then a whole message. */
+function silentAfterHead(silenceMs: number): (req: unknown, res: ServerResponse) => void {
+  return (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    res.flushHeaders()
+    setTimeout(() => res.end(START + STOP), silenceMs)
+  }
+}
+
+for (const path of ['main thread', 'worker threads'] as const) {
+  t.test(`an upstream silent right after its head gets pings before its first event (${path})`, async (t) => {
+    // Issue 11: a long prefill (Bedrock, Vertex, a slow local model) sends the head, then nothing for a
+    // while; load balancers with idle timeouts must see bytes, so keepalive_ms commits the head and pings.
+    const upstream = await new MockUpstream().start()
+    upstream.handler = silentAfterHead(3500)
+    const relay = await startRelay(oneProvider(upstream.url, '    keys: [{ key: "k" }]', 'server: { keepalive_ms: 1000 }'), {
+      env: path === 'worker threads' ? { CC_RELAY_UPSTREAM_IO: 'workers' } : {},
+    })
+    t.teardown(async () => {
+      await relay.stop()
+      await upstream.close()
+    })
+    const res = await fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","stream":true}', signal: AbortSignal.timeout(20_000) })
+    t.equal(res.status, 200)
+    const text = await res.text()
+    const pings = text.split(PING).length - 1
+    t.ok(pings >= 2, `at least 2 pings in 3.5 s of silence (${pings})`)
+    t.equal(text, PING.repeat(pings) + START + STOP, 'pings first, then the events, nothing else')
+  })
+}

@@ -7,7 +7,10 @@ import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { RedisServer } from '../helpers/redis-server.js'
 import { startRelay } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
+import { needs } from '../helpers/requires.js'
 import { until } from '../helpers/wait.js'
+
+const skip = needs(t, 'redis-server', 'apt-get install redis-server (.ci/run does it)')
 
 const answer = (input: number, output: number): string =>
   sse([
@@ -82,7 +85,7 @@ declare namespace Tap {
   type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 }
 
-t.test('one key, rpm_limit 10, 30 requests over two relays: exactly 10 reach the upstream', async (t) => {
+t.test('one key, rpm_limit 10, 30 requests over two relays: exactly 10 reach the upstream', { skip }, async (t) => {
   const { upstream, a, b } = await twoRelays(t, '{ key: "k-shared", rpm_limit: 10 }')
   t.same(await store(a), { kind: 'redis', shared: true, instances: 2 })
   const statuses: number[] = []
@@ -101,7 +104,7 @@ t.test('one key, rpm_limit 10, 30 requests over two relays: exactly 10 reach the
   t.ok(retryAfters.every((s) => s >= 1 && s <= 60), `retry-after within the minute (${[...new Set(retryAfters)].join(', ')})`)
 })
 
-t.test('tpm across relays: the total never passes the limit by more than one estimate', async (t) => {
+t.test('tpm across relays: the total never passes the limit by more than one estimate', { skip }, async (t) => {
   // Each request: estimate ≈ body/4 + max_tokens (100) ≈ 115; real usage 40 + 60 = 100.
   const { upstream, a, b } = await twoRelays(t, '{ key: "k-tpm", tpm_limit: 1000 }')
   const results = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
@@ -115,7 +118,7 @@ t.test('tpm across relays: the total never passes the limit by more than one est
   t.ok(served >= 8, `and the budget is used (${served} served)`)
 })
 
-t.test('Redis stopped mid-run: served under local limits; started again: shared limits resume', async (t) => {
+t.test('Redis stopped mid-run: served under local limits; started again: shared limits resume', { skip }, async (t) => {
   const { redis, upstream, a, b } = await twoRelays(t, '{ key: "k-fallback", rpm_limit: 8 }')
   redis.stop()
   await redis.stop()
@@ -155,7 +158,7 @@ interface ProvidersStatus {
 }
 const providers = async (relay: RunningRelay) => ((await (await fetch(`${relay.url}/status.json`)).json()) as ProvidersStatus).providers
 
-t.test('a breaker opened by relay A makes relay B skip that provider; a 429 cooldown is shared too', async (t) => {
+t.test('a breaker opened by relay A makes relay B skip that provider; a 429 cooldown is shared too', { skip }, async (t) => {
   const redis = await new RedisServer().start()
   const bad = await new MockUpstream().start()
   bad.handler = (_req, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"type":"error","error":{"type":"api_error","message":"down"}}')
@@ -205,7 +208,7 @@ providers:
   t.same(good.requests.map((r) => r.headers['x-api-key']), ['k-throttled', 'k-fine', 'k-fine'], 'and the key A saw throttled')
 })
 
-t.test('affinity: turns of one session through alternating relays stay on one provider and key', async (t) => {
+t.test('affinity: turns of one session through alternating relays stay on one provider and key', { skip }, async (t) => {
   const redis = await new RedisServer().start()
   const upstream = await new MockUpstream().start()
   upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(answer(5, 5))
@@ -243,7 +246,7 @@ providers:
   t.same(other, Array(4).fill(other[0]))
 })
 
-t.test('half-open probes are limited across relays together', async (t) => {
+t.test('half-open probes are limited across relays together', { skip }, async (t) => {
   const redis = await new RedisServer().start()
   const flaky = await new MockUpstream().start()
   let held: import('node:http').ServerResponse[] = []
@@ -291,7 +294,7 @@ providers:
   t.equal(answered.length, 6, 'the probe finished too')
 })
 
-t.test('least_loaded counts the other relays\' leases on a shared pool', async (t) => {
+t.test('least_loaded counts the other relays\' leases on a shared pool', { skip }, async (t) => {
   const redis = await new RedisServer().start()
   const { upstream, held } = await holdingUpstream()
   const yaml = `
@@ -327,7 +330,7 @@ providers:
   t.pass('the lease stops counting when A\'s stream ends')
 })
 
-t.test("a team client's rpm_limit and max_concurrent hold across relays", async (t) => {
+t.test("a team client's rpm_limit and max_concurrent hold across relays", { skip }, async (t) => {
   const redis = await new RedisServer().start()
   const { upstream, held } = await holdingUpstream()
   const yaml = `

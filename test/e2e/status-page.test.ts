@@ -6,11 +6,11 @@
  */
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import type { ServerResponse } from 'node:http'
 import { chromium } from 'playwright-core'
+import { needs } from '../helpers/requires.js'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { MockUpstream } from '../helpers/mock-upstream.js'
 import { startRelay } from '../helpers/relay.js'
@@ -96,11 +96,9 @@ async function pageStatus(context: BrowserContext, url: string): Promise<number>
   return (await answered).status()
 }
 
-t.test('the status page shows the relay as /status.json reports it and keeps up', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.fail(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/run does it) to run the status page test`)
-    return
-  }
+const skip = needs(t, CHROMIUM, 'apt-get install chromium (.ci/run does it)')
+
+t.test('the status page shows the relay as /status.json reports it and keeps up', { skip }, async (t) => {
   upstream = await new MockUpstream().start()
   upstream.handler = (_req, res) => ok(res)
   const deadPort = await closedPort()
