@@ -87,11 +87,17 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
   const contentType = headers['content-type'] ?? ''
   if (!/^application\/json\b/i.test(contentType)) return reject(relayError('unsupported_media_type', `content-type must be application/json, got ${JSON.stringify(contentType)}`), true)
   const limit = deps.config.server.max_body_bytes
-  const declared = headers['content-length'] === undefined ? undefined : Number(headers['content-length'])
+  const lengths = headers['content-length']?.split(',').map((v) => v.trim())
+  // RFC 9112 §6.3: a Content-Length that is not one decimal number (differing values included, a
+  // smuggling vector) is a framing error.
+  if (lengths && lengths.some((v) => v !== lengths[0] || !/^\d{1,15}$/.test(v))) {
+    return reject(relayError('invalid_framing', `invalid Content-Length: ${JSON.stringify(headers['content-length'])}`), true)
+  }
+  const declared = lengths === undefined ? undefined : Number(lengths[0])
   const tooLarge = relayError('body_too_large', `request body exceeds the relay's limit of ${limit} bytes`)
   if (declared !== undefined && declared > limit) return reject(tooLarge, true)
 
-  readBody(res, declared !== undefined && Number.isSafeInteger(declared) ? declared : undefined, limit, (result) => {
+  readBody(res, declared, limit, (result) => {
     // The request's boundary from here on: a fault ends this request with a 500, never the process.
     try {
       if (!result.ok) return reject(tooLarge, true)

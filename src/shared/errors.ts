@@ -26,17 +26,22 @@ export type AnthropicErrorType =
   | 'overloaded_error'
 
 export const ERRORS = {
-  invalid_json: { status: 400, type: 'invalid_request_error', when: 'the body is not a JSON object' },
+  invalid_json: {
+    status: 400,
+    type: 'invalid_request_error',
+    when: 'the body is not a JSON object in valid UTF-8 (bad escapes, raw control characters and invalid bytes included; the message names the byte offset)',
+  },
   invalid_field: {
     status: 400,
     type: 'invalid_request_error',
-    when: 'a field is missing or wrong: `model` missing or not a string, `stream` not a boolean, a `limit` out of range',
+    when: 'a field is missing or wrong: `model` missing or not a string, `stream` not a boolean, a routing field (`model`, `stream`, `max_tokens`, `metadata`) given twice, a `limit` out of range',
   },
   unsupported_request: {
     status: 400,
     type: 'invalid_request_error',
     when: 'the chosen backend cannot serve the request faithfully (a PDF to a text-only local model, say) and no other provider could',
   },
+  invalid_framing: { status: 400, type: 'invalid_request_error', when: 'the HTTP framing is invalid or ambiguous (a `Content-Length` that is not one decimal number, or given twice with different values); the connection is closed' },
   unsupported_media_type: { status: 400, type: 'invalid_request_error', when: 'the content-type is not application/json' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', when: 'a known path is called with the wrong method' },
   unauthenticated: {

@@ -7,6 +7,7 @@
  * needs `message_start` and `message_delta` for usage). Chunks may split anywhere, even inside a CRLF.
  */
 import type { SseEvent } from '../../../plugins/sdk.js'
+import { FramingError } from './framing-error.js'
 
 const LF = 0x0a
 const CR = 0x0d
@@ -63,7 +64,7 @@ export class SseDecoder {
       } else pos = end + 1
     }
     if (pos < b.length) {
-      if (b.length - pos + this.#pendingBytes > MAX_EVENT_BYTES) throw new Error('upstream SSE event exceeds 16 MiB')
+      if (b.length - pos + this.#pendingBytes > MAX_EVENT_BYTES) throw new FramingError('upstream SSE event exceeds 16 MiB')
       this.#carry = Buffer.from(b.subarray(pos))
     }
   }
