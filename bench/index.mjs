@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench [-- --quick] [--target URL] [--scenarios a,b] [--rounds N] [--seconds S] [--update-readme]`
+// `npm run bench [-- --quick] [--target URL] [--scenarios a,b] [--rounds N] [--seconds S] [--update-docs]`
+// `npm run bench -- --soak-minutes N`: the soak (bench/soak.mjs), mixed traffic and reloads for N minutes
 //
 // Starts the mock upstream, cc-relay (pointed at the mock) and the plainest Node proxy as separate
 // processes, then runs each scenario's load against every arm in the same run, interleaved round by
@@ -198,7 +199,7 @@ async function main() {
   writeFileSync(join(outDir, `${report.mode}.json`), JSON.stringify(report, null, 2) + '\n')
   const markdown = renderMarkdown(report)
   writeFileSync(join(outDir, `${report.mode}.md`), markdown)
-  if (flag('update-readme')) updateReadme(markdown)
+  if (flag('update-docs')) updateDocs(markdown)
   const lost = results.flatMap((r) => Object.entries(r.arms ?? {}).filter(([name, a]) => name !== 'target' && (a.errors > 0 || a.corrupted > 0)).map(([name]) => `${r.scenario}/${name}`))
   if (lost.length) {
     process.stdout.write(`LOST OR CORRUPTED RESPONSES: ${lost.join(', ')}\n`)
@@ -206,13 +207,17 @@ async function main() {
   } else process.stdout.write('every response arrived complete and in order\n')
 }
 
-function updateReadme(markdown) {
-  const file = join(ROOT, 'README.md')
+function updateDocs(markdown) {
+  const file = join(ROOT, 'docs', 'performance.md')
   const text = readFileSync(file, 'utf8')
   const begin = '<!-- bench-results:begin -->'
   const end = '<!-- bench-results:end -->'
-  if (!text.includes(begin)) throw new Error('README.md has no bench-results markers')
+  if (!text.includes(begin)) throw new Error('docs/performance.md has no bench-results markers')
   writeFileSync(file, text.slice(0, text.indexOf(begin) + begin.length) + '\n' + markdown + text.slice(text.indexOf(end)))
 }
 
-await main()
+// `--soak-minutes N`: the long mixed-traffic run (bench/soak.mjs) instead of the scenarios.
+if (args.includes('--soak-minutes')) {
+  const soak = spawn(process.execPath, [join(HERE, 'soak.mjs'), '--minutes', option('soak-minutes', '10')], { stdio: 'inherit' })
+  soak.on('exit', (code) => process.exit(code ?? 1))
+} else await main()

@@ -1,12 +1,12 @@
 /**
- * The README's error table and the error catalog must say the same thing, in both directions.
+ * The error table in docs/errors.md and the error catalog must say the same thing, in both directions.
  */
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ERRORS } from '../../src/shared/errors.js'
 
-const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8')
+const readme = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'errors.md'), 'utf8')
 const table = /<!-- errors-table[^>]*-->\n([\s\S]*?)<!-- \/errors-table -->/.exec(readme)?.[1] ?? ''
 const rows = table
   .split('\n')
@@ -26,7 +26,7 @@ const ANTHROPIC_TYPES = new Set([
   'billing_error',
 ])
 
-t.test('every catalog code is in the README table with its status, type and description', async (t) => {
+t.test('every catalog code is in the docs/errors.md table with its status, type and description', async (t) => {
   t.equal(rows.length, Object.keys(ERRORS).length, 'one row per code')
   for (const [code, spec] of Object.entries(ERRORS)) {
     const row = rows.find((r) => r[0] === `\`${code}\``)
@@ -36,7 +36,7 @@ t.test('every catalog code is in the README table with its status, type and desc
   }
 })
 
-t.test('every README row names a catalog code', async (t) => {
+t.test('every docs/errors.md row names a catalog code', async (t) => {
   for (const row of rows) t.ok(row[0]!.slice(1, -1) in ERRORS, `${row[0]} is in the catalog`)
 })
 
