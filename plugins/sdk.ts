@@ -126,6 +126,13 @@ export interface MappedError {
   /** An Anthropic error type: invalid_request_error, rate_limit_error, … */
   readonly type: string
   readonly message: string
+  /**
+   * What the failure is about, where the status alone misleads (CONTRACT §6 failover scope): `provider`
+   * sends the next attempt to another provider (a quota of the whole account or region, shared capacity
+   * exhausted); `key` to this provider's next key. Omitted: the status decides (429 and 401/403 → key;
+   * 5xx and 529 → provider).
+   */
+  readonly scope?: 'key' | 'provider'
 }
 
 /**

@@ -132,7 +132,10 @@ export function mapBedrockError(status: number, headers: Readonly<Record<string,
     str(json?.['Message']) ??
     (json === undefined && text ? text.slice(0, 2000) : undefined) ??
     (name ? `Bedrock ${exceptionKey(name)} error` : `Bedrock answered HTTP ${status}`)
-  return { status: mappedStatus, type, message }
+  // Bedrock's Claude quotas belong to the account, per model and region: every key slot of this
+  // provider shares them, so a throttle sends the next attempt to another provider (CONTRACT §6).
+  const accountQuota = ['throttling', 'servicequotaexceeded'].includes(exceptionKey(name)) || (name === '' && status === 429)
+  return { status: mappedStatus, type, message, ...(accountQuota ? { scope: 'provider' as const } : {}) }
 }
 
 /**

@@ -94,5 +94,8 @@ export function mapVertexError(status: number, body: string): MappedError | unde
   const known = typeof error.status === 'string' ? GOOGLE_STATUS[error.status] : undefined
   const mapping = known ?? byHttpStatus(code)
   const words = message || (typeof error.status === 'string' ? error.status : `Vertex AI answered ${code}`)
-  return { status: mapping.status, type: mapping.type, message: words }
+  // RESOURCE_EXHAUSTED is the project's quota or Google's shared capacity for the model in the region:
+  // every key slot of this provider shares it, so the next attempt goes to another provider (CONTRACT §6).
+  const shared = error.status === 'RESOURCE_EXHAUSTED'
+  return { status: mapping.status, type: mapping.type, message: words, ...(shared ? { scope: 'provider' as const } : {}) }
 }

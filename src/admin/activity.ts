@@ -37,7 +37,9 @@ export interface FailoverEvent {
   readonly at: number
   readonly request_id: string
   readonly provider: string
-  /** The upstream status (`429`) or the relay's error code (`upstream_unreachable`). */
+  /** Where the next attempt went: the same provider's next `key`, or another `provider` (CONTRACT §6). */
+  readonly scope: 'key' | 'provider'
+  /** The upstream status (`429`), an error before content (`overloaded_error`) or the relay's error code (`upstream_unreachable`). */
   readonly reason: string
 }
 

@@ -51,7 +51,7 @@ export class RelayMetrics {
   readonly #tokens = new Sums<'provider' | 'model' | 'client' | 'kind'>()
   readonly #cost = new Sums<'provider' | 'client'>()
   readonly #attempts = new Sums<'provider' | 'status'>()
-  readonly #failovers: Counter<'provider' | 'reason'>
+  readonly #failovers: Counter<'provider' | 'scope' | 'reason'>
   readonly #rateLimited: Counter<'scope'>
   readonly #queueWait: Histogram<never>
   readonly #reloads: Counter<'result'>
@@ -79,7 +79,12 @@ export class RelayMetrics {
     new Counter({ name: 'cc_relay_tokens_total', help: 'Tokens reported in upstream usage, by kind (input, output, cache_read, cache_creation)', labelNames: ['provider', 'model', 'client', 'kind'], registers, collect() { sums.#tokens.publish(this) } })
     new Counter({ name: 'cc_relay_estimated_cost_usd_total', help: 'Estimated cost from the price table (USD)', labelNames: ['provider', 'client'], registers, collect() { sums.#cost.publish(this) } })
     new Counter({ name: 'cc_relay_upstream_attempts_total', help: 'Upstream attempts by provider and upstream status (0 = no answer)', labelNames: ['provider', 'status'], registers, collect() { sums.#attempts.publish(this) } })
-    this.#failovers = new Counter({ name: 'cc_relay_failovers_total', help: 'Attempts abandoned for another key or provider, by the provider left and why', labelNames: ['provider', 'reason'], registers })
+    this.#failovers = new Counter({
+      name: 'cc_relay_failovers_total',
+      help: 'Attempts abandoned for another key (scope=key) or another provider (scope=provider), by the provider left and why',
+      labelNames: ['provider', 'scope', 'reason'],
+      registers,
+    })
     this.#rateLimited = new Counter({ name: 'cc_relay_rate_limited_total', help: "Requests the relay answered 429 itself: every key busy (scope=key) or a team client's own limit (scope=client)", labelNames: ['scope'], registers })
     this.#queueWait = new Histogram({ name: 'cc_relay_queue_wait_seconds', help: 'Time requests waited for a free key (routing.queue_timeout_ms)', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60], registers })
     this.#reloads = new Counter({ name: 'cc_relay_config_reloads_total', help: 'Config reloads by result (applied, invalid)', labelNames: ['result'], registers })
@@ -173,8 +178,8 @@ export class RelayMetrics {
     if (ttfbMs >= 0) this.#ttfb.observe({ provider }, ttfbMs / 1000)
   }
 
-  failover(provider: string, reason: string): void {
-    this.#failovers.inc({ provider, reason })
+  failover(provider: string, scope: 'key' | 'provider', reason: string): void {
+    this.#failovers.inc({ provider, scope, reason })
   }
 
   rateLimited(scope: 'key' | 'client'): void {

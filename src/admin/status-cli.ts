@@ -184,6 +184,6 @@ export function formatStatus(s: StatusSnapshot, url: string): string {
   }
   const recent = s.recent_failovers.slice(0, SHOWN_FAILOVERS)
   out.push('', recent.length > 0 ? `recent failovers (newest first, ${recent.length} of ${num(t.failovers)}):` : 'recent failovers: none')
-  for (const f of recent) out.push(`  ${clock(f.at)}  ${f.request_id}  ${f.provider}  ${f.reason}`)
+  for (const f of recent) out.push(`  ${clock(f.at)}  ${f.request_id}  ${f.provider}  ${f.reason} → next ${f.scope}`)
   return `${out.join('\n')}\n`
 }

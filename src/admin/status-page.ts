@@ -64,7 +64,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 <h2>Subscription logins</h2>
 <div class="wrap"><table id="logins" data-testid="logins"><thead><tr><th>Login</th><th class="num">Requests</th><th class="num">Tokens</th></tr></thead><tbody></tbody></table></div>
 <h2>Recent failovers</h2>
-<div class="wrap"><table id="failovers" data-testid="failovers"><thead><tr><th>Time</th><th>Request</th><th>Provider</th><th>Reason</th></tr></thead><tbody></tbody></table></div>
+<div class="wrap"><table id="failovers" data-testid="failovers"><thead><tr><th>Time</th><th>Request</th><th>Provider</th><th>Reason</th><th>Next attempt</th></tr></thead><tbody></tbody></table></div>
 <script>
 "use strict";
 var POLL_MS = 2000;
@@ -168,8 +168,8 @@ function renderTables(s) {
   }), 3, "no subscription logins");
   fillBody("failovers", s.recent_failovers.map(function (f) {
     return el("tr", { "data-request-id": f.request_id }, [td(clock(f.at), "", "time"), td(f.request_id, "mono", "request-id"),
-      td(f.provider, "", "provider"), td(f.reason, "", "reason")]);
-  }), 4, "no failovers");
+      td(f.provider, "", "provider"), td(f.reason, "", "reason"), td(f.scope === "key" ? "next key" : "next provider", "", "scope")]);
+  }), 5, "no failovers");
 }
 
 async function refresh() {

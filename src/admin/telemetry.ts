@@ -33,9 +33,10 @@ export class Telemetry {
     this.metrics.attempt(provider, status, ttfbMs)
   }
 
-  failover(requestId: string, provider: string, reason: string): void {
-    this.activity.failover({ at: Date.now(), request_id: requestId, provider, reason })
-    this.metrics.failover(provider, reason)
+  /** An attempt given up for another: where the next one goes (`key` or `provider`, CONTRACT §6) and why. */
+  failover(requestId: string, provider: string, scope: 'key' | 'provider', reason: string): void {
+    this.activity.failover({ at: Date.now(), request_id: requestId, provider, scope, reason })
+    this.metrics.failover(provider, scope, reason)
   }
 
   rateLimited(scope: 'key' | 'client'): void {

@@ -24,6 +24,8 @@ import type { ResponseState } from './respond.js'
 import type { Sniffed } from './sniff.js'
 import { StreamBridge } from './stream-bridge.js'
 import { sessionOf } from '../supervisor/affinity.js'
+import { attemptScope } from '../supervisor/failure-scope.js'
+import type { AttemptFacts } from '../supervisor/failure-scope.js'
 import type { SharedReservation } from '../supervisor/shared/shared-state.js'
 
 export interface RequestParts {
@@ -43,8 +45,6 @@ interface LastAnswer {
   readonly body: Uint8Array
 }
 
-const retryableStatus = (status: number): boolean => status === 429 || status >= 500
-
 export class Attempts {
   readonly #deps: RelayDeps
   readonly #res: HttpResponse
@@ -54,6 +54,8 @@ export class Attempts {
   readonly #parts: RequestParts
   readonly #tried = new Set<string>()
   readonly #refusedBy = new Set<number>()
+  /** Providers that failed this request provider-wide: the next attempt goes elsewhere first. */
+  readonly #failedProviders = new Set<number>()
   readonly #startedAt = Date.now()
   #attempts = 0
   /** Time spent waiting on upstreams in attempts that failed over (not the relay's own time). */
@@ -206,6 +208,7 @@ export class Attempts {
       clientCredentialHash: this.#credentialHash,
       tried: this.#tried,
       skipProviders: this.#refusedBy,
+      avoidProviders: this.#failedProviders,
       probesTaken: this.#probesTaken,
       session: this.#session(),
       estimate: this.#estimate(),
@@ -307,21 +310,16 @@ export class Attempts {
       : []
     const bridge = new StreamBridge(this.#res, this.#state, lane.port1, this.#requestId, {
       headHeaders: (ttfbMs) => [...debug, ...this.#overhead(Math.max(0, ttfbMs))],
-      retryAnswer: (status, answerHeaders, answerBody) => {
-        // A 401/403 to the client's own credential is the client's to see, never retried elsewhere.
-        const authRetry = (status === 401 || status === 403) && !lease.forwardClientCredential
-        if (!(retryableStatus(status) || authRetry) || !this.#canRetry()) return false
+      retryAnswer: (status, answerHeaders, answerBody, outcome) => {
+        const reason = outcome.streamError ?? String(status)
+        if (!this.#failover(lease, provider.name, { status, streamError: outcome.streamError, declared: outcome.scope }, reason)) return false
         this.#last = { status, headers: answerHeaders, body: answerBody }
-        this.#deps.telemetry.failover(this.#requestId, provider.name, String(status))
         return true
       },
       retryFailure: (error) => {
-        const retryable = error.code === 'upstream_unreachable' || error.code === 'upstream_timeout' || error.code === 'unsupported_request'
-        if (!retryable || !this.#canRetry()) return false
-        if (error.code === 'unsupported_request') this.#refusedBy.add(lease.provider)
+        if (!this.#failover(lease, provider.name, { status: 0, errorCode: error.code }, error.code)) return false
         this.#lastFailure = error
         this.#last = undefined
-        this.#deps.telemetry.failover(this.#requestId, provider.name, error.code)
         return true
       },
       settled: (outcome) => {
@@ -345,6 +343,24 @@ export class Attempts {
         bridge.fail(full ? { code: 'overloaded', message: 'the relay is at capacity; retry shortly' } : { code: 'internal', message: 'a relay worker failed while serving this request' })
       },
     )
+  }
+
+  /**
+   * Whether a failed attempt is taken back for another one, and where that one goes (failure-scope.ts):
+   * a key-scoped failure to the provider's next key, a provider-wide one to another provider first, a
+   * refusal of the content to any other provider; the request's own fault and the client's credential
+   * never fail over (CONTRACT §3, §6).
+   */
+  #failover(lease: Lease, providerName: string, facts: Omit<AttemptFacts, 'clientCredential' | 'keysAreCredentials'>, reason: string): boolean {
+    const keysAreCredentials = this.#deps.supervisor.state.providers[lease.provider]?.keysAreCredentials ?? true
+    const scope = attemptScope({ ...facts, clientCredential: lease.forwardClientCredential, keysAreCredentials })
+    if (scope === 'ok' || scope === 'final' || !this.#canRetry()) return false
+    if (scope === 'refused') this.#refusedBy.add(lease.provider)
+    if (scope === 'provider') this.#failedProviders.add(lease.provider)
+    const shown = scope === 'refused' ? 'provider' : scope
+    this.#deps.telemetry.failover(this.#requestId, providerName, shown, reason)
+    this.#log.failover(providerName, shown, reason)
+    return true
   }
 
   /** The outcome of a lease that reached no upstream. */

@@ -50,6 +50,12 @@ export class RequestLog {
     return this.#done
   }
 
+  /** An attempt given up for another (logged with the request as `failovers`). */
+  failover(provider: string, scope: 'key' | 'provider', reason: string): void {
+    ;(this.#failovers ??= []).push({ provider, scope, reason })
+  }
+  #failovers: { provider: string; scope: string; reason: string }[] | undefined
+
   clientAborted(): void {
     this.#aborted = true
   }
@@ -83,6 +89,7 @@ export class RequestLog {
       if (outcome.notes) line.shaped = outcome.notes
     }
     if (attempts !== undefined && attempts > 1) line.attempts = attempts
+    if (this.#failovers) line.failovers = this.#failovers
     if (error) {
       line.error = error.code
       line.error_message = error.message

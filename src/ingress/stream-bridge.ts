@@ -19,8 +19,11 @@ import type { ResponseState } from './respond.js'
 
 /** What the owner of an attempt (src/ingress/attempts.ts) hears and decides. */
 export interface AttemptHooks {
-  /** A whole answer (non-streaming or an upstream error): true = hold it back and fail over. */
-  retryAnswer(status: number, headers: readonly string[], body: Uint8Array): boolean
+  /**
+   * A whole answer (non-streaming, an upstream error, or a stream that failed before its first content
+   * block: `outcome.streamError`): true = hold it back and fail over.
+   */
+  retryAnswer(status: number, headers: readonly string[], body: Uint8Array, outcome: Outcome): boolean
   /** A failure before any byte reached the client: true = hold it back and fail over. */
   retryFailure(error: RelayErrorData): boolean
   /** Every attempt ends here exactly once, with its outcome when the exchange sent one. */
@@ -133,7 +136,7 @@ export class StreamBridge {
   }
 
   #whole(status: number, headers: readonly string[], body: Uint8Array, outcome: Outcome): void {
-    if (!this.#state.aborted && this.#hooks.retryAnswer(status, headers, body)) return this.#takenBack(outcome)
+    if (!this.#state.aborted && this.#hooks.retryAnswer(status, headers, body, outcome)) return this.#takenBack(outcome)
     this.#status = status
     if (!this.#state.aborted) {
       this.#res.cork(() => {

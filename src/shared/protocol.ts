@@ -96,6 +96,10 @@ export interface Outcome {
   readonly notes?: readonly string[]
   /** `retry-after` and `anthropic-ratelimit-*` answer headers, for the key's books. */
   readonly rateHeaders: Readonly<Record<string, string>>
+  /** A 2xx stream that sent `event: error` before any content: that error's type (the attempt failed). */
+  readonly streamError?: string
+  /** The plugin's word on what a failed answer is about, where its status alone misleads (MappedError.scope). */
+  readonly scope?: 'key' | 'provider'
 }
 
 export type WorkerMessage =
@@ -136,6 +140,11 @@ export interface LeaseAsk {
   readonly probesTaken?: ReadonlySet<number>
   /** Key ids this request has already used: each key is tried at most once per request. */
   readonly tried: ReadonlySet<string>
+  /**
+   * Providers (by index) that failed this request provider-wide (529, 5xx, a transport failure): the
+   * next attempt goes to another provider; their other keys only when no other provider can take it.
+   */
+  readonly avoidProviders?: ReadonlySet<number>
   /** Claude Code's session, for affinity (src/supervisor/affinity.ts). */
   readonly session?: string | undefined
   /** Token estimate for the windows: input ≈ body bytes / 4, output = max_tokens. */

@@ -8,6 +8,7 @@ import { relayError } from '../shared/errors.js'
 import type { RelayConfig } from '../config/types.js'
 import type { LeaseAsk, LeaseReply, LeaseReport, SupervisorMessage, SupervisorReply } from '../shared/protocol.js'
 import { coolDown, WHOLE_KEY } from './cooldowns.js'
+import { attemptScope, outcomeFacts, unhealthy } from './failure-scope.js'
 import { keyWaitMs, pickKey } from './key-pick.js'
 import { servedModels, stripContextMarker, upstreamModelFor } from './model-map.js'
 import { providerOrder } from './order.js'
@@ -66,11 +67,25 @@ function stickyLease(state: SupervisorState, ask: LeaseAsk, upstreamModels: Read
   return grant(state, p, key, key.id, upstreamModels.get(p)!, ask, now, false)
 }
 
+/**
+ * One attempt's lease. After a provider-wide failure (CONTRACT §6 failover scope) the next attempt goes
+ * to another provider: the providers in `avoidProviders` are left out first, and their other keys are
+ * offered only when no other provider can take the request now.
+ */
 export function lease(state: SupervisorState, ask: LeaseAsk, now: number): LeaseReply {
+  const avoid = ask.avoidProviders
+  if (avoid && avoid.size > 0) {
+    const elsewhere = leaseAmong(state, ask, now, avoid)
+    if (elsewhere.ok) return elsewhere
+  }
+  return leaseAmong(state, ask, now, undefined)
+}
+
+function leaseAmong(state: SupervisorState, ask: LeaseAsk, now: number, leaveOut: ReadonlySet<number> | undefined): LeaseReply {
   const model = stripContextMarker(ask.model)
   const candidates: { p: ProviderState; upstreamModel: string }[] = []
   for (const p of state.providers) {
-    if (!p.config.enabled || !p.plugin.routes.includes(ask.route) || ask.skipProviders?.has(p.index)) continue
+    if (!p.config.enabled || !p.plugin.routes.includes(ask.route) || ask.skipProviders?.has(p.index) || leaveOut?.has(p.index)) continue
     const upstreamModel = upstreamModelFor(p.config, model)
     if (upstreamModel !== undefined) candidates.push({ p, upstreamModel })
   }
@@ -134,7 +149,9 @@ export function settle(state: SupervisorState, report: LeaseReport, now: number)
   const p = state.providers.find((x) => x.config.name === record.provider)
   if (!p) return
   const key = record.keyHash === undefined ? undefined : p.keys.find((k) => k.hash === record.keyHash)
-  const { status, usage, rateHeaders, errorCode, upstreamModel } = report.outcome
+  const { status, usage, rateHeaders, upstreamModel } = report.outcome
+  const facts = outcomeFacts(report.outcome, record.login !== undefined, p.keysAreCredentials)
+  const scope = attemptScope(facts)
   p.inflight = Math.max(0, p.inflight - 1)
   const tokens = usage.input_tokens + usage.cache_creation_input_tokens + usage.output_tokens
   const login = record.login === undefined ? undefined : state.logins.get(record.login)
@@ -146,19 +163,24 @@ export function settle(state: SupervisorState, report: LeaseReport, now: number)
     key.tpm.settle(tpm, input + usage.output_tokens, now)
     key.itpm.settle(itpm, input, now)
     key.otpm.settle(otpm, usage.output_tokens, now)
-    // CONTRACT §6: cool what the answer says is spent — this model on this key, or the whole key.
+    // CONTRACT §6: cool what the answer says is spent — this model on this key, or the whole key; a
+    // quota of the whole provider (its keys are slots of one account, or its plugin says so) on every key.
     const signal = status === 429 ? signalFor429(rateHeaders, now) : signalFromBudget(rateHeaders, now)
-    if (signal.kind !== 'none') coolDown(key.cooldowns, signal.scope === 'key' ? WHOLE_KEY : upstreamModel, { until: signal.until, kind: signal.kind }, now)
+    if (signal.kind !== 'none') {
+      const cooled = status === 429 && scope === 'provider' ? p.keys : [key]
+      for (const k of cooled) coolDown(k.cooldowns, signal.scope === 'key' ? WHOLE_KEY : upstreamModel, { until: signal.until, kind: signal.kind }, now)
+    }
     // Learned, never enforced in place of the configured limits: the local books stay as they are.
     if (Object.keys(rateHeaders).length > 0) key.learned = rateHeaders
     // Only a key that is itself the credential is to blame; a pool slot of a signed or token-based
     // provider (bedrock, vertex) is not.
     if ((status === 401 || status === 403) && p.keysAreCredentials) key.unusable = `the upstream answered ${status} to this key`
   }
-  // Health: transport failures, timeouts, 5xx and 529 count against the provider; a 2xx clears it;
-  // 4xx (including 429, a key's budget) and a client that left say nothing about the provider.
-  if (errorCode === 'upstream_unreachable' || errorCode === 'upstream_timeout' || status >= 500) p.breaker.failure(now)
-  else if (status >= 200 && status < 300) p.breaker.success()
+  // Health (failure-scope.ts): transport failures, timeouts, 5xx, 529 and an overload before content
+  // count against the provider; a 2xx clears it; rate limits, refused keys, the request's own 4xx and a
+  // client that left say nothing about the provider.
+  if (unhealthy(facts)) p.breaker.failure(now)
+  else if (scope === 'ok') p.breaker.success()
   else if (record.probeEpoch !== undefined) p.breaker.release(record.probeEpoch)
 }
 

@@ -18,6 +18,8 @@ import type { IngressMessage, Outcome, RelayTask, TaskPort, Usage } from '../sha
 import { EventBoundary } from './framing/event-boundary.js'
 import { EventStreamDecoder } from './framing/aws-eventstream.js'
 import { SseDecoder } from './framing/sse.js'
+import { Opening } from './opening.js'
+import type { OpeningVerdict } from './opening.js'
 import { PortWriter } from './port-writer.js'
 import { classifyFailure, ExchangeFault, ProtocolError, TimeoutAbort } from './failures.js'
 import type { PreparedRequest } from './prepare.js'
@@ -60,6 +62,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #boundary = new EventBoundary()
   #translator: ResponseTranslator | undefined
   #emit: ((event: string, data: string) => void) | undefined
+  /** A stream's head and opening events, held until content starts (undefined once released). */
+  #opening: Opening | undefined
   #clientGone = false
   #finished = false
   /** For the worker's timeout sweep. */
@@ -108,7 +112,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const { idleMs, totalMs, keepaliveMs } = this.#env
     if (totalMs > 0 && now - this.#startedAt > totalMs) this.#abort(new TimeoutAbort(`total time of ${totalMs} ms`))
     else if (idleMs > 0 && this.#ttfbMs >= 0 && now - this.lastActivity > idleMs) this.#abort(new TimeoutAbort(`no data for ${idleMs} ms`))
-    else if (keepaliveMs > 0 && this.#streaming && !this.#finished && now - Math.max(this.lastActivity, this.#lastPing) > keepaliveMs) this.#ping(now)
+    else if (keepaliveMs > 0 && this.#streaming && !this.#finished) {
+      // CONTRACT §6: keepalive_ms after the head commits it (a long prefill), then pings fill the silence.
+      if (this.#opening && now - this.#opening.since >= keepaliveMs) this.#release()
+      if (!this.#opening && now - Math.max(this.lastActivity, this.#lastPing) > keepaliveMs) this.#ping(now)
+    }
   }
 
   /**
@@ -164,15 +172,46 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#headers = this.#headers.filter((_, i, all) => all[i - (i % 2)] !== 'content-type')
       this.#headers.push('content-type', 'text/event-stream; charset=utf-8')
       const emit = (event: string, data: string): void => {
+        if (this.#finished) return // the opening failed; what the translator still emits goes nowhere
         const frame = { event, data }
         absorbEvent(this.#usage, frame)
-        this.#writer.writeText(`event: ${event}\ndata: ${data}\n\n`)
+        const text = `event: ${event}\ndata: ${data}\n\n`
+        if (this.#opening) this.#judgeOpening(this.#opening.holdEvent(frame, text))
+        else this.#writer.writeText(text)
       }
       const onEvent = (e: SseEvent): void => translator.onEvent(e, emit)
       this.#decoder = framing === 'aws-eventstream' ? new EventStreamDecoder(onEvent) : new SseDecoder(onEvent)
       this.#emit = emit
     }
-    this.#writer.send({ t: 'head', status, headers: this.#headers, ttfbMs: this.#ttfbMs })
+    // Held, with the opening events, until content starts (opening.ts): an error before it can fail over.
+    this.#opening = new Opening({ t: 'head', status, headers: this.#headers, ttfbMs: this.#ttfbMs }, this.lastActivity)
+  }
+
+  #judgeOpening(verdict: OpeningVerdict): void {
+    if (verdict.kind === 'release') this.#release()
+    else if (verdict.kind === 'failed') this.#failOpening(verdict.errorType)
+  }
+
+  /** Content has started (or the keepalive rule, or the end, says so): the head and what was held go out. */
+  #release(): void {
+    const opening = this.#opening
+    if (!opening) return
+    this.#opening = undefined
+    this.#writer.send(opening.head)
+    if (opening.text) this.#writer.writeText(opening.text)
+    else for (const chunk of opening.chunks) this.#writer.write(chunk)
+  }
+
+  /**
+   * `event: error` before any content: the attempt failed before the first byte. The held bytes go to
+   * the ingress as one whole answer marked with the error's type; it fails over, or, when it cannot,
+   * sends them to the client exactly as the upstream did. The upstream is let go.
+   */
+  #failOpening(errorType: string): void {
+    const opening = this.#opening!
+    this.#opening = undefined
+    this.#sendWhole(opening.head.status, opening.head.headers, opening.body(), { ...this.#outcome(), streamError: errorType })
+    this.#abort(new Error(`the upstream failed before any content: ${errorType}`))
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -194,6 +233,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (!this.#translator) {
       const whole = this.#boundary.push(chunk)
       absorbWholeEvents(this.#usage, whole)
+      if (this.#opening) return this.#judgeOpening(this.#opening.holdBytes(whole))
       return this.#writer.write(whole)
     }
     try {
@@ -223,9 +263,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const rest = this.#boundary.rest()
       if (rest) {
         absorbWholeEvents(this.#usage, rest)
-        this.#writer.write(rest)
+        if (this.#opening) this.#judgeOpening(this.#opening.holdBytes(rest))
+        else this.#writer.write(rest)
       }
-      if (this.#translator && this.#emit) this.#translator.onEnd?.(this.#emit)
+      if (!this.#finished && this.#translator && this.#emit) this.#translator.onEnd?.(this.#emit)
+      // The opening failed at the very end: its answer has gone whole.
+      if (this.#finished) return
+      // A stream that ended without content goes out as it came.
+      this.#release()
       this.#writer.flush()
       this.#writer.send({ t: 'end', outcome: this.#outcome() })
       return this.#finish()
@@ -242,7 +287,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     } else {
       mapped = this.#env.plugin.mapError?.(this.#status, headerRecord(this.#headers), body.toString())
     }
-    const outcome = this.#outcome()
+    // A mapped error is what the relay treats the answer as, for failover and the key's books.
+    const outcome = mapped ? { ...this.#outcome(mapped.status), ...(mapped.scope ? { scope: mapped.scope } : {}) } : this.#outcome()
     if (mapped) {
       // The plugin's translation of a foreign error, in the envelope Claude Code understands; upstream
       // headers such as retry-after still go along.
@@ -250,11 +296,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#headers.push('content-type', 'application/json')
       body = Buffer.from(errorBody(mapped.type, mapped.message, this.#task.requestId))
     }
-    // Sent whole: the ingress may still fail over on it (429, 5xx) rather than pass it on. A buffer
-    // of our own, so it can be transferred across threads.
+    this.#sendWhole(mapped?.status ?? this.#status, this.#headers, body, outcome)
+  }
+
+  /**
+   * An answer sent whole: the ingress may still fail over on it (429, 5xx, an error before content)
+   * rather than pass it on. A buffer of our own, so it can be transferred across threads.
+   */
+  #sendWhole(status: number, headers: readonly string[], body: Uint8Array, outcome: Outcome): void {
     const own = this.#port.crossThread === false ? body : Buffer.from(body)
     const transfer = own === body ? undefined : [own.buffer as ArrayBuffer]
-    this.#port.postMessage({ t: 'whole', status: mapped?.status ?? this.#status, headers: this.#headers, body: own, outcome }, transfer)
+    this.#port.postMessage({ t: 'whole', status, headers, body: own, outcome }, transfer)
     this.#finish()
   }
 

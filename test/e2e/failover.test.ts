@@ -233,7 +233,11 @@ t.test('a failure after the first byte is an event: error, never a second stream
   const two = await mock()
   one.handler = (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' })
-    res.write(sse([{ type: 'message_start', message: { id: 'm', usage: { input_tokens: 1, output_tokens: 1 } } }]), () => res.socket?.destroy())
+    const opening = sse([
+      { type: 'message_start', message: { id: 'm', usage: { input_tokens: 1, output_tokens: 1 } } },
+      { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    ])
+    res.write(opening, () => res.socket?.destroy())
   }
   two.handler = (_req, res) => ok(res)
   const r = await relay(`providers:

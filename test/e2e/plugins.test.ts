@@ -83,16 +83,17 @@ t.test('a plugin that throws fails that request with 500 api_error', async (t) =
 
 t.test("a plugin's stray throw in a worker is logged and counted; the thread and its stream go on", async (t) => {
   let finish: (() => void) | undefined
+  const opening = sse([{ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }])
   upstream.handler = (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' })
-    res.write(sse([{ type: 'ping' }]))
+    res.write(opening)
     finish = () => res.end(sse([{ type: 'message_stop' }]))
   }
   const res = await post('throw-later')
   const fault = await relay.waitForLog((l) => l.msg === 'internal error' && l.where === 'worker.uncaught')
   t.equal(fault.err, 'stray plugin timer')
   finish!()
-  t.equal(await res.text(), sse([{ type: 'ping' }, { type: 'message_stop' }]), 'the stream in flight on that thread completed')
+  t.equal(await res.text(), opening + sse([{ type: 'message_stop' }]), 'the stream in flight on that thread completed')
   const metrics = await (await fetch(`${relay.url}/metrics`)).text()
   t.match(metrics, /cc_relay_internal_errors_total\{where="worker.uncaught"\} 1/)
 })
@@ -100,8 +101,8 @@ t.test("a plugin's stray throw in a worker is logged and counted; the thread and
 t.test("a plugin's translator or error mapper that throws fails that request alone with api_error", async (t) => {
   upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(sse([{ type: 'ping' }, { type: 'message_stop' }]))
   const translated = await post('throw-in-translator')
-  t.equal(translated.status, 200, 'the head went out before the first event')
-  t.match(await translated.text(), /^event: error\ndata: \{"type":"error","error":\{"type":"api_error"/)
+  t.equal(translated.status, 502, 'before any content reached the client: an error answer (the relay holds the head until content starts)')
+  t.match(await translated.text(), /^\{"type":"error","error":\{"type":"api_error","message":"provider broken sent a malformed stream/)
   upstream.handler = (_req, res) => res.writeHead(503, { 'content-type': 'text/plain' }).end('make mapError throw')
   const mapped = await post('throw-in-map-error', false)
   t.equal(mapped.status, 500)

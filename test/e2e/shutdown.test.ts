@@ -9,7 +9,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { oneProvider, startRelay } from '../helpers/relay.js'
 
-const START = sse([{ type: 'message_start', message: { id: 'm', usage: { input_tokens: 1, output_tokens: 1 } } }])
+// The opening and the first content block: the relay holds a stream's head until content starts.
+const START = sse([
+  { type: 'message_start', message: { id: 'm', usage: { input_tokens: 1, output_tokens: 1 } } },
+  { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+])
 const STOP = sse([{ type: 'message_stop' }])
 
 function openStream(url: string): Promise<{ res: IncomingMessage; text: Promise<string> }> {

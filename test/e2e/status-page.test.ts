@@ -164,6 +164,8 @@ providers:
     t.equal(await row.count(), 1, 'the newest failover has a row')
     t.equal(await row.locator('[data-field="provider"]').textContent(), 'dead')
     t.equal(await row.locator('[data-field="reason"]').textContent(), newest.reason)
+    t.equal(newest.scope, 'provider', 'a dead provider is a provider-wide failure')
+    t.equal(await row.locator('[data-field="scope"]').textContent(), 'next provider')
     t.equal(await page.locator('#failover-count').textContent(), String(before.traffic.failovers))
   })
 

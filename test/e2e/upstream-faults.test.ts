@@ -30,7 +30,10 @@ const SENT_BEFORE_RESET = sse(EVENTS.slice(0, 4))
 const WHOLE_BEFORE_HALF = sse(EVENTS.slice(0, 3))
 const FOURTH = sse(EVENTS.slice(3, 4))
 const HALF_EVENT = FOURTH.slice(0, FOURTH.indexOf('data: ') + 20)
-const ONE_EVENT = sse(EVENTS.slice(0, 1))
+/** The opening (`message_start`) and the first content block's start: content has begun. */
+const CONTENT_STARTED = sse(EVENTS.slice(0, 2))
+/** `message_start` alone: the opening the relay holds until content starts (CONTRACT §6). */
+const OPENING_ONLY = sse(EVENTS.slice(0, 1))
 
 // Upstream error answers, with odd spacing so "byte for byte" means something.
 const BODY_500 = '{"type":"error",  "error":{"type":"api_error","message":"Internal server error"}}'
@@ -67,7 +70,11 @@ const behaviours: Record<string, (req: IncomingMessage, res: ServerResponse) => 
   'claude-hang': () => {},
   'claude-silent': (_req, res) => {
     res.writeHead(200, SSE_HEAD)
-    res.write(ONE_EVENT)
+    res.write(CONTENT_STARTED)
+  },
+  'claude-silent-opening': (_req, res) => {
+    res.writeHead(200, SSE_HEAD)
+    res.write(OPENING_ONLY)
   },
 }
 for (const mode of ['json', 'sse']) {
@@ -109,7 +116,7 @@ const provider = (name: string, baseUrl: string, key: string, models: string[]) 
     keys: [{ key: "${key}" }]
     models: [${models.map((m) => JSON.stringify(m)).join(', ')}]`
 
-const faultModels = Object.keys(behaviours).filter((m) => m !== 'claude-hang' && m !== 'claude-silent')
+const faultModels = Object.keys(behaviours).filter((m) => !['claude-hang', 'claude-silent', 'claude-silent-opening'].includes(m))
 const mainConfig = `
 logging: { level: info, format: json }
 providers:${provider('upstream', upstream.url, POOLED, [HEALTHY_MODEL])}${provider('closed-port-provider', `http://127.0.0.1:${closedPort}`, CLOSED_PORT_KEY, ['claude-refused'])}${faultModels
@@ -261,8 +268,15 @@ t.test('upstream hangs before headers, first_byte_ms: 300 → 504 timeout_error'
   await stillServes(t, firstByteRelay)
 })
 
-t.test('upstream goes silent after one event, idle_ms: 300 → 200, the event, then event: error timeout_error', async (t) => {
+t.test('upstream goes silent once content has started, idle_ms: 300 → 200, the events, then event: error timeout_error', async (t) => {
   const answer = await ask(idleRelay, 'claude-silent', true)
-  assertErrorAfter(t, answer, ONE_EVENT, 'timeout_error')
+  assertErrorAfter(t, answer, CONTENT_STARTED, 'timeout_error')
+  await stillServes(t, idleRelay)
+})
+
+t.test('upstream goes silent after its opening (message_start only), idle_ms: 300 → 504 timeout_error: nothing had reached the client', async (t) => {
+  const answer = await ask(idleRelay, 'claude-silent-opening', true)
+  const envelope = assertEnvelope(t, answer, 504, 'timeout_error')
+  t.notMatch(envelope.error.message, POOLED, 'no key in the message')
   await stillServes(t, idleRelay)
 })

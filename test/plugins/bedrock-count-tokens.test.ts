@@ -202,7 +202,9 @@ t.test("CountTokens errors map like Bedrock's other errors (AWS-CT error list)",
     [503, 'ServiceUnavailableException', 'Bedrock is unable to process your request.', 529, 'overloaded_error'],
   ]
   for (const [status, type, message, wantStatus, wantType] of cases) {
-    t.same(bedrock.mapError!(status, aws(type), JSON.stringify({ message })), { status: wantStatus, type: wantType, message }, type)
+    // A throttle is the account's quota, shared by every key slot: declared provider-wide (CONTRACT §6).
+    const scope = type === 'ThrottlingException' ? { scope: 'provider' } : {}
+    t.same(bedrock.mapError!(status, aws(type), JSON.stringify({ message })), { status: wantStatus, type: wantType, message, ...scope }, type)
   }
 })
 

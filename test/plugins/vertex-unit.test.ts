@@ -136,11 +136,13 @@ t.test('mapError: Google envelopes → Anthropic errors; Anthropic envelopes kep
     [500, 'UNKNOWN', 500, 'api_error'],
   ]
   for (const [code, status, wantStatus, wantType] of table) {
-    t.same(map(code, g(code, status)), { status: wantStatus, type: wantType, message: `${status} happened` }, status)
+    // Only RESOURCE_EXHAUSTED (the project's quota, or shared capacity) is declared provider-wide.
+    const scope = status === 'RESOURCE_EXHAUSTED' ? { scope: 'provider' } : {}
+    t.same(map(code, g(code, status)), { status: wantStatus, type: wantType, message: `${status} happened`, ...scope }, status)
   }
   const quota =
     'Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: anthropic-claude-sonnet-4-5. Please submit a quota increase request.'
-  t.same(map(429, `[${g(429, 'RESOURCE_EXHAUSTED', quota)}]`), { status: 429, type: 'rate_limit_error', message: quota }, 'the array-wrapped form')
+  t.same(map(429, `[${g(429, 'RESOURCE_EXHAUSTED', quota)}]`), { status: 429, type: 'rate_limit_error', message: quota, scope: 'provider' }, 'the array-wrapped form')
   t.same(map(502, JSON.stringify({ error: { code: 502, message: 'bad gateway' } })), { status: 502, type: 'api_error', message: 'bad gateway' }, 'no status: by HTTP code')
   t.same(map(503, JSON.stringify({ error: { code: 503, status: 'UNAVAILABLE' } })), { status: 529, type: 'overloaded_error', message: 'UNAVAILABLE' }, 'no message')
 

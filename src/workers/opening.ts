@@ -1,0 +1,83 @@
+/**
+ * The opening of a streamed answer, held back until its content starts (CONTRACT §6, issue 12).
+ *
+ * Anthropic (and backends like it) can answer 200 and then send `event: error` (`overloaded_error`,
+ * `api_error`) before any content block: as the very first event, or after `message_start` and a
+ * `ping`. If the relay had already passed the head and those events on, the client would get the error
+ * while a backup provider sat idle. So the head, `message_start` and pings wait here until the first
+ * other event (a `content_block_start`, usually in the same read as `message_start`, so holding costs
+ * no visible time). An error before that fails the attempt like a 529, and the ingress can fail over.
+ * The hold also ends when the keepalive rule commits the head (`server.keepalive_ms` of holding: the
+ * client must see bytes during a long prefill), when the stream ends, or when more than MAX_HELD_BYTES
+ * wait (an upstream that only pings).
+ */
+import type { SseEvent } from '../../plugins/sdk.js'
+import type { WorkerMessage } from '../shared/protocol.js'
+import { SseDecoder } from './framing/sse.js'
+
+export const MAX_HELD_BYTES = 64 * 1024
+
+/** What one opening event means: keep holding, let everything go, or the attempt failed with this error type. */
+export type OpeningVerdict = { readonly kind: 'hold' } | { readonly kind: 'release' } | { readonly kind: 'failed'; readonly errorType: string }
+
+const HOLD: OpeningVerdict = { kind: 'hold' }
+const RELEASE: OpeningVerdict = { kind: 'release' }
+
+/** The Anthropic error type in an `event: error` data line (`api_error` when it cannot be read). */
+function errorTypeOf(data: string): string {
+  try {
+    const type = (JSON.parse(data) as { error?: { type?: unknown } }).error?.type
+    return typeof type === 'string' && type !== '' ? type : 'api_error'
+  } catch {
+    return 'api_error'
+  }
+}
+
+export function openingVerdict(e: SseEvent): OpeningVerdict {
+  if (e.event === 'message_start' || e.event === 'ping') return HOLD
+  if (e.event === 'error') return { kind: 'failed', errorType: errorTypeOf(e.data) }
+  return RELEASE
+}
+
+type HeadMessage = Extract<WorkerMessage, { t: 'head' }>
+
+export class Opening {
+  readonly head: HeadMessage
+  /** performance.now() when the head arrived. */
+  readonly since: number
+  /** Held upstream bytes (passthrough), whole events only. */
+  readonly chunks: Uint8Array[] = []
+  /** Held translated events (a translating plugin's output). */
+  text = ''
+  #bytes = 0
+
+  constructor(head: HeadMessage, since: number) {
+    this.head = head
+    this.since = since
+  }
+
+  /** Holds passthrough bytes (whole events) and judges the events in them. */
+  holdBytes(whole: Buffer): OpeningVerdict {
+    if (whole.byteLength === 0) return HOLD
+    this.chunks.push(whole)
+    this.#bytes += whole.byteLength
+    let verdict = HOLD
+    new SseDecoder((e) => {
+      if (verdict.kind === 'hold') verdict = openingVerdict(e)
+    }).push(whole)
+    return verdict.kind === 'hold' && this.#bytes > MAX_HELD_BYTES ? RELEASE : verdict
+  }
+
+  /** Holds one translated event and judges it. */
+  holdEvent(e: SseEvent, text: string): OpeningVerdict {
+    this.text += text
+    this.#bytes += text.length
+    const verdict = openingVerdict(e)
+    return verdict.kind === 'hold' && this.#bytes > MAX_HELD_BYTES ? RELEASE : verdict
+  }
+
+  /** Everything held, as the upstream (or the translator) sent it. */
+  body(): Buffer {
+    return this.text ? Buffer.from(this.text) : Buffer.concat(this.chunks)
+  }
+}
