@@ -142,7 +142,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) controller.abort(new Error('client disconnected'))
   }
 
-  onResponseStart(c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
     try {
       this.#responseStart(status, headers)
     } catch (err) {

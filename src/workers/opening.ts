@@ -13,7 +13,6 @@
  */
 import type { SseEvent } from '../../plugins/sdk.js'
 import type { WorkerMessage } from '../shared/protocol.js'
-import { SseDecoder } from './framing/sse.js'
 
 export const MAX_HELD_BYTES = 64 * 1024
 
@@ -41,6 +40,52 @@ export function openingVerdict(e: SseEvent): OpeningVerdict {
 
 type HeadMessage = Extract<WorkerMessage, { t: 'head' }>
 
+const LF = 0x0a
+const CR = 0x0d
+const EVENT_FIELD = Buffer.from('event:')
+const DATA_FIELD = Buffer.from('data:')
+
+/** The value of field `name` if the line [start, end) is that field (one space after the colon dropped). */
+function fieldValue(b: Buffer, start: number, end: number, name: Buffer): string | undefined {
+  if (end - start < name.length || b.compare(name, 0, name.length, start, start + name.length) !== 0) return undefined
+  const at = start + name.length
+  return b.toString('utf8', b[at] === 0x20 ? at + 1 : at, end)
+}
+
+/**
+ * The verdict of the first event in `whole` (whole SSE events) that is not part of an opening, reading
+ * only `event:` lines (and the `data:` of an `error`): a burst that brings a whole answer in one read is
+ * judged at its second event, not decoded to its end.
+ */
+function judgeEvents(whole: Buffer): OpeningVerdict {
+  let name = ''
+  let data = ''
+  let fields = false
+  for (let start = 0; start < whole.length; ) {
+    let end = whole.indexOf(LF, start)
+    if (end === -1) end = whole.length
+    const lineEnd = end > start && whole[end - 1] === CR ? end - 1 : end
+    if (lineEnd === start) {
+      // A blank line ends the event.
+      if (fields) {
+        const verdict = openingVerdict({ event: name || 'message', data })
+        if (verdict.kind !== 'hold') return verdict
+      }
+      name = ''
+      data = ''
+      fields = false
+    } else if (whole[start] !== 0x3a) {
+      // (A line starting with ':' is a comment, not a field.)
+      fields = true
+      const event = fieldValue(whole, start, lineEnd, EVENT_FIELD)
+      if (event !== undefined) name = event
+      else if (name === 'error') data += fieldValue(whole, start, lineEnd, DATA_FIELD) ?? ''
+    }
+    start = end + 1
+  }
+  return HOLD
+}
+
 export class Opening {
   readonly head: HeadMessage
   /** performance.now() when the head arrived. */
@@ -61,10 +106,7 @@ export class Opening {
     if (whole.byteLength === 0) return HOLD
     this.chunks.push(whole)
     this.#bytes += whole.byteLength
-    let verdict = HOLD
-    new SseDecoder((e) => {
-      if (verdict.kind === 'hold') verdict = openingVerdict(e)
-    }).push(whole)
+    const verdict = judgeEvents(whole)
     return verdict.kind === 'hold' && this.#bytes > MAX_HELD_BYTES ? RELEASE : verdict
   }
 

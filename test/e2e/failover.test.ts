@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { ServerResponse } from 'node:http'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
+import { assertOverhead } from '../helpers/answers.js'
+import { until } from '../helpers/wait.js'
 import { startRelay } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
 
@@ -69,7 +71,7 @@ t.test('529 on provider 1 is answered by provider 2 with no error visible', asyn
   t.equal(res.status, 200)
   t.equal(text, MESSAGE)
   t.equal(res.headers.get('x-cc-relay-provider'), 'second')
-  t.ok(Number(res.headers.get('x-cc-relay-overhead-ms')) >= 0, 'overhead reported after a failover')
+  assertOverhead(t, res.headers.get('x-cc-relay-overhead-ms'), 'after a failover')
   t.equal(one.requests.length, 1)
   t.equal(two.requests.length, 1)
 })
@@ -112,7 +114,7 @@ t.test('connection refused counts toward the breaker; an open breaker skips the 
   await new Promise((r) => closed.close(r))
   const two = await mock()
   two.handler = (_req, res) => ok(res)
-  const r = await relay(`health: { circuit_breaker: { failure_threshold: 2, open_duration_ms: 400, half_open_probes: 1 } }
+  const r = await relay(`health: { circuit_breaker: { failure_threshold: 2, open_duration_ms: 3000, half_open_probes: 1 }, health_check: { enabled: false } }
 providers:
   - { name: dead, type: anthropic, base_url: "http://127.0.0.1:${port}", priority: 2, keys: [{ key: k1 }] }
   - { name: alive, type: anthropic, base_url: "${two.url}", priority: 1, keys: [{ key: k2 }] }
@@ -129,7 +131,10 @@ providers:
   back.handler = (_req, res) => ok(res)
   await back.startOn(port)
   mocks.push(back)
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  await until('the open period ends (the breaker reads half-open)', async () => {
+    const snapshot = (await (await fetch(`${r.url}/status.json`)).json()) as { providers: { name: string; breaker: { state: string } }[] }
+    return snapshot.providers.find((p) => p.name === 'dead')!.breaker.state === 'half_open'
+  })
   const probe = await post(r)
   t.equal(probe.res.headers.get('x-cc-relay-provider'), 'dead', 'the half-open probe goes to the recovered provider')
   const after = await post(r)
@@ -186,6 +191,10 @@ providers:
   const second = await post(r)
   t.equal(second.res.status, 200, 'the next request waited for the 1 s cooldown instead of failing')
   t.equal(up.requests.length, 2)
+  // It waited in the queue (a relay without one would have answered its own 429, or sent it at once).
+  const metrics = await (await fetch(`${r.url}/metrics`)).text()
+  t.match(metrics, /^cc_relay_queue_wait_seconds_count 1$/m, 'one request waited for a free key')
+  t.notMatch(metrics, /^cc_relay_rate_limited_total\{scope="key"\} [1-9]/m, 'and none was refused by the relay')
 })
 
 t.test('401 to a pooled key marks it unusable and moves on; 401 to a client login goes back verbatim', async (t) => {

@@ -1,8 +1,10 @@
 /** GET /v1/models and /v1/models/{id}: Anthropic's shape and paging, through the running relay. */
 import t from 'tap'
+import type { Test } from 'tap'
 import Anthropic from '@anthropic-ai/sdk'
 import { startRelay } from '../helpers/relay.js'
 
+const beforeStart = Date.now()
 const relay = await startRelay(`server: { auth: { api_key: "relay-key" } }
 providers:
   - name: a
@@ -15,7 +17,15 @@ providers:
     enabled: false
     models: ["hidden-model"]
 `)
+const afterStart = Date.now()
 t.teardown(() => relay.stop())
+
+/** Models carry the relay's start time (whole seconds, RFC 3339), which falls between these two readings. */
+function assertStartTime(t: Test, createdAt: unknown): void {
+  t.match(createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'RFC 3339, whole seconds')
+  const ms = Date.parse(String(createdAt))
+  t.ok(ms >= Math.floor(beforeStart / 1000) * 1000 && ms <= afterStart, `${String(createdAt)} is the relay's start`)
+}
 const get = async (path: string, key = 'relay-key') => {
   const res = await fetch(relay.url + path, { headers: { 'x-api-key': key } })
   return { res, body: (await res.json()) as Record<string, unknown> }
@@ -24,16 +34,17 @@ const get = async (path: string, key = 'relay-key') => {
 t.test('the list: mapping keys without wildcards and models of enabled providers', async (t) => {
   const { res, body } = await get('/v1/models')
   t.equal(res.status, 200)
+  const startedAt = (body.data as { created_at: string }[])[0]?.created_at
+  assertStartTime(t, startedAt)
   t.same(body, {
     data: [
-      { type: 'model', id: 'claude-sonnet-4-6', display_name: 'claude-sonnet-4-6', created_at: (body.data as { created_at: string }[])[0]!.created_at },
-      { type: 'model', id: 'claude-opus-4-8', display_name: 'claude-opus-4-8', created_at: (body.data as { created_at: string }[])[1]!.created_at },
+      { type: 'model', id: 'claude-sonnet-4-6', display_name: 'claude-sonnet-4-6', created_at: startedAt },
+      { type: 'model', id: 'claude-opus-4-8', display_name: 'claude-opus-4-8', created_at: startedAt },
     ],
     has_more: false,
     first_id: 'claude-sonnet-4-6',
     last_id: 'claude-opus-4-8',
   })
-  t.match((body.data as { created_at: string }[])[0]!.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
 })
 
 t.test('paging with limit, after_id and before_id', async (t) => {
@@ -51,6 +62,7 @@ t.test('one model, an unknown one, and the relay key', async (t) => {
   const one = await get('/v1/models/claude-opus-4-8')
   t.equal(one.res.status, 200)
   t.equal(one.body.id, 'claude-opus-4-8')
+  assertStartTime(t, one.body.created_at)
   t.equal((await get('/v1/models/hidden-model')).res.status, 404, 'a disabled provider lists nothing')
   t.equal((await get('/v1/models', 'wrong')).res.status, 401)
 })

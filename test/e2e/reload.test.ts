@@ -9,6 +9,7 @@ import type { ServerResponse } from 'node:http'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { startRelay } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
+import { until } from '../helpers/wait.js'
 
 const EVENTS = sse([
   { type: 'message_start', message: { id: 'm', usage: { input_tokens: 5, output_tokens: 1 } } },
@@ -148,7 +149,8 @@ t.test('breakers carry over; an in-flight stream finishes on a removed provider;
   good.handler = (req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' })
     if (req.headers['x-hold']) {
-      res.write(EVENTS.slice(0, 200))
+      // Through the first content block's start: content has begun, so the relay has sent the head.
+      res.write(EVENTS.slice(0, EVENTS.indexOf('event: content_block_delta')))
       hold = res
     } else res.end(EVENTS)
   }
@@ -174,7 +176,7 @@ t.test('breakers carry over; an in-flight stream finishes on a removed provider;
   const s = await status(relay)
   t.equal(s.providers.find((p) => p.name === 'secondary')!.breaker.state, 'open', 'the open breaker carried over')
   t.same(s.config.restart_needed, [], 'a --listen on the command line wins over the file')
-  hold!.end(EVENTS.slice(200))
+  hold!.end(EVENTS.slice(EVENTS.indexOf('event: content_block_delta')))
   let rest = ''
   for (let r = await reader.read(); !r.done; r = await reader.read()) rest += Buffer.from(r.value).toString()
   t.ok(rest.endsWith('event: message_stop\ndata: {"type":"message_stop"}\n\n'), 'the in-flight stream finished on the removed provider')
@@ -187,7 +189,7 @@ t.test('breakers carry over; an in-flight stream finishes on a removed provider;
   // At level warn the reload's own (info) line is not written: watch the count instead.
   const count = (await status(relay)).config.reloads
   writeFileSync(relay.configFile, config({ secondary: bad.url, primary: good.url, level: 'warn' }))
-  while ((await status(relay)).config.reloads === count) await new Promise((r) => setTimeout(r, 50))
+  await until('the reload to level warn is applied', async () => (await status(relay)).config.reloads > count)
   const quiet = await send(relay)
   t.equal(quiet.status, 200)
   await quiet.text()

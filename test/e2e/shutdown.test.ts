@@ -8,6 +8,7 @@ import { request } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { oneProvider, startRelay } from '../helpers/relay.js'
+import { until } from '../helpers/wait.js'
 
 // The opening and the first content block: the relay holds a stream's head until content starts.
 const START = sse([
@@ -102,7 +103,7 @@ t.test('a request waiting for a free key at shutdown gets an error answer, not a
   const first = await openStream(relay.url)
   const waiting = fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m"}' })
   // The second request is queued behind the key's rpm limit; the upstream saw only the first.
-  await new Promise((r) => setTimeout(r, 200))
+  await until('the second request is in the relay', async () => ((await (await fetch(`${relay.url}/status.json`)).json()) as { traffic: { active_requests: number } }).traffic.active_requests === 2)
   t.equal(upstream.requests.length, 1, 'the second request is waiting, not sent')
   const exit = relay.stop()
   const answer = await waiting

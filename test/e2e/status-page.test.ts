@@ -145,6 +145,8 @@ providers:
     t.match(mainRpm[1], /\/ 60$/)
     t.match(await page.locator('#providers tbody[data-provider="dead"] [data-field="rpm"]').textContent(), /\/ ∞$/, 'no limit shows as ∞')
     t.equal(await page.locator('#providers tbody[data-provider="main"] [data-field="breaker"]').textContent(), 'closed')
+    const rendered = await page.content()
+    for (const key of ['dead-key', 'main-key-1', 'main-key-2', ALICE.key, BOB.key, ADMIN_KEY]) t.notOk(rendered.includes(key), 'the rendered page shows no configured key')
   })
 
   t.test('team clients with their counts, names shown as text', async (t) => {

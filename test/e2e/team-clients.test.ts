@@ -3,6 +3,7 @@
  * revoked by a reload without touching the others.
  */
 import t from 'tap'
+import { drain, until, within } from '../helpers/wait.js'
 import { writeFileSync } from 'node:fs'
 import type { ServerResponse } from 'node:http'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
@@ -10,6 +11,8 @@ import { startRelay } from '../helpers/relay.js'
 
 const ANSWER = sse([
   { type: 'message_start', message: { id: 'm', usage: { input_tokens: 7, output_tokens: 1 } } },
+  { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+  { type: 'content_block_stop', index: 0 },
   { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 3 } },
   { type: 'message_stop' },
 ])
@@ -91,14 +94,30 @@ t.test('two client keys: limited and counted separately; a revoked one is refuse
   t.match(((await second.json()) as { error: { message: string } }).error.message, /client bob already has 1 requests in flight/)
   t.equal((await clients()).get('bob')!.inflight, 1)
   held.shift()!.end(ANSWER.slice(ANSWER.indexOf('event: message_delta')))
-  while (!(await reader.read()).done);
+  await within("bob's first stream ends", drain(reader))
   // The slot frees when the request ends.
-  await t.resolves(async () => {
-    for (;;) if ((await clients()).get('bob')!.inflight === 0) return
-  })
+  await until("bob's slot is freed", async () => (await clients()).get('bob')!.inflight === 0)
   const third = await send('bob-key')
   t.equal(third.status, 200, 'bob again once his first request ended')
   await third.text()
+
+  // A client that hangs up mid-stream frees its slot too (and the key's lease).
+  const abort = new AbortController()
+  const gone = await fetch(`${relay.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-cc-relay-key': 'bob-key', 'x-hold': '1' },
+    body: '{"model":"claude-x","stream":true,"max_tokens":8}',
+    signal: abort.signal,
+  })
+  t.equal(gone.status, 200)
+  await gone.body!.getReader().read()
+  t.equal((await clients()).get('bob')!.inflight, 1, 'the held request fills the slot')
+  abort.abort()
+  await until("bob's slot is freed after he hung up", async () => (await clients()).get('bob')!.inflight === 0)
+  const afterHangUp = await send('bob-key')
+  t.equal(afterHangUp.status, 200, 'bob is admitted again')
+  await afterHangUp.text()
+  held.shift()?.destroy()
 
   const books = await clients()
   const alice = books.get('alice')!
@@ -108,12 +127,12 @@ t.test('two client keys: limited and counted separately; a revoked one is refuse
   t.equal(alice.input_tokens, 21)
   t.equal(alice.output_tokens, 9)
   t.same(alice.rpm, { used: 3, limit: 3 })
-  t.equal(bob.requests, 3)
-  t.equal(bob.input_tokens, 14)
+  t.equal(bob.requests, 5)
+  t.equal(bob.input_tokens, 7 * 4, "bob's four answered requests (the hung-up one too: its message_start arrived)")
   t.equal(bob.rpm.limit, 0, 'bob has no rpm limit')
 
   // Log lines are written in batches: wait for the last of bob's.
-  await relay.waitForLog((l) => l.msg === 'request' && l.client === 'bob' && relay.logs.filter((x) => x.msg === 'request' && x.client === 'bob').length === 3)
+  await relay.waitForLog((l) => l.msg === 'request' && l.client === 'bob' && relay.logs.filter((x) => x.msg === 'request' && x.client === 'bob').length === 5)
   const lines = relay.logs.filter((l) => l.msg === 'request')
   t.equal(lines.filter((l) => l.client === 'alice').length, 4, 'every request line names its client')
 
@@ -126,5 +145,5 @@ t.test('two client keys: limited and counted separately; a revoked one is refuse
   const stillLimited = await send('alice-key')
   t.equal(stillLimited.status, 429, "alice's minute carried over the reload")
   await stillLimited.text()
-  t.equal((await clients()).get('bob')?.requests, 3, "bob's history stays on the books; the refused request is nobody's")
+  t.equal((await clients()).get('bob')?.requests, 5, "bob's history stays on the books; the refused request is nobody's")
 })

@@ -126,8 +126,8 @@ providers:${provider('upstream', upstream.url, POOLED, [HEALTHY_MODEL])}${provid
 
 const [relay, firstByteRelay, idleRelay] = await Promise.all([
   startRelay(mainConfig),
-  startRelay(oneProvider(upstream.url, `    keys: [{ key: "${POOLED}" }]`, `server:\n  timeouts: { first_byte_ms: 300 }`)),
-  startRelay(oneProvider(upstream.url, `    keys: [{ key: "${POOLED}" }]`, `server:\n  timeouts: { idle_ms: 300 }`)),
+  startRelay(oneProvider(upstream.url, `    keys: [{ key: "${POOLED}" }]`, `server:\n  timeouts: { first_byte_ms: 1500 }`)),
+  startRelay(oneProvider(upstream.url, `    keys: [{ key: "${POOLED}" }]`, `server:\n  timeouts: { idle_ms: 1500 }`)),
 ])
 t.teardown(async () => {
   await Promise.all([relay.stop(), firstByteRelay.stop(), idleRelay.stop()])
@@ -261,20 +261,20 @@ t.test('upstream error answers come back verbatim', async (t) => {
   }
 })
 
-t.test('upstream hangs before headers, first_byte_ms: 300 → 504 timeout_error', async (t) => {
+t.test('upstream hangs before headers, first_byte_ms: 1500 → 504 timeout_error', async (t) => {
   const answer = await ask(firstByteRelay, 'claude-hang', true)
   const envelope = assertEnvelope(t, answer, 504, 'timeout_error')
   t.notMatch(envelope.error.message, POOLED, 'no key in the message')
   await stillServes(t, firstByteRelay)
 })
 
-t.test('upstream goes silent once content has started, idle_ms: 300 → 200, the events, then event: error timeout_error', async (t) => {
+t.test('upstream goes silent once content has started, idle_ms: 1500 → 200, the events, then event: error timeout_error', async (t) => {
   const answer = await ask(idleRelay, 'claude-silent', true)
   assertErrorAfter(t, answer, CONTENT_STARTED, 'timeout_error')
   await stillServes(t, idleRelay)
 })
 
-t.test('upstream goes silent after its opening (message_start only), idle_ms: 300 → 504 timeout_error: nothing had reached the client', async (t) => {
+t.test('upstream goes silent after its opening (message_start only), idle_ms: 1500 → 504 timeout_error: nothing had reached the client', async (t) => {
   const answer = await ask(idleRelay, 'claude-silent-opening', true)
   const envelope = assertEnvelope(t, answer, 504, 'timeout_error')
   t.notMatch(envelope.error.message, POOLED, 'no key in the message')

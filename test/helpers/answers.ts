@@ -108,3 +108,11 @@ export function assertEnvelopeBody(t: Asserts, body: Envelope, type: string, rel
   t.match(relayRequestId ?? '', /^req_ccr_/, 'x-cc-relay-request-id header is the relay id')
   t.equal(body.request_id, relayRequestId, 'request_id equals x-cc-relay-request-id')
 }
+
+/**
+ * `x-cc-relay-overhead-ms` (CONTRACT §4): present, a decimal number of milliseconds, not negative. A
+ * missing header must fail here (`Number(null)` is 0, which a bare `>= 0` check would accept).
+ */
+export function assertOverhead(t: Asserts, value: string | null | undefined, what: string): void {
+  t.match(value ?? '', /^\d+\.\d{2}$/, `${what}: x-cc-relay-overhead-ms is present, in ms with two decimals`)
+}

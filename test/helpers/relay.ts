@@ -37,7 +37,7 @@ export function writeConfig(yaml: string): string {
 
 /**
  * `CC_RELAY_TEST_REDIS_URL` set: every relay a test starts uses `state.store: redis` there (each with
- * its own key prefix), so a whole test file can be run again against the shared store (both-stores.test.ts).
+ * its own key prefix), so a whole test file can be run again against the shared store (test/e2e/on-redis/).
  */
 function withTestStore(yaml: string): string {
   const url = process.env.CC_RELAY_TEST_REDIS_URL
@@ -99,7 +99,11 @@ export function startRelay(yaml: string, opts: { env?: NodeJS.ProcessEnv; args?:
           return exited
         },
       }),
-      reject,
+      (err: Error) => {
+        // A relay that never said it listens must not outlive the test that started it.
+        child.kill('SIGKILL')
+        reject(err)
+      },
     )
   })
 }

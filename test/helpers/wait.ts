@@ -21,3 +21,8 @@ export function within<T>(what: string, promise: Promise<T>, ms = 20_000): Promi
   })
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
 }
+
+/** Reads a response body to its end. */
+export async function drain(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  while (!(await reader.read()).done);
+}

@@ -133,11 +133,23 @@ function acceptable(b: Uint8Array): boolean {
   return isUtf8(b) && parsesToObject(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
 }
 
-/** The scanner's verdict, failing the property if it throws or reports no byte offset. */
+/** `b` copied to the start of a buffer of its own (4-byte aligned: the scanner reads it word-wise) or at an odd offset (byte-wise). */
+function placed(b: Uint8Array, offset: 0 | 1): Buffer {
+  const backing = Buffer.allocUnsafeSlow(b.length + offset)
+  backing.set(b, offset)
+  return backing.subarray(offset)
+}
+
+/**
+ * The scanner's verdict, failing the property if it throws, reports no byte offset, or answers
+ * differently for the same bytes read word-wise and byte-wise.
+ */
 function scanned(b: Uint8Array): boolean {
-  const r = scanObject(b)
-  if (!r.ok && !/ at byte \d+$/.test(r.error)) throw new Error(`message without a byte offset: ${r.error}`)
-  return r.ok
+  const wordWise = scanObject(placed(b, 0))
+  const byteWise = scanObject(placed(b, 1))
+  if (JSON.stringify(wordWise) !== JSON.stringify(byteWise)) throw new Error(`word-wise ${JSON.stringify(wordWise)} but byte-wise ${JSON.stringify(byteWise)}`)
+  if (!wordWise.ok && !/ at byte \d+$/.test(wordWise.error)) throw new Error(`message without a byte offset: ${wordWise.error}`)
+  return wordWise.ok
 }
 
 const BYTES_OF_NOTE = [...'{}[],:"\\ \t\n\r0123456789-+.eEtrufalsnxu'].map((c) => c.charCodeAt(0)).concat([0x00, 0x01, 0x1f, 0x7f, 0x80, 0xbf, 0xc0, 0xc3, 0xed, 0xa0, 0xe2, 0xf4, 0xf5, 0xff])

@@ -34,8 +34,6 @@ t.test('an assistant turn that was only thinking keeps a non-empty placeholder',
 
 t.test('fields around messages keep their bytes', async (t) => {
   const body = '{"model":"m",  "weird": [1,2.50],"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"s"},{"type":"text","text":"x"}]}], "z":true}'
-  const out = run(body)
-  t.ok(out.startsWith('{"model":"m",  "weird": [1,2.50],"messages":'))
-  t.ok(out.endsWith('}'))
-  t.notMatch(out, /"thinking"/)
+  // Only the `messages` value is rewritten; every byte around it (spacing, `2.50`) is the client's.
+  t.equal(run(body), '{"model":"m",  "weird": [1,2.50],"messages":[{"role":"assistant","content":[{"type":"text","text":"x"}]}], "z":true}')
 })
