@@ -278,7 +278,8 @@ export class Attempts {
         this.#shareAffinity()
         return this.#dispatch(lease)
       }
-      this.#deps.supervisor.report(lease.id, { ...outcome, status: 429, rateHeaders: { 'retry-after-ms': String(verdict.retryAfterMs) } })
+      // The relay's own refusal: this key's shared window is full (key-scoped whatever the provider type).
+      this.#deps.supervisor.report(lease.id, { ...outcome, status: 429, scope: 'key', rateHeaders: { 'retry-after-ms': String(verdict.retryAfterMs) } })
       this.#next()
     }).catch((err: unknown) => this.#fault('attempts.shared_lease', err))
   }

@@ -54,9 +54,11 @@ export function attemptScope(f: AttemptFacts): AttemptScope {
     case 'internal':
       return 'final'
   }
-  const scope = f.streamError !== undefined ? streamErrorScope(f.streamError) : f.declared ?? byStatus(f)
+  // A declared scope is taken as it is (a plugin's reading of its backend, or the relay's own refusal).
+  if (f.streamError === undefined && f.declared !== undefined) return f.declared
+  const scope = f.streamError !== undefined ? streamErrorScope(f.streamError) : byStatus(f)
   // Another slot of a provider whose keys are not credentials (Bedrock, Vertex, Ollama) shares the same
-  // account and quota: what spent one spent them all.
+  // account and quota: what the upstream says spent one spent them all.
   return scope === 'key' && !f.keysAreCredentials && !f.clientCredential ? 'provider' : scope
 }
 

@@ -5,9 +5,8 @@
  * key; a key-scoped one (429) to the next key. Breakers count provider-wide failures only.
  */
 import t from 'tap'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import type { ServerResponse } from 'node:http'
+import { closedPort } from '../helpers/ports.js'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { startRelay } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
@@ -61,13 +60,6 @@ async function post(r: RunningRelay, stream = false) {
   return { res, text: await res.text() }
 }
 const status = async (r: RunningRelay) => (await (await fetch(`${r.url}/status.json`)).json()) as StatusSnapshot
-async function closedPort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1')
-  await new Promise((resolve) => s.once('listening', resolve))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return port
-}
 
 t.test('a provider-wide failure on A (three keys) goes to B: A gets exactly one attempt', async (t) => {
   const cases: [name: string, setup: () => Promise<{ url: string; attemptsOnA: () => number }>, top: string][] = [

@@ -3,10 +3,9 @@
  * per key. Each case has its own relay so the books of one case cannot leak into another.
  */
 import t from 'tap'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { ServerResponse } from 'node:http'
+import { closedPort } from '../helpers/ports.js'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { assertOverhead } from '../helpers/answers.js'
 import { until } from '../helpers/wait.js'
@@ -108,10 +107,7 @@ t.test('other 4xx never fail over: the request itself is wrong', async (t) => {
 })
 
 t.test('connection refused counts toward the breaker; an open breaker skips the provider; a probe closes it', async (t) => {
-  const closed = createServer().listen(0, '127.0.0.1')
-  await new Promise((r) => closed.once('listening', r))
-  const port = (closed.address() as AddressInfo).port
-  await new Promise((r) => closed.close(r))
+  const port = await closedPort()
   const two = await mock()
   two.handler = (_req, res) => ok(res)
   const r = await relay(`health: { circuit_breaker: { failure_threshold: 2, open_duration_ms: 3000, half_open_probes: 1 }, health_check: { enabled: false } }

@@ -8,11 +8,10 @@ import type { Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ServerResponse } from 'node:http'
+import { closedPort } from '../helpers/ports.js'
 import { MockUpstream } from '../helpers/mock-upstream.js'
 import { BIN, startRelay } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
@@ -35,15 +34,6 @@ t.teardown(async () => {
   await upstream?.close()
 })
 
-/** A port nothing listens on right now: bound once, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await new Promise((resolve) => server.once('listening', resolve))
-  const port = (server.address() as AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 function status(args: string[], adminKey: string | undefined): { code: number | null; stdout: string; stderr: string } {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: EMPTY_DIR }
   delete env['CC_RELAY_ADMIN_KEY']
@@ -55,7 +45,7 @@ function status(args: string[], adminKey: string | undefined): { code: number | 
 t.test('cc-relay status', async (t) => {
   upstream = await new MockUpstream().start()
   upstream.handler = (_req, res) => ok(res)
-  const port = await freePort()
+  const port = await closedPort()
   // The config names the port the relay really listens on, so `--config` alone must find it.
   relay = await startRelay(
     `logging: { level: info, format: json }
@@ -138,7 +128,7 @@ providers:
   })
 
   t.test('an unreachable relay: exit 1', async (t) => {
-    const closed = await freePort()
+    const closed = await closedPort()
     const run = status(['--url', `http://127.0.0.1:${closed}`], ADMIN_KEY)
     t.equal(run.code, 1)
     t.equal(run.stdout, '')

@@ -6,12 +6,11 @@
  */
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import type { ServerResponse } from 'node:http'
 import { chromium } from 'playwright-core'
 import { needs } from '../helpers/requires.js'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { closedPort } from '../helpers/ports.js'
 import { MockUpstream } from '../helpers/mock-upstream.js'
 import { startRelay } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
@@ -36,15 +35,6 @@ t.teardown(async () => {
   await relay?.stop()
   await upstream?.close()
 })
-
-/** A port nothing listens on: bound once, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await new Promise((resolve) => server.once('listening', resolve))
-  const port = (server.address() as AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function send(r: RunningRelay, clientKey: string): Promise<number> {
   const res = await fetch(`${r.url}/v1/messages`, {

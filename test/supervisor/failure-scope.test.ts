@@ -32,6 +32,7 @@ t.test('the scope table', async (t) => {
     ['429 a plugin declares provider-wide (shared capacity)', { status: 429, declared: 'provider' }, 'provider', false],
     ['503 a plugin declares key-scoped', { status: 503, declared: 'key' }, 'key', true],
     ['429 on a slot of a provider whose keys are not credentials', { status: 429, keysAreCredentials: false }, 'provider', false],
+    ["the relay's own shared-window refusal on such a slot (declared key)", { status: 429, declared: 'key', keysAreCredentials: false }, 'key', false],
     ['403 on such a slot', { status: 403, keysAreCredentials: false }, 'provider', false],
   ]
   for (const [name, over, scope, counts] of table) {
