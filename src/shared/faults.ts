@@ -40,17 +40,6 @@ export function fault(where: string, err: unknown, requestId?: string): void {
   }
 }
 
-/** `fn` behind a boundary: what it throws is reported as a fault at `where` instead of escaping. */
-export function contained<A extends unknown[]>(where: string, fn: (...args: A) => void): (...args: A) => void {
-  return (...args) => {
-    try {
-      fn(...args)
-    } catch (err) {
-      fault(where, err)
-    }
-  }
-}
-
 /**
  * The main thread: faults (its own and the workers') go to `report`, and the process-level handlers
  * are installed. Returns a function that removes them again.

@@ -88,7 +88,7 @@ function plainWords(words: Int32Array, w: number): number {
  * aligned) plain runs go four bytes at a time: on a 200 KB conversation of prose that is 2.5× faster
  * than a byte at a time; escape-dense code gains less (bench/body-scan.mjs, bench/README.md).
  */
-export function skipString(b: Buffer, i: number, words?: Int32Array): number {
+function skipString(b: Buffer, i: number, words?: Int32Array): number {
   const n = b.length
   let k = i + 1
   for (;;) {
@@ -203,7 +203,7 @@ function skipContainer(b: Buffer, i: number, depth: number, close: number, isObj
  * The offset of the first byte that breaks UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
  * above U+10FFFF), or -1. Only run once the native `isUtf8` has said no, to name the offset.
  */
-export function firstInvalidUtf8(b: Uint8Array): number {
+function firstInvalidUtf8(b: Uint8Array): number {
   const n = b.length
   for (let i = 0; i < n; ) {
     const c = b[i]!

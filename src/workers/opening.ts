@@ -32,7 +32,7 @@ function errorTypeOf(data: string): string {
   }
 }
 
-export function openingVerdict(e: SseEvent): OpeningVerdict {
+function openingVerdict(e: SseEvent): OpeningVerdict {
   if (e.event === 'message_start' || e.event === 'ping') return HOLD
   if (e.event === 'error') return { kind: 'failed', errorType: errorTypeOf(e.data) }
   return RELEASE

@@ -32,19 +32,25 @@ function openStream(url: string): Promise<{ res: IncomingMessage; text: Promise<
   })
 }
 
-t.test('a stream in flight finishes during the drain, then the relay exits 0', async (t) => {
+/** An upstream that sends START and then holds its stream open; `held()` is the response it holds. */
+async function holdingUpstream(): Promise<{ upstream: MockUpstream; held: () => ServerResponse | undefined }> {
   const upstream = await new MockUpstream().start()
   let held: ServerResponse | undefined
   upstream.handler = (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' }).write(START)
     held = res
   }
+  return { upstream, held: () => held }
+}
+
+t.test('a stream in flight finishes during the drain, then the relay exits 0', async (t) => {
+  const { upstream, held } = await holdingUpstream()
   const relay = await startRelay(oneProvider(upstream.url, '    keys: [{ key: "k" }]', 'server: { shutdown_timeout_ms: 60000 }'))
   const { text } = await openStream(relay.url)
   const exit = relay.stop()
   await relay.waitForLog((l) => l.msg === 'draining')
   await t.rejects(fetch(`${relay.url}/health`), 'no new connections while draining')
-  held!.end(STOP)
+  held()!.end(STOP)
   t.equal(await text, START + STOP, 'the stream completed')
   t.equal(await exit, 0)
   await upstream.close()
@@ -66,12 +72,7 @@ t.test('streams that outlive shutdown_timeout_ms end with event: error, exit 0',
 t.test('a reload during the drain (the file rewritten, then SIGHUP) is ignored: the stream finishes, exit 0', async (t) => {
   // Issue 11 reproduction: the reload stopped the health checker a second time, its closed undici
   // agent rejected, and the unhandled rejection ended the process with the stream cut.
-  const upstream = await new MockUpstream().start()
-  let held: ServerResponse | undefined
-  upstream.handler = (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' }).write(START)
-    held = res
-  }
+  const { upstream, held } = await holdingUpstream()
   const yaml = oneProvider(upstream.url, '    keys: [{ key: "k" }]', 'server: { shutdown_timeout_ms: 60000 }\nhealth: { health_check: { enabled: true, interval_ms: 1000 } }')
   const relay = await startRelay(yaml)
   const { text } = await openStream(relay.url)
@@ -83,7 +84,7 @@ t.test('a reload during the drain (the file rewritten, then SIGHUP) is ignored: 
   await relay.waitForLog((l) => l.msg === 'config reload ignored: the relay is draining' && l.trigger === 'SIGHUP')
   relay.child.kill('SIGTERM')
   await relay.waitForLog((l) => l.msg === 'already draining; the signal changes nothing')
-  held!.end(STOP)
+  held()!.end(STOP)
   t.equal(await text, START + STOP, 'the stream completed')
   t.equal(await exit, 0)
   t.notOk(relay.logs.some((l) => l.msg === 'internal error'), 'no fault on the way')
@@ -91,12 +92,7 @@ t.test('a reload during the drain (the file rewritten, then SIGHUP) is ignored: 
 })
 
 t.test('a request waiting for a free key at shutdown gets an error answer, not a cut connection', async (t) => {
-  const upstream = await new MockUpstream().start()
-  let held: ServerResponse | undefined
-  upstream.handler = (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' }).write(START)
-    held = res
-  }
+  const { upstream, held } = await holdingUpstream()
   const relay = await startRelay(
     oneProvider(upstream.url, '    keys: [{ key: "k", rpm_limit: 1 }]', 'server: { shutdown_timeout_ms: 300 }\nrouting: { queue_timeout_ms: 60000 }'),
   )
@@ -111,6 +107,6 @@ t.test('a request waiting for a free key at shutdown gets an error answer, not a
   t.match(await answer.text(), /"type":"overloaded_error","message":"the relay is shutting down; retry"/)
   t.match(await first.text, /event: error/, 'the stream that outlived the drain ended with event: error')
   t.equal(await exit, 0)
-  held?.destroy()
+  held()?.destroy()
   await upstream.close()
 })
