@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { Inflight } from './shared/inflight.js'
 import type { Dispatch } from './ingress/dispatch.js'
 import { AdminAuth } from './admin/admin-auth.js'
 import type { AdminDeps } from './admin/routes.js'
@@ -73,7 +74,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
         })
       : undefined
   if (shared) supervisor.onNews((event) => shared.announce(event))
-  const lifecycle: Lifecycle = { draining: false, inflight: new Set() }
+  const lifecycle: Lifecycle = { draining: false, inflight: new Inflight() }
   const { inflight } = lifecycle
   const configInfo: ConfigInfo = { source, loadedAt: Date.now(), reloads: 0, lastError: undefined, restartNeeded: [] }
   const telemetry = new Telemetry(config.pricing, {
@@ -157,7 +158,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       log.info({ signal, inflight: inflight.size, timeout_ms: timeoutMs }, 'draining')
       const deadline = Date.now() + timeoutMs
       while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-      for (const request of inflight) await step('end request', () => request.fail(relayError('overloaded', 'the relay is shutting down; retry')))
+      for (const request of inflight.items()) await step('end request', () => request.fail(relayError('overloaded', 'the relay is shutting down; retry')))
       await Promise.all([step('close dispatch', () => deps.dispatch.close()), ...[...retiring].map((d) => step('close retired dispatch', () => d.close())), step('close shared store', () => shared?.close())])
       log.info({}, 'stopped')
       flushLogsSync()

@@ -23,6 +23,7 @@ import type { ResponseState } from './respond.js'
 import { nextRequestId } from './request-id.js'
 import { sniffBody } from './sniff.js'
 import { Attempts } from './attempts.js'
+import type { Inflight } from '../shared/inflight.js'
 
 /**
  * What the handlers use. `config`, `auth` and `dispatch` are swapped together by a reload (synchronously,
@@ -45,7 +46,7 @@ export interface RelayDeps {
 /** Live requests, so a shutdown can wait for them and end the rest; `draining` refuses new ones. */
 export interface Lifecycle {
   draining: boolean
-  readonly inflight: Set<Attempts>
+  readonly inflight: Inflight<Attempts>
 }
 
 /** Client headers as they go upstream: no per-hop ones, no relay key, credentials split off. */
@@ -108,8 +109,7 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
       const { forward, credential } = splitHeaders(headers, verdict.consumed)
       const run = new Attempts(deps, res, state, requestId, log, { route, query, headers: forward, credential, body, sniffed, client: verdict.client })
       attempts = run
-      deps.lifecycle.inflight.add(run)
-      log.onDone(() => deps.lifecycle.inflight.delete(run))
+      log.onDone(deps.lifecycle.inflight.add(run))
       run.start()
     } catch (err) {
       fault('ingress.request', err, requestId)

@@ -46,6 +46,19 @@ export class StreamBridge {
   #status = 0
   #owed = 0
   #ended = false
+  /** The head not written yet: it leaves with this turn's first bytes (`#flush`). */
+  #head: { status: number; headers: readonly string[]; ttfbMs: number } | undefined
+  /** Chunks not written yet: every chunk of one upstream read leaves in one cork, one `send`. */
+  #queue: Uint8Array[] = []
+  #flushScheduled = false
+  readonly #flushQueued = (): void => {
+    this.#flushScheduled = false
+    try {
+      if (!this.#ended) this.#flush()
+    } catch (err) {
+      this.#fault(err)
+    }
+  }
 
   constructor(res: HttpResponse, state: ResponseState, port: TaskPort, requestId: string, hooks: AttemptHooks) {
     this.#res = res
@@ -116,23 +129,21 @@ export class StreamBridge {
     if (this.#ended) return
     switch (m.t) {
       case 'head':
-        return this.#head(m.status, m.headers, m.ttfbMs)
+        this.#status = m.status
+        this.#headSent = true
+        this.#head = m
+        return this.#schedule()
       case 'data':
-        return this.#data(m.chunk)
+        this.#queue.push(m.chunk)
+        return this.#schedule()
       case 'whole':
         return this.#whole(m.status, m.headers, m.body, m.outcome)
       case 'end':
-        if (!this.#state.aborted) this.#res.cork(() => this.#res.end())
+        this.#flush(() => this.#res.end())
         return this.#finish(this.#status, undefined, m.outcome)
       case 'fail':
         return this.#fail(m.error, m.outcome)
     }
-  }
-
-  #head(status: number, headers: readonly string[], ttfbMs: number): void {
-    this.#status = status
-    this.#headSent = true
-    if (!this.#state.aborted) this.#res.cork(() => writeHead(this.#res, status, headers, this.#requestId, this.#hooks.headHeaders(ttfbMs)))
   }
 
   #whole(status: number, headers: readonly string[], body: Uint8Array, outcome: Outcome): void {
@@ -147,14 +158,34 @@ export class StreamBridge {
     this.#finish(status, undefined, outcome)
   }
 
-  #data(chunk: Uint8Array): void {
-    if (this.#state.aborted) return
-    let written = false
+  /**
+   * Writes are gathered until the current turn's microtasks run: the chunks undici hands over from one
+   * socket read (a burst of events) leave as one cork, one `send`, and no chunk waits for a later read.
+   */
+  #schedule(): void {
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    queueMicrotask(this.#flushQueued)
+  }
+
+  /** Writes the pending head and chunks in one cork, then `last` (the end of the response) if given. */
+  #flush(last?: () => void): void {
+    const head = this.#head
+    const queue = this.#queue
+    this.#head = undefined
+    if (queue.length > 0) this.#queue = []
+    if (this.#state.aborted || (head === undefined && queue.length === 0 && last === undefined)) return
+    let written = 0
     this.#res.cork(() => {
-      written = this.#res.write(chunk)
+      if (head) writeHead(this.#res, head.status, head.headers, this.#requestId, this.#hooks.headHeaders(head.ttfbMs))
+      for (const chunk of queue) {
+        // Bytes uWS had to buffer (a slow client) are acknowledged from onWritable, once they are out.
+        if (this.#res.write(chunk)) written += chunk.byteLength
+        else this.#owed += chunk.byteLength
+      }
+      last?.()
     })
-    if (written) this.#ack(chunk.byteLength)
-    else this.#owed += chunk.byteLength
+    if (written > 0) this.#ack(written)
   }
 
   #fail(error: RelayErrorData, outcome: Outcome | undefined): void {
@@ -166,7 +197,7 @@ export class StreamBridge {
     // After the first byte the status is spent: the failure becomes an SSE error event, then the end
     // (CONTRACT §6). The exchange only ever sends whole events, so this one starts on a clean line.
     const { body } = envelopeFor(error, this.#requestId)
-    if (!this.#state.aborted) this.#res.cork(() => this.#res.end(`event: error\ndata: ${body}\n\n`))
+    this.#flush(() => this.#res.end(`event: error\ndata: ${body}\n\n`))
     this.#finish(this.#status, error, outcome)
   }
 

@@ -35,6 +35,8 @@ export interface ExchangeEnv {
   readonly dispatcher: Dispatcher
   readonly plugin: ProviderPlugin
   readonly providerName: string
+  /** `server.timeouts.first_byte_ms`: from sending the request to the upstream's response head (0 = none). */
+  readonly firstByteMs: number
   readonly idleMs: number
   readonly totalMs: number
   /** `server.keepalive_ms`: a `ping` event to the client after this much upstream silence (0 = off). */
@@ -50,6 +52,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #done: () => void
   readonly #usage: Usage = emptyUsage()
   readonly #startedAt = performance.now()
+  /** When the request went to the dispatcher (after preparation: signing, token refresh). */
+  #sentAt = -1
   #controller: Dispatcher.DispatchController | undefined
   #status = 0
   readonly #rateHeaders: Record<string, string> = {}
@@ -101,6 +105,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#prepared = prepared
     if (this.#clientGone) return this.failBeforeStart(relayError('internal', 'the client disconnected'))
     const { url, headers, body } = this.#prepared
+    this.#sentAt = performance.now()
     this.#env.dispatcher.dispatch(
       { origin: url.origin, path: url.pathname + url.search, method: 'POST', headers, body, idempotent: false },
       this,
@@ -109,8 +114,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** Called by the sweep; aborts the upstream when a configured timeout has passed. */
   checkTimeouts(now: number): void {
-    const { idleMs, totalMs, keepaliveMs } = this.#env
+    const { firstByteMs, idleMs, totalMs, keepaliveMs } = this.#env
     if (totalMs > 0 && now - this.#startedAt > totalMs) this.#abort(new TimeoutAbort(`total time of ${totalMs} ms`))
+    else if (firstByteMs > 0 && this.#ttfbMs < 0 && this.#sentAt >= 0 && now - this.#sentAt > firstByteMs) {
+      this.#abort(new TimeoutAbort(`no response head within ${firstByteMs} ms`))
+    }
     else if (idleMs > 0 && this.#ttfbMs >= 0 && now - this.lastActivity > idleMs) this.#abort(new TimeoutAbort(`no data for ${idleMs} ms`))
     else if (keepaliveMs > 0 && this.#streaming && !this.#finished) {
       // CONTRACT §6: keepalive_ms after the head commits it (a long prefill), then pings fill the silence.

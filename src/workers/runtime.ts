@@ -1,8 +1,10 @@
 /**
  * Everything a worker thread builds once: the config copy it was started with, its plugins, one undici
  * dispatcher (a keep-alive pool per upstream origin, through HTTPS_PROXY when set: upstream-agent.ts),
- * and the sweep that enforces the relay's own idle and total timeouts. undici's body timeout is off (`bodyTimeout: 0`): its idle-between-chunks default of
- * 300 s would cut long thinking pauses the relay is meant to carry (STACK.md).
+ * and the sweep that enforces the relay's own first-byte, idle and total timeouts: one timer per thread
+ * for every request, not timers per request. undici's own header and body timeouts are off: its fast
+ * timers outlive each request by up to a second (young objects promoted for nothing), and its
+ * idle-between-chunks default of 300 s would cut long thinking pauses the relay is meant to carry (STACK.md).
  */
 import type { Dispatcher } from 'undici'
 import type { ProviderPlugin } from '../../plugins/sdk.js'
@@ -10,6 +12,7 @@ import type { RelayConfig } from '../config/types.js'
 import { relayError } from '../shared/errors.js'
 import { RejectedRequest } from '../shared/json-edit.js'
 import type { RelayTask } from '../shared/protocol.js'
+import { Inflight } from '../shared/inflight.js'
 import { Exchange } from './exchange.js'
 import { CredentialError, prepareRequest } from './prepare.js'
 import { createUpstreamAgent } from './upstream-agent.js'
@@ -20,7 +23,7 @@ export class WorkerRuntime {
   readonly #config: RelayConfig
   readonly #plugins: ReadonlyMap<string, ProviderPlugin>
   readonly #agent: Dispatcher
-  readonly #active = new Set<Exchange>()
+  readonly #active = new Inflight<Exchange>()
   readonly #sweeper: NodeJS.Timeout
 
   constructor(config: RelayConfig, plugins: ReadonlyMap<string, ProviderPlugin>) {
@@ -29,7 +32,7 @@ export class WorkerRuntime {
     const t = config.server.timeouts
     this.#agent = createUpstreamAgent({
       connectTimeoutMs: t.connect_ms,
-      headersTimeout: t.first_byte_ms,
+      headersTimeout: 0,
       bodyTimeout: 0,
       // Below common server idle timeouts (uWS closes idle sockets at 10 s): a request sent on a socket
       // the server is closing fails with a reset, and a POST is never retried on it.
@@ -50,20 +53,23 @@ export class WorkerRuntime {
   async run(task: RelayTask): Promise<void> {
     const provider = this.#config.providers[task.lease.provider]!
     const plugin = this.#plugins.get(provider.type)!
-    const { idle_ms, total_ms } = this.#config.server.timeouts
+    const { first_byte_ms, idle_ms, total_ms } = this.#config.server.timeouts
     const keepaliveMs = this.#config.server.keepalive_ms
-    const env = { dispatcher: this.#agent, plugin, providerName: provider.name, idleMs: idle_ms, totalMs: total_ms, keepaliveMs }
+    const env = { dispatcher: this.#agent, plugin, providerName: provider.name, firstByteMs: first_byte_ms, idleMs: idle_ms, totalMs: total_ms, keepaliveMs }
     let finished!: () => void
     const done = new Promise<void>((resolve) => (finished = resolve))
     // Built before the (possibly asynchronous: signing, token refresh) preparation, so a cancel that
     // arrives meanwhile is heard.
+    let leave = (): void => {}
     const exchange: Exchange = new Exchange(env, task, () => {
-      this.#active.delete(exchange)
+      leave()
       finished()
     })
     try {
-      exchange.start(await prepareRequest(task, provider, plugin))
-      this.#active.add(exchange)
+      const prepared = await prepareRequest(task, provider, plugin)
+      // Registered before it starts: an exchange that fails at once still leaves the sweep.
+      if (!exchange.finished) leave = this.#active.add(exchange)
+      exchange.start(prepared)
     } catch (err) {
       // A backend that cannot serve this request, a plugin bug or missing credentials fail this attempt
       // alone, as data the ingress turns into an error (or a failover).
@@ -81,7 +87,7 @@ export class WorkerRuntime {
 
   #sweep(): void {
     const now = performance.now()
-    for (const exchange of this.#active) {
+    for (const exchange of this.#active.items()) {
       try {
         exchange.checkTimeouts(now)
       } catch (err) {
