@@ -24,7 +24,6 @@ import { collectFaults, fault } from './shared/faults.js'
 import { createLogger, flushLogsSync } from './shared/log.js'
 import { PROJECT_ROOT } from './shared/plugins.js'
 import { startHealthChecks } from './supervisor/health-check.js'
-import { SharedState } from './supervisor/shared/shared-state.js'
 import { Supervisor } from './supervisor/supervisor.js'
 
 export interface ServeOptions {
@@ -65,9 +64,10 @@ export async function serve(opts: ServeOptions): Promise<number> {
 
   // Limits shared across relays (issue 7); when Redis fails, the supervisor gets divided local limits.
   // Its reapply callback uses `deps`; nothing calls it before `started`, awaited once `deps` exists.
+  // ioredis is loaded only when it is used (about 25 MB of resident memory otherwise spent for nothing).
   const shared =
     config.state.store === 'redis'
-      ? new SharedState(config, log, {
+      ? new (await import('./supervisor/shared/shared-state.js')).SharedState(config, log, {
           reapply: () => supervisor.replaceConfig(shared!.effective(deps.config)),
           hear: (event) => supervisor.applyShared(event),
           pooledKeys: () => supervisor.state.providers.flatMap((p) => p.keys.map((k) => ({ provider: p.config.name, hash: k.hash, id: k.id }))),

@@ -178,10 +178,12 @@ export class StreamBridge {
     let written = 0
     this.#res.cork(() => {
       if (head) writeHead(this.#res, head.status, head.headers, this.#requestId, this.#hooks.headHeaders(head.ttfbMs))
-      for (const chunk of queue) {
+      if (queue.length > 0) {
+        // One native write of the joined bytes costs less than one per chunk (a burst is ~100 events).
+        const bytes = queue.length === 1 ? queue[0]! : Buffer.concat(queue)
         // Bytes uWS had to buffer (a slow client) are acknowledged from onWritable, once they are out.
-        if (this.#res.write(chunk)) written += chunk.byteLength
-        else this.#owed += chunk.byteLength
+        if (this.#res.write(bytes)) written = bytes.byteLength
+        else this.#owed += bytes.byteLength
       }
       last?.()
     })

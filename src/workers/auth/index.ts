@@ -6,8 +6,11 @@
 import type { AuthSpec } from '../../../plugins/sdk.js'
 import type { ProviderConfig } from '../../config/types.js'
 import type { RelayTask } from '../../shared/protocol.js'
-import { googleToken } from './google.js'
-import { signSigV4 } from './sigv4.js'
+
+// The AWS and Google libraries are loaded by the first request that needs them: a relay (or a thread)
+// that serves neither keeps their ~30 MB of resident memory.
+let sigv4: Promise<typeof import('./sigv4.js')> | undefined
+let google: Promise<typeof import('./google.js')> | undefined
 
 export async function applyAuth(auth: AuthSpec, task: RelayTask, provider: ProviderConfig, url: URL, headers: Record<string, string>, body: Uint8Array): Promise<void> {
   if (task.lease.forwardClientCredential) {
@@ -30,9 +33,9 @@ export async function applyAuth(auth: AuthSpec, task: RelayTask, provider: Provi
       headers.authorization = `Bearer ${auth.token}`
       return
     case 'sigv4':
-      return signSigV4(auth, url, headers, body)
+      return (await (sigv4 ??= import('./sigv4.js'))).signSigV4(auth, url, headers, body)
     case 'google':
-      headers.authorization = `Bearer ${await googleToken(auth)}`
+      headers.authorization = `Bearer ${await (await (google ??= import('./google.js'))).googleToken(auth)}`
       return
   }
 }
