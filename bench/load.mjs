@@ -8,6 +8,10 @@
 // lost, reordered or corrupted event counts as `corrupted`. Prints one JSON result line.
 // `urls` may name several servers (relays sharing state): requests go to them in turn, so each gets
 // an even share of the load.
+// The bench measures the server's cost over exactly the counted requests: after the warm-up (whose
+// requests have all ended) this prints `{"phase":"warm"}` and waits for a line on stdin before it
+// starts counting; when the last counted request has ended it prints `{"phase":"done"}` and waits
+// again before it closes its connections.
 import { Pool } from 'undici'
 import { Histogram } from './lib/histogram.mjs'
 import { decodeParams, messageJson, requestBody, sseFrames } from './lib/shape.mjs'
@@ -16,7 +20,7 @@ const job = JSON.parse(process.argv[2])
 const params = decodeParams(job.headers['x-bench'])
 const expected = Buffer.from(params.stream ? sseFrames(params).join('') : messageJson(params))
 const eventsPerResponse = params.stream ? sseFrames(params).length : 1
-const body = Buffer.from(requestBody(job.requestBytes ?? 600, params.stream === 1, job.model))
+const body = Buffer.from(requestBody(job.requestBytes ?? 600, params.stream === 1, job.model, job.requestShape))
 const headers = { 'content-type': 'application/json', ...job.headers }
 const targets = job.urls.map((u) => {
   const url = new URL(u)
@@ -127,15 +131,33 @@ async function openLoop(deadline) {
   await Promise.all(inflight)
 }
 
+/** Tells the bench where we are and waits for its go-ahead (a line on stdin). */
+const lines = (async function* () {
+  let buffered = ''
+  for await (const d of process.stdin) {
+    buffered += d
+    for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+      yield buffered.slice(0, nl)
+      buffered = buffered.slice(nl + 1)
+    }
+  }
+})()
+async function phase(name) {
+  process.stdout.write(`${JSON.stringify({ phase: name })}\n`)
+  await lines.next()
+}
+
 const warmupEnd = performance.now() + (job.warmupMs ?? 0)
 const run = job.mode === 'open' ? openLoop : closedLoop
 // Warm-up: connections, JIT and caches, not counted.
 if (job.warmupMs) await run(warmupEnd)
+await phase('warm')
 measuring = true
 const t0 = performance.now()
 await run(job.requests !== undefined ? Infinity : t0 + job.durationMs)
 const elapsed = (performance.now() - t0) / 1000
 stopping = true
+await phase('done')
 await Promise.all(targets.map((t) => t.pool.close()))
 
 process.stdout.write(

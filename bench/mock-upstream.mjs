@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util'
 import { performance } from 'node:perf_hooks'
 import uWS from 'uWebSockets.js'
-import { decodeParams, messageJson, sseFrames } from './lib/shape.mjs'
+import { decodeParams, eventObjects, messageJson, sseFrames } from './lib/shape.mjs'
 import { bedrockFrames } from './lib/eventstream.mjs'
 
 /** Largest piece handed to uWS at once: bounds what uWS buffers for a slow reader to about this much. */
@@ -72,6 +72,11 @@ function buildPlan(header) {
     return { stream: false, faults, answer: { status: '200 OK', headers: ['content-type', JSON_TYPE], body } }
   }
   const frames = p.format === 'bedrock' ? bedrockFrames(p) : sseFrames(p).map((f) => Buffer.from(f))
+  // The opening (message_start, the first content_block_start and a ping right after it) leaves at once,
+  // as the API sends it; `gap` spaces the events after it, like a model's tokens.
+  const types = eventObjects(p).map((e) => e.type)
+  let opening = types.indexOf('content_block_start') + 1
+  if (types[opening] === 'ping') opening++
   const ends = new Array(frames.length) // ends[k] = byte offset just past frame k
   let at = 0
   for (let k = 0; k < frames.length; k++) ends[k] = at += frames[k].length
@@ -83,6 +88,7 @@ function buildPlan(header) {
     ends,
     ttfe: p.ttfe_ms,
     gap: p.gap_ms,
+    opening,
   }
 }
 
@@ -193,8 +199,9 @@ function sendFixed(ex, answer, cut = answer.body.length) {
 
 /**
  * A streamed body (SSE or event stream) with chunked transfer encoding, as the API streams. Frames come out
- * of the plan's cached buffer: the first after `ttfe` ms, each next `gap` ms later, on deadlines measured
- * from the request so timer lateness does not add up; frames that fall due together go out in one write.
+ * of the plan's cached buffer: the opening frames together after `ttfe` ms, each next `gap` ms later, on
+ * deadlines measured from the request so timer lateness does not add up; frames that fall due together go
+ * out in one write.
  * One timer per stream, re-armed only while frames remain and the client keeps up.
  *
  * Backpressure: when `write()` returns false uWS holds the rest of that piece; nothing more is written
@@ -224,7 +231,7 @@ class StreamOut {
     const since = now - this.t0 - this.plan.ttfe
     if (since < 0) return 0
     if (this.plan.gap === 0) return this.stop
-    return Math.min(this.stop, Math.floor(since / this.plan.gap) + 1)
+    return Math.min(this.stop, Math.floor(since / this.plan.gap) + this.plan.opening)
   }
 
   tick() {
@@ -238,7 +245,8 @@ class StreamOut {
   arm() {
     const { ex, plan } = this
     if (!ex.open || this.blocked || ex.timer !== null || this.due >= this.stop) return
-    const deadline = this.t0 + plan.ttfe + this.due * plan.gap
+    // Frame k is due at ttfe + (k − opening + 1) × gap, the opening frames at ttfe.
+    const deadline = this.t0 + plan.ttfe + Math.max(0, this.due - plan.opening + 1) * plan.gap
     ex.timer = setTimeout(this.tick, Math.max(1, Math.ceil(deadline - performance.now())))
   }
 

@@ -1,38 +1,61 @@
-// Turns merged load results into figures, a terminal table and the markdown the README's Performance
-// section is generated from. The headline is the relay against direct (what the relay costs) and against
-// the plainest Node proxy (the floor it must beat).
+// Turns merged load results into figures, a terminal table and the markdown docs/performance.md embeds.
+// Per arm: throughput, time to first event (and what it adds to direct's), CPU per request and per
+// event, peak RSS (and its growth per open stream where the scenario asks), the relay's GC pauses.
+// The headline is the relay against direct (what it costs), against the plainest Node proxy (what it
+// must beat) and against the floor (its own architecture with no features: what the features cost).
 
 const round = (x, digits = 2) => (x === null || x === undefined || Number.isNaN(x) ? null : Number(x.toFixed(digits)))
 const ratio = (a, b) => (a && b ? round(a / b, 2) : null)
 const minus = (a, b) => (a !== null && b !== null ? round(a - b, 3) : null)
 
-export function summarise(m) {
+/** `streams`: the scenario's open streams, for the RSS growth per stream (scenarios.mjs `perStream`). */
+export function summarise(m, { streams } = {}) {
+  const hasCpu = m.cpuS !== null && m.cpuS !== undefined
   return {
     requests: m.requests,
     ok: m.ok,
     errors: m.errors,
     corrupted: m.corrupted,
     errorKinds: m.errorKinds,
+    events: m.events,
     rps: round(m.ok / m.elapsedS, 1),
     eventsPerS: round(m.events / m.elapsedS, 0),
     mbPerS: round(m.bytes / m.elapsedS / 1e6, 2),
     ttfeMs: { p50: round(m.ttfe.quantileMs(0.5), 3), p99: round(m.ttfe.quantileMs(0.99), 3), p999: round(m.ttfe.quantileMs(0.999), 3) },
     gapP99Ms: round(m.gaps.quantileMs(0.99), 3),
     durationMs: { p50: round(m.durations.quantileMs(0.5), 1), p99: round(m.durations.quantileMs(0.99), 1), max: round(m.durations.quantileMs(1), 1) },
-    cpuMsPer1000: m.cpuS === null || m.cpuS === undefined || m.ok === 0 ? null : round((m.cpuS / m.ok) * 1e6, 0),
+    cpuS: hasCpu ? round(m.cpuS, 2) : null,
+    cpuUsPerRequest: hasCpu && m.ok ? round((m.cpuS / m.ok) * 1e6, 0) : null,
+    // Per event only where a response is a stream of them (a non-streaming answer counts as one event).
+    cpuNsPerEvent: hasCpu && m.events > m.ok ? round((m.cpuS / m.events) * 1e9, 0) : null,
     peakRssMb: round(m.peakRssMb, 0),
+    rssGrowthMb: round(m.rssGrowthMb, 1),
+    kbPerStream: streams && m.rssGrowthMb !== null && m.rssGrowthMb !== undefined ? round((m.rssGrowthMb * 1024) / streams, 1) : null,
+    gc: m.gc
+      ? {
+          ms: round(m.gc.ms, 1),
+          pauses: m.gc.count,
+          byKindMs: Object.fromEntries(Object.entries(m.gc.byKind).map(([k, v]) => [k, round(v, 1)])),
+          msPerS: round(m.gc.ms / m.elapsedS, 2),
+          msPer1000: m.ok ? round((m.gc.ms / m.ok) * 1000, 1) : null,
+        }
+      : null,
   }
 }
 
-/** Relay against direct and against the plain proxy, per scenario. */
+/** The relay against the other arms of one scenario (any of them may be missing: null then). */
 export function headline(result) {
-  const { direct, 'cc-relay': relay, 'plain-proxy': plain } = result.arms
+  const { direct, 'cc-relay': relay, 'cc-relay[workers]': workers, 'plain-proxy': plain, floor } = result.arms
+  if (!relay) return null
   return {
-    relayVsDirectEvents: ratio(relay.eventsPerS, direct.eventsPerS),
-    addedTtfeP50Ms: minus(relay.ttfeMs.p50, direct.ttfeMs.p50),
-    addedTtfeP99Ms: minus(relay.ttfeMs.p99, direct.ttfeMs.p99),
-    relayVsPlainEvents: ratio(relay.eventsPerS, plain.eventsPerS),
-    relayVsPlainCpu: ratio(relay.cpuMsPer1000, plain.cpuMsPer1000),
+    relayVsDirectEvents: ratio(relay.eventsPerS, direct?.eventsPerS),
+    relayVsPlainEvents: ratio(relay.eventsPerS, plain?.eventsPerS),
+    relayVsFloorEvents: ratio(relay.eventsPerS, floor?.eventsPerS),
+    relayVsPlainCpu: ratio(relay.cpuUsPerRequest, plain?.cpuUsPerRequest),
+    relayVsFloorCpu: ratio(relay.cpuUsPerRequest, floor?.cpuUsPerRequest),
+    addedTtfeP50Ms: direct ? minus(relay.ttfeMs.p50, direct.ttfeMs.p50) : null,
+    addedTtfeP99Ms: direct ? minus(relay.ttfeMs.p99, direct.ttfeMs.p99) : null,
+    workersVsRelayCpu: ratio(workers?.cpuUsPerRequest, relay.cpuUsPerRequest),
   }
 }
 
@@ -45,8 +68,8 @@ export function versus(result) {
   const { base, arm, control } = result.compare
   const [b, a, c] = [base, arm, control].map((name) => result.arms[name])
   const added = (from, to) => ({ ttfeP50Ms: minus(to.ttfeMs.p50, from.ttfeMs.p50), ttfeP99Ms: minus(to.ttfeMs.p99, from.ttfeMs.p99) })
-  const split = c && { byControl: added(b, c), overControl: added(c, a), cpuOverControl: ratio(a.cpuMsPer1000, c.cpuMsPer1000) }
-  return { ...result.compare, added: added(b, a), eventsRatio: ratio(a.eventsPerS, b.eventsPerS), cpuRatio: ratio(a.cpuMsPer1000, b.cpuMsPer1000), split }
+  const split = c && { byControl: added(b, c), overControl: added(c, a), cpuOverControl: ratio(a.cpuUsPerRequest, c.cpuUsPerRequest) }
+  return { ...result.compare, added: added(b, a), eventsRatio: ratio(a.eventsPerS, b.eventsPerS), cpuRatio: ratio(a.cpuUsPerRequest, b.cpuUsPerRequest), split }
 }
 
 /**
@@ -58,50 +81,51 @@ function redisAdmittedAll(result) {
   return Boolean(checks) && checks.sharedThroughout && checks.redisAdmissions >= result.arms[result.compare.arm].ok
 }
 
-/** The one-line summary under a scenario's table (`capital`: the markdown's sentence case). */
-function summaryLine(result, capital) {
-  if (result.compare) {
-    const v = versus(result)
-    const redis = result.checks
-      ? `; Redis ran ${result.checks.redisAdmissions} admissions for ${result.arms[v.arm].ok} measured requests (and the warm-up), ${result.checks.sharedThroughout ? 'shared throughout' : 'NOT shared throughout: a relay lost Redis'}`
-      : ''
-    const split = v.split
-      ? `. Of the p50: ${v.control} against ${v.base} ${v.split.byControl.ttfeP50Ms} ms, ${v.arm} against ${v.control} ${v.split.overControl.ttfeP50Ms} ms (CPU ${v.split.cpuOverControl}×)`
-      : ''
-    return `${v.arm} against ${v.base}: added TTFE p50 ${v.added.ttfeP50Ms} ms, p99 ${v.added.ttfeP99Ms} ms; events/s ${v.eventsRatio}×, CPU per request ${v.cpuRatio}×${split}${redis}${capital ? '.' : ''}`
-  }
-  const h = headline(result)
-  return capital
-    ? `Relay/direct events ${h.relayVsDirectEvents}×, added TTFE p50 ${h.addedTtfeP50Ms} ms, p99 ${h.addedTtfeP99Ms} ms; relay/plain proxy events ${h.relayVsPlainEvents}×, CPU per request ${h.relayVsPlainCpu}×.`
-    : `relay/direct events ${h.relayVsDirectEvents}×, added TTFE p50 ${h.addedTtfeP50Ms} ms p99 ${h.addedTtfeP99Ms} ms; relay/plain events ${h.relayVsPlainEvents}×, CPU ${h.relayVsPlainCpu}×`
+/** The line under a scenario with its own arms (`compare`); `capital`: the markdown's sentence case. */
+function compareLine(result, capital) {
+  const v = versus(result)
+  const redis = result.checks
+    ? `; Redis ran ${result.checks.redisAdmissions} admissions for ${result.arms[v.arm].ok} measured requests (and the warm-up), ${result.checks.sharedThroughout ? 'shared throughout' : 'NOT shared throughout: a relay lost Redis'}`
+    : ''
+  const split = v.split
+    ? `. Of the p50: ${v.control} against ${v.base} ${v.split.byControl.ttfeP50Ms} ms, ${v.arm} against ${v.control} ${v.split.overControl.ttfeP50Ms} ms (CPU ${v.split.cpuOverControl}×)`
+    : ''
+  return `${v.arm} against ${v.base}: added TTFE p50 ${v.added.ttfeP50Ms} ms, p99 ${v.added.ttfeP99Ms} ms; events/s ${v.eventsRatio}×, CPU per request ${v.cpuRatio}×${split}${redis}${capital ? '.' : ''}`
 }
 
-/** The goals of the bench issue, judged from the figures (reported, never enforced). */
+const find = (report, name) => report.results.find((r) => r.scenario === name && r.arms)
+
+/**
+ * The goals, judged from the figures (reported, never enforced): issue 13's targets, as ratios to the
+ * arms of the same run (plain = the plain Node proxy, floor = bare uWS → piscina → undici).
+ */
 export function goals(report) {
-  const find = (name) => report.results.find((r) => r.scenario === name && r.arms)
   const out = []
-  const c16 = find('passthrough-c16')
-  const c256 = find('passthrough-c256')
-  const many = find('many-streams')
-  if (c16) {
-    const h = headline(c16)
-    out.push([`added time to first event at 16 streams: p50 ${h.addedTtfeP50Ms} ms (goal ≤ 0.5), p99 ${h.addedTtfeP99Ms} ms (goal ≤ 2)`, h.addedTtfeP50Ms <= 0.5 && h.addedTtfeP99Ms <= 2])
+  const h = (name) => {
+    const r = find(report, name)
+    return r && { ...headline(r), relay: r.arms['cc-relay'] }
   }
-  if (c256) {
-    const h = headline(c256)
-    out.push([`relay events/s at 256 streams: ${h.relayVsDirectEvents}× direct (goal ≥ 0.8)`, h.relayVsDirectEvents >= 0.8])
-    out.push([`relay vs plain Node proxy at 256 streams: ${h.relayVsPlainEvents}× its throughput (goal ≥ 1.5), ${h.relayVsPlainCpu}× its CPU per request (goal ≤ 0.67)`, h.relayVsPlainEvents >= 1.5 && h.relayVsPlainCpu <= 0.67])
+  const lost = (x) => x.relay.errors + x.relay.corrupted
+  for (const name of ['paced-256', 'paced-1000']) {
+    const x = h(name)
+    if (x?.relayVsPlainCpu != null) out.push([`${name}: relay CPU per stream ${x.relayVsPlainCpu}× the plain proxy's (goal ≤ 0.67), ${lost(x)} lost`, x.relayVsPlainCpu <= 0.67 && lost(x) === 0])
   }
-  const bedrock = find('bedrock')
-  if (bedrock && c16) {
-    const ratio = round(bedrock.arms['cc-relay'].eventsPerS / c16.arms['cc-relay'].eventsPerS, 2)
-    out.push([`Bedrock translation path: ${ratio}× the passthrough path's events/s through the relay at 16 streams (goal ≥ 0.8)`, ratio >= 0.8])
+  const burst = h('burst-64')
+  if (burst?.relayVsPlainEvents != null) {
+    out.push([`burst-64: throughput ${burst.relayVsPlainEvents}× the plain proxy's (goal ≥ 1.5) at ${burst.relayVsPlainCpu}× its CPU per request (goal ≤ 0.67)`, burst.relayVsPlainEvents >= 1.5 && burst.relayVsPlainCpu <= 0.67])
+    out.push([`burst-64: throughput ${burst.relayVsDirectEvents}× direct's (goal ≥ 0.8) and ${burst.relayVsFloorEvents ?? '—'}× the floor's (goal ≥ 0.9)`, burst.relayVsDirectEvents >= 0.8 && (burst.relayVsFloorEvents ?? 0) >= 0.9])
   }
-  if (many) {
-    const r = many.arms['cc-relay']
-    out.push([`1,000 concurrent streams: relay peak RSS ${r.peakRssMb} MB (goal ≤ 150), ${r.errors + r.corrupted} lost`, r.peakRssMb <= 150 && r.errors + r.corrupted === 0])
+  const small = h('non-streaming')
+  if (small?.addedTtfeP50Ms != null) {
+    out.push([`non-streaming, 16 concurrent: added p50 ${small.addedTtfeP50Ms} ms (goal ≤ 0.5), p99 ${small.addedTtfeP99Ms} ms (goal ≤ 2) over direct`, small.addedTtfeP50Ms <= 0.5 && small.addedTtfeP99Ms <= 2])
   }
-  const shared = find('shared-redis')
+  const cc = h('claude-code')
+  if (cc?.relayVsPlainCpu != null) out.push([`claude-code: relay CPU per request ${cc.relayVsPlainCpu}× the plain proxy's (goal ≤ 1)`, cc.relayVsPlainCpu <= 1])
+  const thousand = h('paced-1000')?.relay
+  if (thousand) {
+    out.push([`1,000 open streams (paced-1000): relay peak RSS ${thousand.peakRssMb} MB (goal ≤ 150), ${thousand.kbPerStream ?? '—'} KB per open stream`, thousand.peakRssMb <= 150])
+  }
+  const shared = find(report, 'shared-redis')
   if (shared) {
     const v = versus(shared)
     const valid = redisAdmittedAll(shared)
@@ -114,23 +138,61 @@ export function goals(report) {
   return out
 }
 
+const dash = (x) => (x === null || x === undefined ? '—' : String(x))
+const added = (a, direct, q) => (direct && a !== direct ? minus(a.ttfeMs[q], direct.ttfeMs[q]) : null)
+
+/** Per-arm columns; a column with nothing in it for a scenario is left out of that scenario's table. */
 const COLUMNS = [
   ['arm', (name) => name],
   ['req/s', (_, a) => a.rps],
   ['events/s', (_, a) => a.eventsPerS],
-  ['MB/s', (_, a) => a.mbPerS],
   ['TTFE p50', (_, a) => a.ttfeMs.p50],
   ['p99', (_, a) => a.ttfeMs.p99],
   ['p99.9', (_, a) => a.ttfeMs.p999],
+  ['+TTFE p50/p99/p99.9', (_, a, d) => (added(a, d, 'p50') === null ? null : `${added(a, d, 'p50')} / ${added(a, d, 'p99')} / ${added(a, d, 'p999')}`)],
   ['gap p99', (_, a) => a.gapP99Ms],
-  ['errors', (_, a) => a.errors + a.corrupted],
-  ['CPU ms/1k req', (_, a) => a.cpuMsPer1000 ?? '—'],
-  ['peak RSS MB', (_, a) => a.peakRssMb ?? '—'],
+  ['lost', (_, a) => a.errors + a.corrupted],
+  ['CPU µs/req', (_, a) => a.cpuUsPerRequest],
+  ['CPU ns/event', (_, a) => a.cpuNsPerEvent],
+  ['peak RSS MB', (_, a) => a.peakRssMb],
+  ['KB/stream', (_, a) => a.kbPerStream],
+  ['GC ms/s', (_, a) => a.gc?.msPerS],
+  ['GC ms/1k req', (_, a) => a.gc?.msPer1000],
 ]
 
-function rows(result) {
-  return Object.entries(result.arms).map(([name, a]) => COLUMNS.map(([, get]) => String(get(name, a) ?? '—')))
+function table(result) {
+  const direct = result.arms.direct
+  const cells = Object.entries(result.arms).map(([name, a]) => COLUMNS.map(([, get]) => dash(get(name, a, direct))))
+  const keep = COLUMNS.map((_, i) => i === 0 || cells.some((row) => row[i] !== '—'))
+  return [COLUMNS.map(([h]) => h), ...cells].map((row) => row.filter((_, i) => keep[i]))
 }
+
+/** The headline ratios, one row per scenario measured against the common arms. */
+const HEADLINE = [
+  ['scenario', (r) => r.scenario],
+  ['relay/direct events/s', (r, h) => h.relayVsDirectEvents],
+  ['relay/plain events/s', (r, h) => h.relayVsPlainEvents],
+  ['relay/floor events/s', (r, h) => h.relayVsFloorEvents],
+  ['relay/plain CPU/req', (r, h) => h.relayVsPlainCpu],
+  ['relay/floor CPU/req', (r, h) => h.relayVsFloorCpu],
+  ['+TTFE p50', (r, h) => h.addedTtfeP50Ms],
+  ['+TTFE p99', (r, h) => h.addedTtfeP99Ms],
+  ['workers/main CPU', (r, h) => h.workersVsRelayCpu],
+]
+
+function headlineTable(report) {
+  const rows = report.results.filter((r) => r.arms && !r.compare && headline(r)).map((r) => HEADLINE.map(([, get]) => dash(get(r, headline(r)))))
+  if (rows.length === 0) return null
+  const keep = HEADLINE.map((_, i) => i === 0 || rows.some((row) => row[i] !== '—'))
+  return [HEADLINE.map(([h]) => h), ...rows].map((row) => row.filter((_, i) => keep[i]))
+}
+
+function aligned(rows, indent = '  ') {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
+  return rows.map((r) => indent + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '))
+}
+
+const markdownTable = (rows) => [`| ${rows[0].join(' | ')} |`, `|${rows[0].map(() => '---').join('|')}|`, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`)]
 
 export function renderTable(report) {
   const lines = [`cc-relay bench (${report.mode}, ${report.rounds} round(s) × ${report.secondsPerRun} s per arm) on ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}`]
@@ -140,33 +202,34 @@ export function renderTable(report) {
       lines.push(`  skipped: ${result.skipped}`)
       continue
     }
-    const table = [COLUMNS.map(([h]) => h), ...rows(result)]
-    const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)))
-    for (const r of table) lines.push('  ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '))
-    lines.push(`  ${summaryLine(result, false)}`)
+    lines.push(...aligned(table(result)))
+    if (result.compare) lines.push(`  ${compareLine(result, false)}`)
   }
-  lines.push('', 'goals:')
-  for (const [text, met] of goals(report)) lines.push(`  ${met ? 'met    ' : 'not met'}  ${text}`)
+  const head = headlineTable(report)
+  if (head) lines.push('', 'headline (cc-relay against the other arms; +TTFE in ms against direct):', ...aligned(head))
+  const judged = goals(report)
+  if (judged.length) lines.push('', 'goals:', ...judged.map(([text, met]) => `  ${met ? 'met    ' : 'not met'}  ${text}`))
   return lines.join('\n')
 }
 
 export function renderMarkdown(report) {
   const m = report.machine
   const out = [
-    `Measured ${report.startedAt.slice(0, 10)} with \`npm run bench${report.mode === 'quick' ? ' -- --quick' : ''}\` (${report.rounds} round(s) × ${report.secondsPerRun} s per arm, arms interleaved) on ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, Node ${m.node}. The mock upstream, the load generator and the relay share these cores. TTFE = time to first event (ms); CPU = the proxy process's user + system time (all threads) per 1,000 requests.`,
+    `Measured ${report.startedAt.slice(0, 10)} with \`npm run bench${report.mode === 'quick' ? ' -- --quick' : ''}\` (${report.rounds} round(s) × ${report.secondsPerRun} s per arm, arms interleaved) on ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, Node ${m.node}. The mock upstream, the load generator and the proxies share these cores. TTFE = time to first event (ms), +TTFE = added to direct's; CPU = the proxy process's user + system time (all threads) over the counted requests; KB/stream = RSS growth during the run over the open streams; GC = the relay's main-thread GC pauses.`,
     '',
   ]
+  const head = headlineTable(report)
+  if (head) out.push('Headline: cc-relay against the other arms.', '', ...markdownTable(head), '')
+  const judged = goals(report)
+  if (judged.length) out.push('Goals:', '', ...judged.map(([text, met]) => `- ${met ? 'met' : '**not met**'}: ${text}`), '')
   for (const result of report.results) {
     out.push(`**${result.scenario}** — ${result.what}`, '')
     if (result.skipped) {
       out.push(`Skipped: ${result.skipped}.`, '')
       continue
     }
-    out.push(`| ${COLUMNS.map(([h]) => h).join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`)
-    for (const r of rows(result)) out.push(`| ${r.join(' | ')} |`)
-    out.push('', summaryLine(result, true), '')
+    out.push(...markdownTable(table(result)), '')
+    if (result.compare) out.push(compareLine(result, true), '')
   }
-  out.push('Goals:', '')
-  for (const [text, met] of goals(report)) out.push(`- ${met ? 'met' : '**not met**'}: ${text}`)
-  return out.join('\n') + '\n'
+  return out.join('\n')
 }

@@ -12,13 +12,22 @@ export function freePort() {
   })
 }
 
+/** Every process the bench started and that still runs: none outlives the bench, whatever ends it. */
+const running = new Set()
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGTERM')
+})
+
 /**
  * Spawns a node process and waits for the stdout line that says it is ready: by default its first line
  * (the mock's and the plain proxy's "I am listening"); `isReady` picks another, e.g. a relay's
- * `listening` log line when other log lines may come first.
+ * `listening` log line when other log lines may come first. `nodeArgs` go to node itself, before the
+ * file (e.g. `--cpu-prof`).
  */
-export function startProcess(file, argv, env = {}, isReady = () => true) {
-  const child = spawn(process.execPath, [file, ...argv], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+export function startProcess(file, argv, env = {}, isReady = () => true, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, file, ...argv], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  running.add(child)
+  child.on('exit', () => running.delete(child))
   return new Promise((resolve, reject) => {
     let out = ''
     const onData = (d) => {
@@ -39,3 +48,19 @@ export function startProcess(file, argv, env = {}, isReady = () => true) {
 
 /** A relay's JSON log line announcing it accepts connections. */
 export const relayListening = (line) => line.includes('"msg":"listening"')
+
+/**
+ * Sends SIGTERM and resolves when the process has exited (a relay drains first; a profiled one writes
+ * its profile on the way out). After `graceMs` it is killed.
+ */
+export function stopProcess(child, graceMs = 15_000) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      resolve(code)
+    })
+    child.kill('SIGTERM')
+  })
+}

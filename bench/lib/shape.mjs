@@ -9,7 +9,7 @@ export const DEFAULTS = Object.freeze({
   thinking: 0, // 1: a thinking block (thinking_delta + signature_delta) first
   tool: 0, // 1: a tool_use block streamed as input_json_delta after the text
   ttfe_ms: 0, // delay before the first byte
-  gap_ms: 0, // delay between events
+  gap_ms: 0, // delay between events after the opening (message_start, the first content_block_start and a ping, sent together)
   stream: 1, // 0: one JSON message instead of SSE
   format: 'sse', // sse | bedrock (AWS event-stream frames around base64 event JSON)
   fail: '', // e.g. "429:10" = every 10th request answers 429; "529:5", "reset:20" (reset mid-stream)
@@ -92,8 +92,13 @@ export function messageJson(p) {
   return JSON.stringify({ id: 'msg_bench', type: 'message', role: 'assistant', model: 'claude-bench', content, stop_reason: p.tool ? 'tool_use' : 'end_turn', stop_sequence: null, usage: { input_tokens: 1200, output_tokens: p.events * 2 } })
 }
 
-/** A request body of about `size` bytes, shaped like a long Claude Code conversation. */
-export function requestBody(size, stream, model = 'claude-bench') {
+/**
+ * A request body of about `size` bytes. `shape` 'prose' (the default): a long conversation of plain text
+ * turns, few escapes (the `large-request` scenario's body since the first bench, kept so its figures stay
+ * comparable). 'claude-code': what Claude Code sends mid-turn (claudeCodeBody).
+ */
+export function requestBody(size, stream, model = 'claude-bench', shape = 'prose') {
+  if (shape === 'claude-code') return claudeCodeBody(size, stream, model)
   const head = `{"model":${JSON.stringify(model)},"max_tokens":32000,"stream":${stream ? 'true' : 'false'},"messages":[`
   const turns = []
   let length = head.length + 2
@@ -106,4 +111,118 @@ export function requestBody(size, stream, model = 'claude-bench') {
   }
   if (turns.length === 0 || JSON.parse(turns[turns.length - 1]).role !== 'user') turns.push('{"role":"user","content":"go on"}')
   return `${head}${turns.join(',')}]}`
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// A Claude Code request, for the `claude-code` scenario
+
+/** Lines of a source file as Claude Code's Read tool returns them: quotes, backslashes, tabs, non-ASCII. */
+const CODE = [
+  String.raw`import { readFileSync } from 'node:fs'`,
+  String.raw`import type { Config, Result } from "./types.js"`,
+  '',
+  String.raw`/** Parses one line of the config; returns the key and the raw value. */`,
+  String.raw`export function parseLine(line: string, file = "C:\\Users\\dev\\config.ini"): Result {`,
+  '\t' + String.raw`const match = /^\s*(\w+)\s*=\s*("[^"]*"|\S+)/.exec(line)`,
+  '\t' + String.raw`if (!match) throw new Error(` + '`${file}: cannot parse "${line}"`)',
+  '\t' + String.raw`return { ok: true, key: match[1], value: match[2].replace(/^"|"$/g, '') }`,
+  '}',
+  '',
+  '// café, naïve, Grüße: non-ASCII in comments and strings — 日本語のコメント',
+  String.raw`export const GREETING = "¡Hola, señor! \u00e9 is é"`,
+  'for (const [key, value] of Object.entries(config)) {',
+  "  if (typeof value !== 'string') continue",
+  '  out.push(`${key}=${JSON.stringify(value)}`)',
+  '}',
+]
+
+/** `cat -n`-style numbered lines, as the Read tool returns a file. */
+function readResult(i, lines) {
+  const out = []
+  for (let n = 1; n <= lines; n++) out.push(`${String(n).padStart(6)}\t${CODE[(n + i) % CODE.length]}`)
+  return out.join('\n')
+}
+
+/** Prose with markdown, as system prompts and tool descriptions are written. */
+function instructions(i, paragraphs) {
+  const out = []
+  for (let k = 0; k < paragraphs; k++) {
+    out.push(
+      `# Section ${i}.${k}\n\n- When the user asks for a change, read the file first with the Read tool; never guess a file's contents.\n- Use "absolute paths" (e.g. \`/home/user/project/src/main.ts\`), not relative ones.\n- Keep answers short: fewer than 4 lines unless the user asks for detail — no preamble, no "Here is…".\n\nIMPORTANT: run the project's tests after editing (\`npm test\`, \`pytest -q\`); if they fail, fix them before you answer.\n`,
+    )
+  }
+  return out.join('\n')
+}
+
+/** Claude Code's tools: long descriptions and JSON schemas (about 25 KB in all, like the real list). */
+function tools() {
+  const names = ['Task', 'Bash', 'Glob', 'Grep', 'LS', 'ExitPlanMode', 'Read', 'Edit', 'MultiEdit', 'Write', 'NotebookEdit', 'WebFetch', 'TodoWrite', 'WebSearch', 'BashOutput', 'KillShell']
+  return names.map((name, i) => ({
+    name,
+    description: `${name}: ${instructions(i, 2)}\nUsage notes:\n  - The ${name} tool runs with the user's permissions; outputs over 30000 characters are truncated.\n  - Quote paths with spaces: cd "/Users/name/My Documents" (correct), cd /Users/name/My Documents (incorrect).`,
+    input_schema: {
+      type: 'object',
+      properties: {
+        [name === 'Bash' ? 'command' : 'file_path']: { type: 'string', description: `The ${name === 'Bash' ? 'command to execute' : 'absolute path to the file'}` },
+        description: { type: 'string', description: 'Clear, concise description of what this does in 5-10 words' },
+        timeout: { type: 'number', description: 'Optional timeout in milliseconds (max 600000)' },
+        options: { type: 'array', items: { type: 'object', properties: { key: { type: 'string' }, value: { type: ['string', 'number', 'boolean'] } }, required: ['key'] } },
+      },
+      required: [name === 'Bash' ? 'command' : 'file_path'],
+      additionalProperties: false,
+      $schema: 'http://json-schema.org/draft-07/schema#',
+    },
+  }))
+}
+
+/**
+ * What Claude Code sends in the middle of a turn, about `size` bytes: system blocks with cache_control,
+ * the tools array, extended thinking, and a history of assistant turns (a thinking block with its
+ * signature, text, a tool_use) each answered by a user turn carrying the tool_result (a file read with
+ * code, or a command's output), ending on a tool_result with a cache breakpoint. Deterministic.
+ */
+export function claudeCodeBody(size, stream, model = 'claude-bench') {
+  const system = [
+    { type: 'text', text: "You are Claude Code, Anthropic's official CLI for Claude.", cache_control: { type: 'ephemeral' } },
+    { type: 'text', text: `You are an interactive CLI tool that helps users with software engineering tasks.\n\n${instructions(0, 16)}`, cache_control: { type: 'ephemeral' } },
+  ]
+  const head = {
+    model,
+    max_tokens: 32000,
+    thinking: { type: 'enabled', budget_tokens: 16000 },
+    metadata: { user_id: 'user_5b1e0c0d2f8a4e6b9c3d7a1f0e2b4c6d8a0f1e3c5b7d9a2c4e6f8b0d1c3e5a7f_account__session_4f9c2b1e-7d3a-4c8e-9b2f-1a6d5e8c3b7f' },
+    system,
+    tools: tools(),
+  }
+  const messages = [
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: '<system-reminder>\nAs you answer the user\'s questions, you can use the following context:\n# claudeMd\nCodebase and user instructions are shown below. Be sure to adhere to these instructions.\n</system-reminder>' },
+        { type: 'text', text: 'The test in test/config.test.ts fails on Windows paths like "C:\\Users\\dev" — find out why and fix it.' },
+      ],
+    },
+  ]
+  const fixed = JSON.stringify({ ...head, messages, stream: !!stream }).length
+  let length = fixed
+  for (let i = 0; length < size; i++) {
+    const id = `toolu_01${String(i).padStart(4, '0')}Bench${'x'.repeat(12)}`
+    const bash = i % 3 === 2
+    const assistant = {
+      role: 'assistant',
+      content: [
+        { type: 'thinking', thinking: `Step ${i}: the failure is in parseLine — the regex does not allow "\\" in unquoted values. ${text(400, i)}`, signature: `EqQBCkYIBxgCKkB${'aZ0+/'.repeat(60)}` },
+        { type: 'text', text: bash ? 'Let me run the tests.' : `Let me read src/config/parse${i}.ts.` },
+        { type: 'tool_use', id, name: bash ? 'Bash' : 'Read', input: bash ? { command: 'npm test -- test/config.test.ts 2>&1 | tail -40', description: 'Run the config tests' } : { file_path: `/home/dev/project/src/config/parse${i}.ts` } },
+      ],
+    }
+    const output = bash ? `> project@1.0.0 test\n> tap test/config.test.ts\n\n${'not ok 3 - parses "C:\\\\Users\\\\dev"\n  ---\n  found: "C:"\n  wanted: "C:\\\\Users\\\\dev"\n  at: test/config.test.ts:42:5\n  ...\n'.repeat(8)}` : readResult(i, 60)
+    const user = { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: output }] }
+    messages.push(assistant, user)
+    length += JSON.stringify(assistant).length + JSON.stringify(user).length + 2
+  }
+  // Claude Code marks the newest user message as a cache breakpoint.
+  const last = messages[messages.length - 1].content
+  last[last.length - 1] = { ...last[last.length - 1], cache_control: { type: 'ephemeral' } }
+  return JSON.stringify({ ...head, messages, stream: !!stream })
 }

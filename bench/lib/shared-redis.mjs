@@ -108,7 +108,7 @@ async function startRelays(root, configs, children) {
 }
 
 /** An arm served by several relays: the load alternates between them. */
-const splitArm = (name, relays) => ({ name, urls: relays.map((r) => r.url), headers: HEADERS, pids: relays.map((r) => r.child.pid) })
+const splitArm = (name, relays) => ({ name, urls: relays.map((r) => r.url), headers: HEADERS, pids: relays.map((r) => r.child.pid), metricsUrls: relays.map((r) => `${r.url}/metrics`) })
 
 /**
  * Starts redis-server and the relays; returns the arms, `stop` (kills everything started, also when
@@ -136,7 +136,7 @@ export async function startSharedRedisArms({ root, mockUrl, quick }) {
     let degraded = false
     for (const r of redisPair) watchForDegrading(r.child, () => (degraded = true))
     const arms = [
-      { name: 'memory', url: memory.url, headers: HEADERS, pid: memory.child.pid },
+      { name: 'memory', url: memory.url, headers: HEADERS, pid: memory.child.pid, metricsUrls: [`${memory.url}/metrics`] },
       // The control: two processes on the memory store, so the Redis round trip can be told apart from
       // what splitting the load over two processes costs (on a small machine they contend for cores).
       ...(control.length ? [splitArm('memory-2', control)] : []),

@@ -281,6 +281,28 @@ t.test('delays: a delayed stream still carries every frame', async (t) => {
   t.same(message.content.map((b) => b.type), ['text', 'tool_use'])
 })
 
+t.test('paced streams: the opening leaves at once, then one event per gap', async (t) => {
+  // message_start, content_block_start, ping together (the relay holds the opening until content starts:
+  // a gap before content_block_start would be added to its time to first event), then 4 frames 200 ms apart.
+  const header = 'gap_ms=200;events=1'
+  const frames = shape.sseFrames(params(header))
+  const t0 = performance.now()
+  const reader = (await post(header)).body!.getReader()
+  const first = await reader.read()
+  const firstAt = performance.now() - t0
+  let text = Buffer.from(first.value!).toString()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    text += Buffer.from(value).toString()
+  }
+  const total = performance.now() - t0
+  t.equal(text, frames.join(''), 'every frame, in order')
+  t.ok(firstAt < 150, `the first bytes come before the first gap (${firstAt.toFixed(0)} ms)`)
+  t.ok(Buffer.from(first.value!).toString().startsWith(frames.slice(0, 3).join('')), 'the first read holds the whole opening')
+  t.ok(total >= 4 * 200 - 20, `the 4 frames after the opening are paced (${total.toFixed(0)} ms)`)
+})
+
 t.test('300 concurrent delayed streams all complete intact', async (t) => {
   const header = 'ttfe_ms=30;gap_ms=3;events=40;bytes=64'
   const expected = shape.sseFrames(params(header)).join('')

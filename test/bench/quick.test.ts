@@ -1,30 +1,62 @@
 /**
  * The quick bench as CI runs it: every scenario, every arm, and every response must arrive complete and
- * in order (the load generator compares each body byte for byte). Speed is reported, never asserted.
+ * in order (the load generator compares each body byte for byte). Speed is reported, never asserted; that
+ * the figures exist is (CPU per request and per event, RSS per open stream, the relay's GC pauses).
  */
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import * as scenariosJs from '../../bench/scenarios.mjs'
 
 const ROOT = join(import.meta.dirname, '..', '..')
+const { SCENARIOS } = scenariosJs as unknown as { SCENARIOS: { name: string; setup?: unknown; unavailable?: string; perStream?: boolean }[] }
+const COMMON_ARMS = ['direct', 'cc-relay', 'cc-relay[workers]', 'plain-proxy', 'floor']
+const RELAYS = ['cc-relay', 'cc-relay[workers]']
 
-t.test('npm run bench -- --quick: no response lost or corrupted in any arm', async (t) => {
+interface Arm {
+  ok: number
+  errors: number
+  corrupted: number
+  cpuUsPerRequest: number | null
+  cpuNsPerEvent: number | null
+  kbPerStream: number | null
+  gc: { ms: number; pauses: number; msPerS: number; msPer1000: number } | null
+}
+
+t.test('npm run bench -- --quick: every scenario and every arm, no response lost or corrupted', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'cc-relay-bench-'))
+  const started = Date.now()
   const run = spawnSync(process.execPath, [join(ROOT, 'bench', 'index.mjs'), '--quick', '--out', out], { encoding: 'utf8', timeout: 170_000 })
+  t.comment(`quick bench took ${((Date.now() - started) / 1000).toFixed(0)} s`)
   t.equal(run.status, 0, run.stdout.slice(-2000) + run.stderr)
   t.match(run.stdout, /every response arrived complete and in order/)
-  const report = JSON.parse(readFileSync(join(out, 'quick.json'), 'utf8')) as {
-    results: { scenario: string; skipped?: string; arms?: Record<string, { ok: number; errors: number; corrupted: number }> }[]
-  }
-  const measured = report.results.filter((r) => r.arms)
-  t.ok(measured.length >= 5, 'the available scenarios ran')
-  for (const r of measured) {
-    for (const [arm, a] of Object.entries(r.arms!)) {
-      t.ok(a.ok > 0, `${r.scenario}/${arm} completed requests`)
-      t.equal(a.errors + a.corrupted, 0, `${r.scenario}/${arm}: nothing lost or corrupted`)
+  const report = JSON.parse(readFileSync(join(out, 'quick.json'), 'utf8')) as { results: { scenario: string; skipped?: string; arms?: Record<string, Arm> }[] }
+  t.same(
+    report.results.map((r) => r.scenario),
+    SCENARIOS.map((s) => s.name),
+    'every scenario ran, in order',
+  )
+  for (const r of report.results) {
+    const scenario = SCENARIOS.find((s) => s.name === r.scenario)!
+    if (r.skipped) {
+      t.ok(scenario.unavailable, `${r.scenario} skipped only when unavailable here (${r.skipped})`)
+      continue
+    }
+    const arms = r.arms!
+    if (!scenario.setup) t.same(Object.keys(arms), COMMON_ARMS, `${r.scenario}: every arm ran`)
+    for (const [name, a] of Object.entries(arms)) {
+      t.ok(a.ok > 0, `${r.scenario}/${name} completed requests`)
+      t.equal(a.errors + a.corrupted, 0, `${r.scenario}/${name}: nothing lost or corrupted`)
+      if (name === 'direct') continue
+      t.ok(a.cpuUsPerRequest !== null && a.cpuUsPerRequest > 0, `${r.scenario}/${name}: CPU per request measured`)
+      if (r.scenario !== 'non-streaming') t.ok(a.cpuNsPerEvent !== null && a.cpuNsPerEvent > 0, `${r.scenario}/${name}: CPU per event measured`)
+      if (scenario.perStream) t.ok(a.kbPerStream !== null, `${r.scenario}/${name}: RSS per open stream measured`)
+      if (RELAYS.includes(name) || scenario.setup) t.ok(a.gc !== null && a.gc.pauses >= 0 && a.gc.ms >= 0, `${r.scenario}/${name}: GC pauses scraped from /metrics`)
     }
   }
-  t.match(readFileSync(join(out, 'quick.md'), 'utf8'), /\| arm \| req\/s \|/, 'the markdown summary is written')
+  const markdown = readFileSync(join(out, 'quick.md'), 'utf8')
+  t.match(markdown, /\| scenario \| relay\/direct events\/s \|/, 'the markdown has the headline table')
+  t.match(markdown, /\| arm \| req\/s \|/, 'and the per-scenario tables')
 })
