@@ -138,6 +138,6 @@ t.test('plugins lists every provider type with where it came from, plugin_dirs i
   const file = writeConfig(`plugin_dirs: ["${plugins}"]\nproviders: [{ name: a, type: anthropic }]\n`)
   const r = run(['plugins', '--config', file])
   t.equal(r.status, 0)
-  for (const type of ['anthropic', 'azure', 'bedrock', 'ollama', 'vertex', 'zai']) t.match(r.stdout, new RegExp(`^${type} +\\S+dist/plugins/${type}/index\\.js$`, 'm'))
+  for (const type of ['anthropic', 'azure', 'bedrock', 'ollama', 'openai', 'vertex', 'zai']) t.match(r.stdout, new RegExp(`^${type} +\\S+dist/plugins/${type}/index\\.js$`, 'm'))
   t.match(r.stdout, /^shouty +\S+test\/fixtures\/plugins\/shouty\/index\.mjs$/m)
 })

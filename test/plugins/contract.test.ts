@@ -73,7 +73,7 @@ const loaded = await loadPlugins(sources)
 
 t.test('discovery finds the built-in plugins, each type once', async (t) => {
   const types = loaded.map((p) => p.type)
-  t.same([...types].sort(), ['anthropic', 'azure', 'bedrock', 'ollama', 'vertex', 'zai'], 'all six built-in types')
+  t.same([...types].sort(), ['anthropic', 'azure', 'bedrock', 'ollama', 'openai', 'vertex', 'zai'], 'all seven built-in types')
   t.equal(new Set(types).size, sources.length, 'one type per plugin source, no duplicates')
 })
 
