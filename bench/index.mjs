@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [-- --quick] [--target URL] [--scenarios a,b] [--rounds N] [--seconds S] [--update-docs]`
+// `npm run bench [-- --quick] [--target URL [--target-pid N]] [--scenarios a,b] [--rounds N] [--seconds S] [--update-docs]`
 // `npm run bench -- --profile [--scenarios a,b]`: CPU profile of the relay under load (bench/profile.mjs)
 // `npm run bench -- --soak-minutes N`: the soak (bench/soak.mjs), mixed traffic and reloads for N minutes
 //
@@ -51,6 +51,15 @@ const variants = [...(flag('no-workers-arm') ? [] : [WORKERS_ARM]), ...args.flat
   .map(variant)
   .filter((v, i, all) => all.findLastIndex((w) => w.name === v.name) === i) // a --variant of the same name replaces the default
 
+/**
+ * The openai provider's answers are shaped by its base_url path, not by x-bench: the plugin sends only the
+ * headers Chat Completions takes. So the path carries the openai scenario's whole shape (`--quick`'s too).
+ */
+function openaiShape() {
+  const scenario = SCENARIOS.find((s) => s.name === 'openai')
+  return encodeParams({ ...scenario.params, ...(quick ? scenario.quick?.params : {}), format: 'openai' })
+}
+
 async function startArms() {
   const mock = await startProcess(join(HERE, 'mock-upstream.mjs'), [])
   const mockUrl = `http://127.0.0.1:${JSON.parse(mock.first).listening}`
@@ -82,6 +91,12 @@ providers:
     aws_secret_access_key: bench-secret-access-key
     priority: 3
     models: ["claude-bench-bedrock"]
+  - name: openai
+    type: openai
+    base_url: "${mockUrl}/bench/${encodeURIComponent(openaiShape())}/v1"
+    keys: [{ key: "bench-openai-key" }]
+    priority: 4
+    models: ["claude-bench-openai"]
 logging: { level: info, format: json }
 `,
   )
@@ -112,7 +127,10 @@ logging: { level: info, format: json }
     }
   }
   const arms = [{ name: 'direct', url: mockUrl, headers: {} }, ...relays, ...others]
-  if (target && !profile) arms.push({ name: 'target', url: target, headers: { 'x-api-key': process.env.BENCH_TARGET_KEY ?? 'bench' } })
+  // `--target-pid N`: the target's process, so its CPU and memory are measured like the others' (a
+  // before/after comparison against another build of the relay on this machine).
+  const targetPid = Number(option('target-pid', '')) || undefined
+  if (target && !profile) arms.push({ name: 'target', url: target, headers: { 'x-api-key': process.env.BENCH_TARGET_KEY ?? 'bench' }, pid: targetPid })
   const stop = () => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGTERM'))
   /** Stops every process and waits until they have exited (a profiled relay writes its profile then). */
   const stopAndWait = () => Promise.all(children.map((c) => stopProcess(c)))
@@ -196,6 +214,8 @@ async function measure(scenario, arm) {
     requestBytes: s.requestBytes,
     requestShape: s.requestShape,
     model: s.model,
+    // A relay arm whose provider translates (openai) sends the translation of the mock's stream.
+    expect: s.translated && arm.name.startsWith('cc-relay') ? s.translated : undefined,
     durationMs: seconds * 1000,
     // Connections, JIT and caches; a short one under --quick (a correctness smoke).
     warmupMs: s.requests ? 0 : quick ? 200 : Math.min(1000, seconds * 300),

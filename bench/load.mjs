@@ -14,12 +14,28 @@
 // again before it closes its connections.
 import { Pool } from 'undici'
 import { Histogram } from './lib/histogram.mjs'
-import { decodeParams, messageJson, requestBody, sseFrames } from './lib/shape.mjs'
+import { decodeParams, messageJson, openaiFrames, requestBody, sseFrames } from './lib/shape.mjs'
 
 const job = JSON.parse(process.argv[2])
 const params = decodeParams(job.headers['x-bench'])
-const expected = Buffer.from(params.stream ? sseFrames(params).join('') : messageJson(params))
-const eventsPerResponse = params.stream ? sseFrames(params).length : 1
+const translatedFrames = job.expect === 'openai' ? await openaiTranslated(params) : undefined
+const expected = Buffer.from(translatedFrames ? translatedFrames.join('') : params.stream ? sseFrames(params).join('') : messageJson(params))
+const eventsPerResponse = translatedFrames ? translatedFrames.length : params.stream ? sseFrames(params).length : 1
+
+/**
+ * `expect: 'openai'` (a relay arm whose provider answers in Chat Completions chunks): the Anthropic events
+ * the relay's own translator makes of the mock's chunks, so the check is that every one arrived, in
+ * order and whole (the translation's correctness is the tests' business, test/plugins/openai-*.test.ts).
+ */
+async function openaiTranslated(p) {
+  const { ChatStreamTranslator } = await import('../dist/plugins/openai/stream.js')
+  const translator = new ChatStreamTranslator('claude-bench', 'bench', [])
+  const frames = []
+  const emit = (event, data) => frames.push(`event: ${event}\ndata: ${data}\n\n`)
+  for (const frame of openaiFrames(p)) for (const line of frame.split('\n')) if (line.startsWith('data: ')) translator.onEvent({ event: 'message', data: line.slice(6) }, emit)
+  translator.onEnd(emit)
+  return frames
+}
 const body = Buffer.from(requestBody(job.requestBytes ?? 600, params.stream === 1, job.model, job.requestShape))
 const headers = { 'content-type': 'application/json', ...job.headers }
 const targets = job.urls.map((u) => {

@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util'
 import { performance } from 'node:perf_hooks'
 import uWS from 'uWebSockets.js'
-import { decodeParams, eventObjects, messageJson, sseFrames } from './lib/shape.mjs'
+import { decodeParams, eventObjects, messageJson, openaiFrames, sseFrames } from './lib/shape.mjs'
 import { bedrockFrames } from './lib/eventstream.mjs'
 
 /** Largest piece handed to uWS at once: bounds what uWS buffers for a slow reader to about this much. */
@@ -71,7 +71,7 @@ function buildPlan(header) {
     const body = Buffer.from(messageJson(p))
     return { stream: false, faults, answer: { status: '200 OK', headers: ['content-type', JSON_TYPE], body } }
   }
-  const frames = p.format === 'bedrock' ? bedrockFrames(p) : sseFrames(p).map((f) => Buffer.from(f))
+  const frames = p.format === 'bedrock' ? bedrockFrames(p) : (p.format === 'openai' ? openaiFrames(p) : sseFrames(p)).map((f) => Buffer.from(f))
   // The opening (message_start, the first content_block_start and a ping right after it) leaves at once,
   // as the API sends it; `gap` spaces the events after it, like a model's tokens.
   const types = eventObjects(p).map((e) => e.type)
@@ -96,7 +96,7 @@ function checkParams(p) {
   const counts = ['events', 'bytes', 'ttfe_ms', 'gap_ms']
   for (const key of counts) if (!Number.isInteger(p[key]) || p[key] < 0) return `${key} must be a whole number ≥ 0`
   for (const key of ['thinking', 'tool', 'stream']) if (p[key] !== 0 && p[key] !== 1) return `${key} must be 0 or 1`
-  if (p.format !== 'sse' && p.format !== 'bedrock') return 'format must be sse or bedrock'
+  if (p.format !== 'sse' && p.format !== 'bedrock' && p.format !== 'openai') return 'format must be sse, bedrock or openai'
   if (p.events * (p.bytes + 200) > MAX_BODY) return `events × bytes is over the mock's ${MAX_BODY} byte limit`
   return ''
 }

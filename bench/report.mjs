@@ -121,6 +121,12 @@ export function goals(report) {
   }
   const cc = h('claude-code')
   if (cc?.relayVsPlainCpu != null) out.push([`claude-code: relay CPU per request ${cc.relayVsPlainCpu}× the plain proxy's (goal ≤ 1)`, cc.relayVsPlainCpu <= 1])
+  const translated = h('openai')?.relay?.cpuNsPerEvent
+  const passthrough = burst?.relay?.cpuNsPerEvent
+  if (translated && passthrough) {
+    const x = round(translated / passthrough, 2)
+    out.push([`openai translation: relay CPU per event ${x}× the passthrough's (openai against burst-64, the same stream; goal ≤ 2, issue 14)`, x <= 2])
+  }
   const thousand = h('paced-1000')?.relay
   if (thousand) {
     out.push([`1,000 open streams (paced-1000): relay peak RSS ${thousand.peakRssMb} MB (goal ≤ 150), ${thousand.kbPerStream ?? '—'} KB per open stream`, thousand.peakRssMb <= 150])

@@ -76,6 +76,14 @@ export const SCENARIOS = [
     concurrency: 16,
   },
   {
+    name: 'openai',
+    what: "translation path: the relay sends Chat Completions to an OpenAI-compatible upstream and turns its chunks into Anthropic SSE; the other arms pass the mock's Anthropic SSE through; 16 concurrent",
+    params: { events: 100, bytes: 48, thinking: 1, tool: 1 },
+    model: 'claude-bench-openai',
+    translated: 'openai',
+    concurrency: 16,
+  },
+  {
     name: 'failover',
     what: 'every 4th request to the first provider answers 529 and fails over to a second one, 16 concurrent (the arms that are not cc-relay see no faults)',
     params: { events: 100, bytes: 48 },

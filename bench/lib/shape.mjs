@@ -226,3 +226,42 @@ export function claudeCodeBody(size, stream, model = 'claude-bench') {
   last[last.length - 1] = { ...last[last.length - 1], cache_control: { type: 'ephemeral' } }
   return JSON.stringify({ ...head, messages, stream: !!stream })
 }
+
+// ---- OpenAI Chat Completions: the same answer as `chat.completion.chunk` events (format=openai) ----
+
+const chatChunk = (choices, extra = {}) => `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1760000000, model: 'claude-bench', choices, ...extra })}\n\n`
+const chatDelta = (delta, finish = null) => chatChunk([{ index: 0, delta, finish_reason: finish }])
+
+/**
+ * The stream of one benchmark response as an OpenAI-compatible server sends it, one frame per Anthropic
+ * event of `eventObjects` (events with no Chat Completions form are empty frames, so pacing stays aligned):
+ * thinking as `reasoning_content`, text as `content`, the tool call in fragments, the finish, the usage
+ * chunk and `[DONE]`.
+ */
+export function openaiFrames(p) {
+  let toolOpen = false
+  return eventObjects(p).map((e) => {
+    switch (e.type) {
+      case 'message_start':
+        return chatDelta({ role: 'assistant', content: '' })
+      case 'content_block_start':
+        if (e.content_block.type !== 'tool_use') return ''
+        toolOpen = true
+        return chatDelta({ tool_calls: [{ index: 0, id: e.content_block.id, type: 'function', function: { name: e.content_block.name, arguments: '' } }] })
+      case 'content_block_delta':
+        if (e.delta.type === 'text_delta') return chatDelta({ content: e.delta.text })
+        if (e.delta.type === 'thinking_delta') return chatDelta({ reasoning_content: e.delta.thinking })
+        if (e.delta.type === 'input_json_delta') return chatDelta({ tool_calls: [{ index: 0, function: { arguments: e.delta.partial_json } }] })
+        return ''
+      case 'message_delta':
+        return (
+          chatDelta({}, toolOpen ? 'tool_calls' : 'stop') +
+          chatChunk([], { usage: { prompt_tokens: 4200, completion_tokens: e.usage.output_tokens, prompt_tokens_details: { cached_tokens: 3000 } } })
+        )
+      case 'message_stop':
+        return 'data: [DONE]\n\n'
+      default:
+        return ''
+    }
+  })
+}
