@@ -209,3 +209,30 @@ t.test('count_tokens for a model served here: the relay estimate, flagged', asyn
   t.equal(res.headers.get('x-cc-relay-estimate'), 'true')
   t.ok(((await res.json()) as { input_tokens: number }).input_tokens > 0)
 })
+
+t.test('a session served by openai, then moved to anthropic, loses the other family\'s thinking', async (t) => {
+  const session = { 'x-claude-code-session-id': 'sess-openai-move' }
+  flaky.script = [{ reasoning: 'openai reasoning', text: 'First answer.' }]
+  const first = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }, { headers: session })
+  t.match(first.content, [{ type: 'thinking', thinking: 'openai reasoning' }, { type: 'text', text: 'First answer.' }], 'served by openai-first, its reasoning as thinking')
+  const turnTwo = {
+    model: 'claude-sonnet-4-5',
+    max_tokens: 100,
+    messages: [
+      { role: 'user' as const, content: 'hi' },
+      { role: 'assistant' as const, content: first.content },
+      { role: 'user' as const, content: 'and again' },
+    ],
+  }
+  // The session stays on openai-first (its provider, and the first in priority) while it can take it…
+  const before = anthropic.requests.length
+  await client.messages.create(turnTwo, { headers: session })
+  t.equal(anthropic.requests.length, before, 'the session stays on openai-first')
+  // …and when it cannot, the move to the anthropic family strips the openai thinking from the history.
+  flaky.error = { status: 503, message: 'The server is overloaded' }
+  await client.messages.create(turnTwo, { headers: session })
+  t.equal(anthropic.requests.length, before + 1, 'moved to the anthropic provider')
+  const sent = anthropic.last.body.toString()
+  t.notOk(sent.includes('openai reasoning'), 'no openai thinking reaches Anthropic')
+  t.match(sent, /First answer\./, 'the text of the turn is kept')
+})
