@@ -82,8 +82,8 @@ export class ChatStreamTranslator implements ResponseTranslator {
     if (choice.finish_reason === 'error') return this.#fail(emit, 'api_error', 'the upstream ended the answer with an error')
     const delta = isObject(choice.delta) ? choice.delta : {}
     const reasoning = reasoningOf(delta)
-    if (reasoning !== '') this.#delta(emit, 'thinking', { type: 'thinking_delta', thinking: reasoning })
-    if (typeof delta.content === 'string' && delta.content !== '') this.#delta(emit, 'text', { type: 'text_delta', text: delta.content })
+    if (reasoning !== '') this.#delta(emit, 'thinking', `{"type":"thinking_delta","thinking":${JSON.stringify(reasoning)}}`)
+    if (typeof delta.content === 'string' && delta.content !== '') this.#delta(emit, 'text', `{"type":"text_delta","text":${JSON.stringify(delta.content)}}`)
     if (Array.isArray(delta.tool_calls)) for (const call of delta.tool_calls) if (isObject(call)) this.#toolCall(emit, call)
     if (typeof choice.finish_reason === 'string') {
       this.#stop = stopReasonOf(choice, this.#stopSequences)
@@ -121,13 +121,16 @@ export class ChatStreamTranslator implements ResponseTranslator {
     emit('message_start', JSON.stringify({ type: 'message_start', message }))
   }
 
-  /** A delta for a text or thinking block: opens one when the open block is of another kind. */
-  #delta(emit: EmitEvent, kind: 'thinking' | 'text', delta: Json): void {
+  /**
+   * A delta (its JSON, built by the caller around the one string that needs escaping: this runs once per
+   * token) for a text or thinking block; opens one when the open block is of another kind.
+   */
+  #delta(emit: EmitEvent, kind: 'thinking' | 'text', deltaJson: string): void {
     if (this.#openKind !== kind) {
       this.#close(emit)
       this.#openBlock(emit, kind, kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '' })
     }
-    emit('content_block_delta', JSON.stringify({ type: 'content_block_delta', index: this.#open, delta }))
+    emit('content_block_delta', `{"type":"content_block_delta","index":${this.#open},"delta":${deltaJson}}`)
   }
 
   #toolCall(emit: EmitEvent, call: Json): void {
