@@ -236,3 +236,17 @@ t.test('a session served by openai, then moved to anthropic, loses the other fam
   t.notOk(sent.includes('openai reasoning'), 'no openai thinking reaches Anthropic')
   t.match(sent, /First answer\./, 'the text of the turn is kept')
 })
+
+t.test('images and stop sequences through the relay, streamed and whole', async (t) => {
+  const image = { type: 'image' as const, source: { type: 'base64' as const, media_type: 'image/png' as const, data: 'iVBORw0KGgo=' } }
+  openai.script = [{ text: 'A small PNG. END', stopReason: 'END' }]
+  const whole = await client.messages.create({ model: 'gpt-5-mini', max_tokens: 50, stop_sequences: ['END'], messages: [{ role: 'user', content: [image, { type: 'text', text: 'what is it?' }] }] })
+  t.equal(whole.stop_reason, 'stop_sequence')
+  t.equal(whole.stop_sequence, 'END')
+  t.same((openai.last.body.messages as Json[])[0]!.content, [{ type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }, { type: 'text', text: 'what is it?' }])
+  t.same(openai.last.body.stop, ['END'])
+  openai.script = [{ text: 'A small PNG. END', stopReason: 'END' }]
+  const streamed = await client.messages.stream({ model: 'gpt-5-mini', max_tokens: 50, stop_sequences: ['END'], messages: [{ role: 'user', content: [image] }] }).finalMessage()
+  t.equal(streamed.stop_reason, 'stop_sequence')
+  t.equal(streamed.stop_sequence, 'END')
+})
