@@ -77,11 +77,11 @@ export const SCENARIOS = [
   },
   {
     name: 'openai',
-    what: "translation path: the relay sends Chat Completions to an OpenAI-compatible upstream and turns its chunks into Anthropic SSE; the other arms pass the mock's Anthropic SSE through; 16 concurrent",
+    what: "translation path: the relay sends Chat Completions to an OpenAI-compatible upstream and turns its chunks into Anthropic SSE; the other arms pass the mock's Anthropic SSE through; 64 concurrent, as burst-64 (the same stream), which it is compared with",
     params: { events: 100, bytes: 48, thinking: 1, tool: 1 },
     model: 'claude-bench-openai',
     translated: 'openai',
-    concurrency: 16,
+    concurrency: 64,
   },
   {
     name: 'failover',

@@ -15,6 +15,8 @@
  */
 import type { EmitEvent, ResponseTranslator, SseEvent } from '../sdk.js'
 import { errorMessageOf, stopReasonOf, streamErrorData, usageOf } from './common.js'
+import { EnvelopeMemo, pieceOf, reasoningOf } from './envelope.js'
+import type { Envelope } from './envelope.js'
 import type { AnthropicUsage, StopReason } from './common.js'
 import { isObject } from './request.js'
 import type { Json } from './request.js'
@@ -24,16 +26,6 @@ type BlockKind = 'thinking' | 'text' | 'tool_use'
 interface ToolCall {
   readonly id: string
   readonly block: number
-}
-
-/** Reasoning text a delta carries, whichever field the server uses. */
-function reasoningOf(delta: Json): string {
-  if (typeof delta.reasoning === 'string') return delta.reasoning
-  if (typeof delta.reasoning_content === 'string') return delta.reasoning_content
-  if (Array.isArray(delta.reasoning_details)) {
-    return delta.reasoning_details.map((d: unknown) => (isObject(d) && typeof d.text === 'string' ? d.text : '')).join('')
-  }
-  return ''
 }
 
 export class ChatStreamTranslator implements ResponseTranslator {
@@ -51,11 +43,14 @@ export class ChatStreamTranslator implements ResponseTranslator {
   #stop: StopReason | undefined
   #done = false
   #usage: AnthropicUsage | undefined
+  /** The fast path's envelopes (envelope.ts); undefined when it is off (the tests compare both paths). */
+  readonly #memo: EnvelopeMemo | undefined
 
-  constructor(model: string, requestId: string, stopSequences: readonly string[]) {
+  constructor(model: string, requestId: string, stopSequences: readonly string[], opts: { readonly fastPath?: boolean } = {}) {
     this.#model = model
     this.#requestId = requestId
     this.#stopSequences = stopSequences
+    this.#memo = opts.fastPath === false ? undefined : new EnvelopeMemo()
   }
 
   onEvent(e: SseEvent, emit: EmitEvent): void {
@@ -65,6 +60,10 @@ export class ChatStreamTranslator implements ResponseTranslator {
     if (data === '[DONE]') {
       this.#done = true
       return
+    }
+    if (this.#started && this.#memo) {
+      const hit = this.#memo.match(data)
+      if (hit && this.#piece(emit, hit.envelope, hit.token)) return
     }
     let chunk: unknown
     try {
@@ -89,6 +88,29 @@ export class ChatStreamTranslator implements ResponseTranslator {
       this.#stop = stopReasonOf(choice, this.#stopSequences)
       this.#close(emit)
     }
+    if (this.#memo && !this.#finished) {
+      const piece = pieceOf(chunk)
+      if (piece) this.#memo.learn(data, piece)
+    }
+  }
+
+  /**
+   * A chunk the memo recognised: `token` is the piece as a JSON string token, copied as it is. False
+   * when the full path must decide (arguments for a call that has not started: it opens a block).
+   */
+  #piece(emit: EmitEvent, envelope: Envelope, token: string): boolean {
+    if (envelope.kind === 'args') {
+      const current = this.#calls.get(envelope.index)
+      if (!current) return false
+      if (token !== '""' && current.block === this.#open) {
+        emit('content_block_delta', `{"type":"content_block_delta","index":${current.block},"delta":{"type":"input_json_delta","partial_json":${token}}}`)
+      }
+      return true
+    }
+    if (token === '""') return true
+    if (envelope.kind === 'text') this.#delta(emit, 'text', `{"type":"text_delta","text":${token}}`)
+    else this.#delta(emit, 'thinking', `{"type":"thinking_delta","thinking":${token}}`)
+    return true
   }
 
   onEnd(emit: EmitEvent): void {
