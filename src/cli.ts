@@ -10,18 +10,24 @@ const USAGE = `usage:
   cc-relay config init [--output FILE]
   cc-relay plugins [--config FILE]
   cc-relay status [--url URL] [--config FILE]
+  cc-relay route FILE.json|- [--config FILE] [--client NAME] [--header "name: value"]... [--json]
   cc-relay claude-code setup [--url URL] [--key KEY] [--remove] [--config FILE]
 `
 
 interface Parsed {
   readonly words: string[]
   readonly flags: Map<string, string>
+  /** Every value of an option that may be given more than once (`--header`). */
+  readonly repeated: Map<string, string[]>
 }
+
+const REPEATABLE: readonly string[] = ['header']
 
 /** `--name value` and `--name=value`; everything else is a word. */
 function parse(argv: readonly string[], valued: readonly string[], switches: readonly string[]): Parsed | string {
   const words: string[] = []
   const flags = new Map<string, string>()
+  const repeated = new Map<string, string[]>()
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (!arg.startsWith('--')) {
@@ -37,8 +43,9 @@ function parse(argv: readonly string[], valued: readonly string[], switches: rea
     const value = inline ?? argv[++i]
     if (value === undefined) return `--${name} needs a value`
     flags.set(name, value)
+    if (REPEATABLE.includes(name)) repeated.set(name, [...(repeated.get(name) ?? []), value])
   }
-  return { words, flags }
+  return { words, flags, repeated }
 }
 
 async function validate(file: string | undefined): Promise<number> {
@@ -85,12 +92,12 @@ async function initConfig(output: string | undefined): Promise<number> {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parse(argv, ['config', 'listen', 'output', 'url', 'key'], ['remove'])
+  const parsed = parse(argv, ['config', 'listen', 'output', 'url', 'key', 'client', 'header'], ['remove', 'json'])
   if (typeof parsed === 'string') {
     process.stderr.write(`cc-relay: ${parsed}\n${USAGE}`)
     return 2
   }
-  const { words, flags } = parsed
+  const { words, flags, repeated } = parsed
   const [command, sub, extra] = words
   if (command === 'serve' && sub === undefined) {
     const { serve } = await import('./main.js')
@@ -108,6 +115,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === 'status' && sub === undefined) {
     const { statusCommand } = await import('./admin/status-cli.js')
     return statusCommand({ url: flags.get('url'), config: flags.get('config') })
+  }
+  if (command === 'route' && sub !== undefined && extra === undefined) {
+    const { routeCommand } = await import('./route-cli.js')
+    return routeCommand({ file: sub, config: flags.get('config'), client: flags.get('client'), headers: repeated.get('header') ?? [], json: flags.has('json') })
   }
   if (command === 'claude-code' && sub === 'setup' && extra === undefined) {
     const { claudeCodeSetup } = await import('./claude-code-setup.js')

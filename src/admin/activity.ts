@@ -12,6 +12,8 @@ export interface FinishedRequest {
   readonly route: string
   /** The team client's name (`server.auth.clients`), or '' for the shared key / no auth. */
   readonly client: string
+  /** The routing rule it matched (CONTRACT §8), or ''. */
+  readonly rule: string
   readonly status: number
   /** Set when the relay (not the upstream) produced the error, or a stream ended in `event: error`. */
   readonly errorCode: string | undefined
@@ -72,6 +74,8 @@ export class Activity {
   readonly byClient = new Map<string, UsageTotals>()
   /** Keyed `provider\u0000model`. */
   readonly byModel = new Map<string, UsageTotals & { provider: string; model: string }>()
+  /** Requests per routing rule that matched them, since start. */
+  readonly ruleHits = new Map<string, number>()
   failoverCount = 0
 
   constructor(prices: PriceTable) {
@@ -91,6 +95,7 @@ export class Activity {
     this.#requests[slot]!++
     if (failed) this.#errors[slot]!++
     const cost = r.usage && r.upstreamModel ? this.prices.costOf(r.upstreamModel, r.usage) : undefined
+    if (r.rule) this.ruleHits.set(r.rule, (this.ruleHits.get(r.rule) ?? 0) + 1)
     let client = this.byClient.get(r.client)
     if (!client) this.byClient.set(r.client, (client = emptyTotals()))
     add(client, r, failed, cost)

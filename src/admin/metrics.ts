@@ -45,7 +45,7 @@ export interface MetricsSources {
 export class RelayMetrics {
   readonly registry = new Registry()
   readonly #models = new Set<string>()
-  readonly #requests = new Sums<'route' | 'provider' | 'model' | 'status' | 'client'>()
+  readonly #requests = new Sums<'route' | 'provider' | 'model' | 'status' | 'client' | 'rule'>()
   readonly #duration: Histogram<'route' | 'provider'>
   readonly #ttfb: Histogram<'provider'>
   readonly #tokens = new Sums<'provider' | 'model' | 'client' | 'kind'>()
@@ -61,7 +61,7 @@ export class RelayMetrics {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry, prefix: 'cc_relay_' })
     const sums = this
-    new Counter({ name: 'cc_relay_requests_total', help: 'Client requests by route, serving provider, upstream model, final status and team client', labelNames: ['route', 'provider', 'model', 'status', 'client'], registers, collect() { sums.#requests.publish(this) } })
+    new Counter({ name: 'cc_relay_requests_total', help: 'Client requests by route, serving provider, upstream model, final status, team client and the routing rule that matched', labelNames: ['route', 'provider', 'model', 'status', 'client', 'rule'], registers, collect() { sums.#requests.publish(this) } })
     this.#duration = new Histogram({
       name: 'cc_relay_request_duration_seconds',
       help: 'Whole request time, arrival to last byte',
@@ -155,10 +155,10 @@ export class RelayMetrics {
   finished(r: FinishedRequest, durationMs: number, cost: number | undefined): void {
     const provider = r.provider ?? ''
     const model = this.#model(r.upstreamModel)
-    const { route, client, status } = r
+    const { route, client, status, rule } = r
     // NUL never occurs in a label value from the config or a model name, so the keys cannot collide.
     const who = `${provider}\0${model}\0${client}`
-    this.#requests.add(`${who}\0${route}\0${status}`, () => ({ route, provider, model, status: String(status), client }), 1)
+    this.#requests.add(`${who}\0${route}\0${status}\0${rule}`, () => ({ route, provider, model, status: String(status), client, rule }), 1)
     this.#duration.observe({ route, provider }, durationMs / 1000)
     const u = r.usage
     if (u) {

@@ -182,6 +182,11 @@ export function formatStatus(s: StatusSnapshot, url: string): string {
     out.push('', 'subscription logins:')
     for (const l of s.logins) out.push(`  ${l.hash}  ${plural(l.requests, 'request')}, ${num(l.tokens)} tokens`)
   }
+  // Older relays have no rules in their snapshot.
+  if (s.rules && s.rules.length > 0) {
+    out.push('', 'routing rules (first match wins):')
+    for (const r of s.rules) out.push(`  ${r.name}  → ${r.providers.join(', ')}${r.model ? ` as ${r.model}` : ''}  ${plural(r.hits, 'hit')}`)
+  }
   const recent = s.recent_failovers.slice(0, SHOWN_FAILOVERS)
   out.push('', recent.length > 0 ? `recent failovers (newest first, ${recent.length} of ${num(t.failovers)}):` : 'recent failovers: none')
   for (const f of recent) out.push(`  ${clock(f.at)}  ${f.request_id}  ${f.provider}  ${f.reason} → next ${f.scope}`)

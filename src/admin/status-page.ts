@@ -63,6 +63,8 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
   <th class="num">Input</th><th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Est. cost</th></tr></thead><tbody></tbody></table></div>
 <h2>Subscription logins</h2>
 <div class="wrap"><table id="logins" data-testid="logins"><thead><tr><th>Login</th><th class="num">Requests</th><th class="num">Tokens</th></tr></thead><tbody></tbody></table></div>
+<h2>Routing rules</h2>
+<div class="wrap"><table id="rules" data-testid="rules"><thead><tr><th>Rule</th><th>Providers</th><th>Model</th><th class="num">Hits</th></tr></thead><tbody></tbody></table></div>
 <h2>Recent failovers</h2>
 <div class="wrap"><table id="failovers" data-testid="failovers"><thead><tr><th>Time</th><th>Request</th><th>Provider</th><th>Reason</th><th>Next attempt</th></tr></thead><tbody></tbody></table></div>
 <script>
@@ -166,6 +168,10 @@ function renderTables(s) {
   fillBody("logins", s.logins.map(function (l) {
     return el("tr", { "data-login": l.hash }, [td(l.hash, "mono"), td(num(l.requests), "num", "requests"), td(num(l.tokens), "num", "tokens")]);
   }), 3, "no subscription logins");
+  fillBody("rules", (s.rules || []).map(function (r) {
+    return el("tr", { "data-rule": r.name }, [td(r.name, "", "name"), td(r.providers.join(" → "), "", "providers"),
+      td(r.model || "(each provider's mapping)", "mono", "model"), td(num(r.hits), "num", "hits")]);
+  }), 4, "no routing rules (the strategy decides every request)");
   fillBody("failovers", s.recent_failovers.map(function (f) {
     return el("tr", { "data-request-id": f.request_id }, [td(clock(f.at), "", "time"), td(f.request_id, "mono", "request-id"),
       td(f.provider, "", "provider"), td(f.reason, "", "reason"), td(f.scope === "key" ? "next key" : "next provider", "", "scope")]);

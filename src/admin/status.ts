@@ -78,6 +78,8 @@ export interface StatusSnapshot {
   /** Subscription logins forwarded to anthropic providers, by credential hash. */
   readonly logins: readonly { readonly hash: string; readonly requests: number; readonly tokens: number }[]
   readonly recent_failovers: readonly (Omit<FailoverEvent, 'at'> & { readonly at: string })[]
+  /** The loaded routing rules in order (CONTRACT §8), with the requests each matched since start. */
+  readonly rules: readonly { readonly name: string; readonly providers: readonly string[]; readonly model: string | null; readonly hits: number }[]
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString()
@@ -155,5 +157,6 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     usage: [...activity.byModel.values()],
     logins: [...state.logins].map(([hash, u]) => ({ hash, requests: u.requests, tokens: u.tokens })),
     recent_failovers: activity.recentFailovers().map((f) => ({ ...f, at: iso(f.at) })),
+    rules: state.config.routing.rules.map((r) => ({ name: r.name, providers: r.use.providers, model: r.use.model ?? null, hits: activity.ruleHits.get(r.name) ?? 0 })),
   }
 }

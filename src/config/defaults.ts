@@ -34,6 +34,7 @@ export const CONFIG_DEFAULTS: Omit<RelayConfig, 'providers'> = deepFreeze({
     queue_timeout_ms: 0,
     affinity: { enabled: true, ttl_ms: 3_600_000 },
     debug: false,
+    rules: [],
   },
   health: {
     circuit_breaker: { failure_threshold: 5, open_duration_ms: 30_000, half_open_probes: 3 },

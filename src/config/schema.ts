@@ -70,6 +70,27 @@ export const ProviderSchema = Type.Object({
 /** The keys every provider entry shares; anything else in an entry goes to `options`. */
 export const PROVIDER_COMMON_KEYS: ReadonlySet<string> = new Set(Object.keys(ProviderSchema.properties))
 
+/** A name or a prefix ending in one `*` (semantic.ts checks where the star is). */
+const Glob = () => Type.String({ minLength: 1 })
+
+/** CONTRACT §8: every condition given must hold (semantic.ts refuses an empty `when`). */
+const RuleSchema = Closed({
+  name: Type.String({ minLength: 1 }),
+  when: Closed({
+    model: Opt(Glob()),
+    min_input_tokens: Count(),
+    thinking: Bool(),
+    tools: Opt(Type.Array(Glob(), { minItems: 1 })),
+    images: Bool(),
+    client: Opt(Type.String({ minLength: 1 })),
+    headers: Opt(Type.Record(Type.String({ minLength: 1 }), Glob())),
+  }),
+  use: Closed({
+    providers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    model: Opt(Type.String({ minLength: 1 })),
+  }),
+})
+
 const RoutingSchema = Closed({
   strategy: Opt(Type.Enum(ROUTING_STRATEGIES)),
   model_mapping: StringMap(),
@@ -79,6 +100,7 @@ const RoutingSchema = Closed({
   queue_timeout_ms: Count(),
   affinity: Opt(Closed({ enabled: Bool(), ttl_ms: Count() })),
   debug: Bool(),
+  rules: Opt(Type.Array(RuleSchema)),
 })
 
 const HealthSchema = Closed({

@@ -48,7 +48,7 @@ function checkWildcards(mapping: Data | undefined, base: Segments, problems: Pro
   }
 }
 
-function checkRouting(routing: Data | undefined, providerNames: ReadonlySet<string>, problems: ProblemList): void {
+function checkRouting(routing: Data | undefined, providerNames: ReadonlySet<string>, clientNames: ReadonlySet<string>, problems: ProblemList): void {
   const mapping = record(routing?.['model_mapping'])
   if (routing?.['strategy'] === 'model_based' && Object.keys(mapping ?? {}).length === 0) {
     problems.add(['routing', 'model_mapping'], 'must map at least one model prefix to a provider when strategy is model_based')
@@ -63,6 +63,34 @@ function checkRouting(routing: Data | undefined, providerNames: ReadonlySet<stri
   if (fallback !== undefined && fallback !== '' && !providerNames.has(fallback)) {
     problems.add(['routing', 'default_provider'], `no provider is named "${fallback}"`)
   }
+  checkRules(list(routing?.['rules']), providerNames, clientNames, problems)
+}
+
+/** A glob is an exact value or a prefix with one `*`, at the end. */
+function checkGlob(value: unknown, path: Segments, problems: ProblemList): void {
+  const glob = text(value)
+  if (glob === undefined) return
+  const star = glob.indexOf('*')
+  if (star !== -1 && star !== glob.length - 1) problems.add(path, 'a "*" wildcard may only appear once, at the end')
+}
+
+/** CONTRACT §8: names unique, `when` not empty, providers and clients that exist, globs well formed. */
+function checkRules(rules: readonly unknown[], providerNames: ReadonlySet<string>, clientNames: ReadonlySet<string>, problems: ProblemList): void {
+  const base = ['routing', 'rules'] as const
+  checkUnique(rules, [...base], 'rule', problems)
+  rules.forEach((entry, index) => {
+    const rule = record(entry)
+    const when = record(rule?.['when'])
+    if (when && Object.keys(when).length === 0) problems.add([...base, index, 'when'], 'must give at least one condition (a rule that always matches is the strategy itself)')
+    checkGlob(when?.['model'], [...base, index, 'when', 'model'], problems)
+    list(when?.['tools']).forEach((tool, i) => checkGlob(tool, [...base, index, 'when', 'tools', i], problems))
+    for (const [name, value] of Object.entries(record(when?.['headers']) ?? {})) checkGlob(value, [...base, index, 'when', 'headers', name], problems)
+    const client = text(when?.['client'])
+    if (client !== undefined && client !== '' && !clientNames.has(client)) problems.add([...base, index, 'when', 'client'], `no client is named "${client}" (server.auth.clients)`)
+    list(record(rule?.['use'])?.['providers']).forEach((name, i) => {
+      if (typeof name === 'string' && name !== '' && !providerNames.has(name)) problems.add([...base, index, 'use', 'providers', i], `no provider is named "${name}"`)
+    })
+  })
 }
 
 type TlsField = 'cert_file' | 'key_file'
@@ -133,7 +161,8 @@ export function checkSemantics(raw: unknown, problems: ProblemList): void {
     checkWildcards(record(record(entry)?.['model_mapping']), ['providers', index, 'model_mapping'], problems)
   })
   const names = new Set(list(providers).flatMap((entry) => text(record(entry)?.['name']) ?? []))
-  checkRouting(record(root['routing']), names, problems)
+  const clients = new Set(list(record(record(record(root['server'])?.['auth']))?.['clients']).flatMap((c) => text(record(c)?.['name']) ?? []))
+  checkRouting(record(root['routing']), names, clients, problems)
 
   const state = record(root['state'])
   if (state?.['store'] === 'redis' && (text(record(state['redis'])?.['url']) ?? '') === '') {

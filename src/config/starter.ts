@@ -30,6 +30,20 @@ providers:
 routing:
   strategy: failover     # failover | round_robin | weighted_round_robin | shuffle | least_loaded | weighted_failover | model_based
   max_attempts: 3
+  # Request-shape rules, first match wins; no match: the strategy over every provider (docs/routing.md).
+  # rules:
+  #   - name: background            # Claude Code's Haiku calls (titles, summaries) to a local model
+  #     when: { model: "claude-haiku-*" }
+  #     use: { providers: [ollama], model: "qwen3-coder:30b" }
+  #   - name: long-context          # long conversations to a provider with a bigger window
+  #     when: { min_input_tokens: 60000 }
+  #     use: { providers: [anthropic] }
+  #   - name: thinking              # thinking turns to a reasoning model
+  #     when: { thinking: true }
+  #     use: { providers: [deepseek], model: "deepseek-reasoner" }
+  #   - name: web-search            # Anthropic's server-side web search works only there
+  #     when: { tools: ["web_search*"] }
+  #     use: { providers: [anthropic] }
 
 logging:
   level: info

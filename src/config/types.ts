@@ -109,6 +109,21 @@ export interface AffinityConfig {
   readonly ttl_ms: number
 }
 
+/** CONTRACT §8: a request-shape routing rule. Absent conditions are not checked. */
+export interface RoutingRuleConfig {
+  readonly name: string
+  readonly when: {
+    readonly model?: string
+    readonly min_input_tokens?: number
+    readonly thinking?: boolean
+    readonly tools?: readonly string[]
+    readonly images?: boolean
+    readonly client?: string
+    readonly headers?: Readonly<Record<string, string>>
+  }
+  readonly use: { readonly providers: readonly string[]; readonly model?: string }
+}
+
 export interface RoutingConfig {
   readonly strategy: RoutingStrategy
   readonly model_mapping: Readonly<Record<string, string>>
@@ -118,6 +133,8 @@ export interface RoutingConfig {
   readonly queue_timeout_ms: number
   readonly affinity: AffinityConfig
   readonly debug: boolean
+  /** Evaluated in order before the strategy; the first whose `when` holds decides the candidates. */
+  readonly rules: readonly RoutingRuleConfig[]
 }
 
 export interface CircuitBreakerConfig {

@@ -23,10 +23,13 @@ import { sendError, sendJson, writeHead } from './respond.js'
 import type { ResponseState } from './respond.js'
 import type { Sniffed } from './sniff.js'
 import { StreamBridge } from './stream-bridge.js'
-import { sessionOf } from '../supervisor/affinity.js'
+import { affinityKey, sessionOf } from '../supervisor/affinity.js'
 import { attemptScope } from '../supervisor/failure-scope.js'
 import type { AttemptFacts } from '../supervisor/failure-scope.js'
 import type { SharedReservation } from '../supervisor/shared/shared-state.js'
+import { stripContextMarker } from '../supervisor/model-map.js'
+import type { RuleChoice } from '../shared/protocol.js'
+import { rulesOf } from './rules.js'
 
 export interface RequestParts {
   readonly route: Route
@@ -81,7 +84,12 @@ export class Attempts {
     this.#credentialHash = own === undefined ? undefined : createHash('sha256').update(own).digest('hex').slice(0, 12)
   }
 
+  /** The routing rule this request matched (CONTRACT §8), decided once when it starts. */
+  #rule: RuleChoice | undefined
+
   start(): void {
+    this.#rule = this.#matchRule()
+    if (this.#rule) this.#log.rule(this.#rule.name)
     if (this.#parts.client !== '' && !this.#admitClient()) return
     const shared = this.#deps.shared
     if (!shared) return this.#next()
@@ -93,7 +101,9 @@ export class Attempts {
     const clientId = client ? `client:${client.name}` : ''
     const clientWindows = client ? shared.admit(clientId, { rpm_limit: client.rpm_limit, tpm_limit: client.tpm_limit, itpm_limit: 0, otpm_limit: 0 }, this.#estimate()) : undefined
     const clientSlot = client && client.max_concurrent > 0 ? shared.takeSlot(clientId, client.max_concurrent) : undefined
-    void Promise.all([clientWindows, clientSlot, session ? shared.recallSession(session) : undefined]).then(([verdict, slot, entry]) => {
+    // Affinity is kept per session and matched rule (affinity.ts).
+    const sticky = session ? affinityKey(session, this.#rule?.name) : undefined
+    void Promise.all([clientWindows, clientSlot, sticky ? shared.recallSession(sticky) : undefined]).then(([verdict, slot, entry]) => {
       if (this.#log.finished) return
       if (typeof slot === 'string') this.#log.onDone(() => shared.freeSlot(clientId, slot))
       const refusal =
@@ -116,7 +126,7 @@ export class Attempts {
           shared.settle(reservation, { input: u ? u.input_tokens + u.cache_creation_input_tokens : 0, output: u?.output_tokens ?? 0 })
         })
       }
-      if (entry && session) this.#deps.supervisor.applyShared({ type: 'affinity', session, ...entry, ttlMs: this.#deps.config.routing.affinity.ttl_ms })
+      if (entry && sticky) this.#deps.supervisor.applyShared({ type: 'affinity', session: sticky, ...entry, ttlMs: this.#deps.config.routing.affinity.ttl_ms })
       this.#next()
     }).catch((err: unknown) => this.#fault('attempts.shared_admission', err))
   }
@@ -125,8 +135,9 @@ export class Attempts {
   #shareAffinity(): void {
     const session = this.#session()
     if (!session) return
-    const entry = this.#deps.supervisor.state.affinity.get(session, Date.now())
-    if (entry) this.#deps.shared!.rememberSession(session, entry.provider, entry.keyHash, entry.family, this.#deps.config.routing.affinity.ttl_ms)
+    const sticky = affinityKey(session, this.#rule?.name)
+    const entry = this.#deps.supervisor.state.affinity.get(sticky, Date.now())
+    if (entry) this.#deps.shared!.rememberSession(sticky, entry.provider, entry.keyHash, entry.family, this.#deps.config.routing.affinity.ttl_ms)
   }
 
   /** A team client's own limits, checked once per request (failover attempts are the relay's business). */
@@ -145,6 +156,14 @@ export class Attempts {
     telemetry.rateLimited('client')
     this.#sendError(reply.error, ['retry-after', String(Math.max(1, Math.ceil(reply.retryAfterMs / 1000)))])
     return false
+  }
+
+  #matchRule(): RuleChoice | undefined {
+    const rules = rulesOf(this.#deps.config)
+    if (rules.size === 0) return undefined
+    const { sniffed, client, headers } = this.#parts
+    // The same input estimate the tpm reservations use (CONTRACT §8).
+    return rules.match({ model: stripContextMarker(sniffed.model), inputTokens: this.#estimate().input, client, headers, body: sniffed.facts })
   }
 
   /** Token estimate for the windows: input ≈ body bytes / 4, output = max_tokens (4096 when absent). */
@@ -212,6 +231,7 @@ export class Attempts {
       probesTaken: this.#probesTaken,
       session: this.#session(),
       estimate: this.#estimate(),
+      rule: this.#rule,
     })
     if (reply.ok) {
       if (this.#queuedAt !== undefined) this.#deps.telemetry.queueWait(Date.now() - this.#queuedAt)
@@ -221,7 +241,8 @@ export class Attempts {
     if (this.#last) return this.#sendLast()
     if (this.#lastFailure && reply.exhausted) return this.#sendError(this.#lastFailure)
     // CONTRACT §4: a model that is served, but by providers without a token counter, gets an estimate.
-    if (route === 'count_tokens' && reply.error.code === 'model_not_served' && this.#deps.supervisor.serves('messages', sniffed.model)) {
+    // A rule's providers serve what it matches, whatever their model lists say.
+    if (route === 'count_tokens' && reply.error.code === 'model_not_served' && (this.#rule !== undefined || this.#deps.supervisor.serves('messages', sniffed.model))) {
       return this.#sendEstimate()
     }
     const wait = reply.retryAfterMs ?? 0
@@ -307,7 +328,13 @@ export class Attempts {
       lease,
     }
     const debug = config.routing.debug
-      ? ['x-cc-relay-provider', provider.name, 'x-cc-relay-key-id', lease.keyId.slice(lease.keyId.indexOf('#') + 1), 'x-cc-relay-attempts', String(this.#attempts), 'x-cc-relay-strategy', config.routing.strategy]
+      ? [
+          'x-cc-relay-provider', provider.name,
+          'x-cc-relay-key-id', lease.keyId.slice(lease.keyId.indexOf('#') + 1),
+          'x-cc-relay-attempts', String(this.#attempts),
+          'x-cc-relay-strategy', config.routing.strategy,
+          ...(this.#rule ? ['x-cc-relay-rule', this.#rule.name] : []),
+        ]
       : []
     const bridge = new StreamBridge(this.#res, this.#state, lane.port1, this.#requestId, {
       headHeaders: (ttfbMs) => [...debug, ...this.#overhead(Math.max(0, ttfbMs))],

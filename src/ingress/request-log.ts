@@ -40,6 +40,12 @@ export class RequestLog {
     this.#model = model
   }
 
+  /** The routing rule the request matched (CONTRACT §8). */
+  rule(name: string): void {
+    this.#rule = name
+  }
+  #rule = ''
+
   /** Called once, when the request ends, with its final attempt's outcome if one reached an upstream. */
   onDone(callback: (outcome: Outcome | undefined) => void): void {
     this.#onDone.push(callback)
@@ -66,7 +72,7 @@ export class RequestLog {
     for (const callback of this.#onDone) callback(outcome)
     const durationMs = performance.now() - this.#startedAt
     this.#telemetry.finished(
-      { route: this.#route, client: this.#client, status, errorCode: error?.code, provider: outcome?.provider, upstreamModel: outcome?.upstreamModel, usage: outcome?.usage },
+      { route: this.#route, client: this.#client, rule: this.#rule, status, errorCode: error?.code, provider: outcome?.provider, upstreamModel: outcome?.upstreamModel, usage: outcome?.usage },
       durationMs,
     )
     const line: Record<string, unknown> = {
@@ -78,6 +84,7 @@ export class RequestLog {
       client_aborted: this.#aborted,
     }
     if (this.#client) line.client = this.#client
+    if (this.#rule) line.rule = this.#rule
     if (outcome) {
       line.provider = outcome.provider
       line.upstream_model = outcome.upstreamModel

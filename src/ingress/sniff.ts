@@ -7,6 +7,7 @@ import { relayError } from '../shared/errors.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import { findMembers, memberValue, scanObject } from '../shared/json-scan.js'
 import type { MemberSpan } from '../shared/json-scan.js'
+import { BodyFacts } from './body-facts.js'
 
 export type Sniffed =
   | {
@@ -17,6 +18,8 @@ export type Sniffed =
       readonly maxTokens: number | undefined
       /** `metadata.user_id`, read only when asked (it carries Claude Code's session when no header does). */
       readonly userId: () => unknown
+      /** What routing rules ask about the body's shape, read from this pass's spans when asked. */
+      readonly facts: BodyFacts
     }
   | { readonly ok: false; readonly error: RelayErrorData }
 
@@ -62,5 +65,6 @@ export function sniffBody(body: Buffer): Sniffed {
       const value = metadataMember ? memberValue(body, metadataMember) : undefined
       return value && typeof value === 'object' ? (value as { user_id?: unknown }).user_id : undefined
     },
+    facts: new BodyFacts(body, scan.members),
   }
 }

@@ -336,3 +336,29 @@ export function memberValue(bytes: Uint8Array, m: MemberSpan): unknown {
     return undefined
   }
 }
+
+/**
+ * The spans `[start, end)` of an array's elements, in bytes the ingress scan has already validated
+ * (`b[start]` opens the array; anything else has no elements). For reading a little of a large
+ * member — the names of the tools, the types of content blocks — without parsing it.
+ */
+export function trustedElements(bytes: Uint8Array, start: number): Array<readonly [number, number]> {
+  const b = asBuffer(bytes)
+  const out: Array<readonly [number, number]> = []
+  if (b[start] !== 0x5b) return out
+  try {
+    let i = skipWs(b, start + 1)
+    if (b[i] === 0x5d) return out
+    for (;;) {
+      const end = skipValue(b, i, 1, skipTrustedString)
+      out.push([i, end])
+      i = skipWs(b, end)
+      if (b[i] !== 0x2c) return out
+      i = skipWs(b, i + 1)
+    }
+  } catch (err) {
+    // Only bytes that never passed the validating scan get here: what was read so far is all there is.
+    if (err instanceof JsonSyntaxError) return out
+    throw err
+  }
+}

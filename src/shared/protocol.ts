@@ -149,6 +149,17 @@ export interface LeaseAsk {
   readonly session?: string | undefined
   /** Token estimate for the windows: input ≈ body bytes / 4, output = max_tokens. */
   readonly estimate: { readonly input: number; readonly output: number }
+  /** The routing rule that matched (CONTRACT §8): its providers are the only candidates. */
+  readonly rule?: RuleChoice | undefined
+}
+
+/** A matched routing rule, as the supervisor applies it. */
+export interface RuleChoice {
+  readonly name: string
+  /** The candidates, by name, in the rule's order. */
+  readonly providers: readonly string[]
+  /** The upstream model for all of them, instead of their model_mapping. */
+  readonly model: string | undefined
 }
 
 export interface LeaseReport {

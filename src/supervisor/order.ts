@@ -23,17 +23,17 @@ export function weightedShuffle<T>(items: readonly T[], weight: (t: T) => number
     .map((x) => x.item)
 }
 
-/** nginx's smooth weighted round robin: the pick, then the others in failover order. */
-function smoothWeighted(c: readonly ProviderState[]): ProviderState[] {
-  if (c.length === 0) return []
-  const total = c.reduce((sum, p) => sum + p.config.weight, 0)
-  let best = c[0]!
-  for (const p of c) {
+/** nginx's smooth weighted round robin over `base` (in failover order): the pick, then the others. */
+function smoothWeighted(base: readonly ProviderState[]): ProviderState[] {
+  if (base.length === 0) return []
+  const total = base.reduce((sum, p) => sum + p.config.weight, 0)
+  let best = base[0]!
+  for (const p of base) {
     p.current += p.config.weight
     if (p.current > best.current) best = p
   }
   best.current -= total
-  return [best, ...failoverOrder(c.filter((p) => p !== best))]
+  return [best, ...base.filter((p) => p !== best)]
 }
 
 
@@ -50,30 +50,33 @@ function modelBasedFirst(routing: RoutingConfig, model: string): string {
   return bestLength >= 0 ? best : routing.default_provider
 }
 
-/** `advance`: move the rotating strategies on (the first attempt of a request); later attempts keep the order. */
-export function providerOrder(state: SupervisorState, candidates: readonly ProviderState[], model: string, advance = true): ProviderState[] {
+/**
+ * `advance`: move the rotating strategies on (the first attempt of a request); later attempts keep the
+ * order. `ruleOrder`: the candidates come from a routing rule, whose list is their failover order in
+ * place of priority and config order (CONTRACT §8: "the candidates, in this order").
+ */
+export function providerOrder(state: SupervisorState, candidates: readonly ProviderState[], model: string, advance = true, ruleOrder = false): ProviderState[] {
   const routing = state.config.routing
+  const base = ruleOrder ? [...candidates] : failoverOrder(candidates)
   switch (routing.strategy) {
     case 'failover':
-      return failoverOrder(candidates)
+      return base
     case 'round_robin': {
-      const base = failoverOrder(candidates)
       if (advance) state.cursor++
       const start = base.length ? (state.cursor - 1 + base.length) % base.length : 0
       return [...base.slice(start), ...base.slice(0, start)]
     }
     case 'weighted_round_robin':
-      return advance ? smoothWeighted(failoverOrder(candidates)) : failoverOrder(candidates)
+      return advance ? smoothWeighted(base) : base
     case 'shuffle':
       return weightedShuffle(candidates, () => 1, state.random)
     case 'least_loaded':
-      return failoverOrder(candidates).sort((a, b) => load(a) - load(b))
+      return base.sort((a, b) => load(a) - load(b))
     case 'weighted_failover':
-      return weightedShuffle(failoverOrder(candidates), (p) => p.config.weight, state.random)
+      return weightedShuffle(base, (p) => p.config.weight, state.random)
     case 'model_based': {
       // The mapped provider first; the other candidates stay behind it for failover.
       const first = modelBasedFirst(routing, model)
-      const base = failoverOrder(candidates)
       return [...base.filter((p) => p.config.name === first), ...base.filter((p) => p.config.name !== first)]
     }
   }

@@ -16,13 +16,14 @@ import { signalFor429, signalFromBudget } from './rate-signals.js'
 import { buildState } from './state.js'
 import { applyNews } from './shared/news.js'
 import { admitClient, releaseClient } from './team.js'
+import { affinityKey } from './affinity.js'
 import type { KeyState, ProviderState, SupervisorState } from './state.js'
 
 const familyOf = (p: ProviderState): string => p.plugin.thinkingFamily ?? 'anthropic'
 
 function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefined, keyId: string, upstreamModel: string, ask: LeaseAsk, now: number, forward: boolean): LeaseReply {
   // A session that moves to another thinking family must not carry its signed thinking along.
-  const before = ask.session ? state.affinity.get(ask.session, now)?.family : undefined
+  const before = ask.session ? state.affinity.lastFamily(ask.session, now) : undefined
   const stripThinking = before !== undefined && before !== familyOf(p)
   p.breaker.admit(now)
   const probeEpoch = p.breaker.state === 'half_open' ? p.breaker.epoch : undefined
@@ -44,7 +45,7 @@ function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefin
   const id = state.nextLeaseId++
   state.leases.set(id, { provider: p.config.name, keyHash: key?.hash, reservations, probeEpoch, login })
   const affinity = state.config.routing.affinity
-  if (ask.session && affinity.enabled) state.affinity.remember(ask.session, p.config.name, key?.hash, familyOf(p), now, affinity.ttl_ms)
+  if (ask.session && affinity.enabled) state.affinity.remember(affinityKey(ask.session, ask.rule?.name), p.config.name, key?.hash, familyOf(p), now, affinity.ttl_ms)
   const probe = probeEpoch === undefined ? undefined : { period: p.breaker.openUntil, limit: state.config.health.circuit_breaker.half_open_probes }
   return { ok: true, lease: { id, keyId, provider: p.index, key: key ? key.index : -1, upstreamModel, forwardClientCredential: forward, stripThinking, probe } }
 }
@@ -52,7 +53,7 @@ function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefin
 /** The session's provider and key again, if they can take this request now. */
 function stickyLease(state: SupervisorState, ask: LeaseAsk, upstreamModels: ReadonlyMap<ProviderState, string>, now: number): LeaseReply | undefined {
   if (!ask.session || !state.config.routing.affinity.enabled) return undefined
-  const entry = state.affinity.get(ask.session, now)
+  const entry = state.affinity.get(affinityKey(ask.session, ask.rule?.name), now)
   if (!entry) return undefined
   const p = [...upstreamModels.keys()].find((x) => x.config.name === entry.provider)
   if (!p || !p.breaker.available(now)) return undefined
@@ -81,16 +82,43 @@ export function lease(state: SupervisorState, ask: LeaseAsk, now: number): Lease
   return leaseAmong(state, ask, now, undefined)
 }
 
-function leaseAmong(state: SupervisorState, ask: LeaseAsk, now: number, leaveOut: ReadonlySet<number> | undefined): LeaseReply {
-  const model = stripContextMarker(ask.model)
-  const candidates: { p: ProviderState; upstreamModel: string }[] = []
+export interface Candidate {
+  readonly p: ProviderState
+  readonly upstreamModel: string
+}
+
+/**
+ * The providers that may serve this request, each with its upstream model: a matched rule's providers in
+ * its order (its `model`, else each one's mapping, else the client's model: CONTRACT §8), otherwise every
+ * provider whose mapping or models serve the model.
+ */
+export function candidatesFor(state: SupervisorState, ask: LeaseAsk, model: string, leaveOut: ReadonlySet<number> | undefined): Candidate[] {
+  const usable = (p: ProviderState): boolean => p.config.enabled && p.plugin.routes.includes(ask.route) && !ask.skipProviders?.has(p.index) && !leaveOut?.has(p.index)
+  const candidates: Candidate[] = []
+  if (ask.rule) {
+    for (const name of ask.rule.providers) {
+      const p = state.providers.find((x) => x.config.name === name)
+      if (p && usable(p)) candidates.push({ p, upstreamModel: ask.rule.model ?? upstreamModelFor(p.config, model) ?? model })
+    }
+    return candidates
+  }
   for (const p of state.providers) {
-    if (!p.config.enabled || !p.plugin.routes.includes(ask.route) || ask.skipProviders?.has(p.index) || leaveOut?.has(p.index)) continue
+    if (!usable(p)) continue
     const upstreamModel = upstreamModelFor(p.config, model)
     if (upstreamModel !== undefined) candidates.push({ p, upstreamModel })
   }
+  return candidates
+}
+
+function leaseAmong(state: SupervisorState, ask: LeaseAsk, now: number, leaveOut: ReadonlySet<number> | undefined): LeaseReply {
+  const model = stripContextMarker(ask.model)
+  const candidates = candidatesFor(state, ask, model, leaveOut)
   if (candidates.length === 0 && ask.skipProviders?.size) {
     return { ok: false, exhausted: true, error: relayError('unsupported_request', `no provider serving ${JSON.stringify(ask.model)} can take this request`) }
+  }
+  if (candidates.length === 0 && ask.rule) {
+    const what = ask.route === 'count_tokens' ? 'token counting' : 'requests'
+    return { ok: false, error: relayError('model_not_served', `routing rule ${JSON.stringify(ask.rule.name)} matched, but none of its providers (${ask.rule.providers.join(', ')}) is enabled for ${what}`) }
   }
   if (candidates.length === 0) {
     const served = servedModels(state.config.providers)
@@ -105,7 +133,7 @@ function leaseAmong(state: SupervisorState, ask: LeaseAsk, now: number, leaveOut
   let tried = false
   let credentialless = false
   // Rotating strategies advance once per request, not once per failover attempt.
-  for (const p of providerOrder(state, candidates.map((c) => c.p), model, ask.tried.size === 0)) {
+  for (const p of providerOrder(state, candidates.map((c) => c.p), model, ask.tried.size === 0, ask.rule !== undefined)) {
     if (!p.breaker.available(now) || ask.probesTaken?.has(p.index)) {
       breakerWaitMs = Math.min(breakerWaitMs, p.breaker.state === 'open' ? p.breaker.openUntil - now : 1000)
       continue

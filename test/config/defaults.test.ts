@@ -50,6 +50,7 @@ t.test('a minimal file gets every CONTRACT §1 default', async (t) => {
     queue_timeout_ms: 0,
     affinity: { enabled: true, ttl_ms: 3600000 },
     debug: false,
+    rules: [],
   })
   t.same(config.health, {
     circuit_breaker: { failure_threshold: 5, open_duration_ms: 30000, half_open_probes: 3 },

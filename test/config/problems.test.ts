@@ -143,3 +143,59 @@ t.test('disabled providers are still validated', async (t) => {
     { path: 'providers[0].keys[0].rpm_limit', message: 'must be ≥ 0', line: 5 },
   ])
 })
+
+t.test('routing rules (CONTRACT §8): every mistake at once, each with its path and line', async (t) => {
+  const text = `server:
+  auth:
+    clients: [{ name: alice, key: k-alice }]
+providers:
+  - { name: main, type: anthropic }
+  - { name: local, type: anthropic }
+routing:
+  rules:
+    - name: background
+      when: { model: "claude-*-haiku*" }
+      use: { providers: [local, nowhere] }
+    - name: background
+      when: {}
+      use: { providers: [main] }
+    - name: long
+      when: { min_input_tokens: -1, client: bob, colour: red }
+      use: { providers: [], model: "" }
+    - name: search
+      when: { tools: ["web_*search"], headers: { "user-agent": "a*b" } }
+      use: { providers: [main], fallback: local }
+`
+  const error = await parse(text).catch((e: unknown) => e)
+  t.ok(error instanceof ConfigError)
+  if (!(error instanceof ConfigError)) return
+  t.same(
+    error.problems.map((p) => `${p.path} (line ${p.line}): ${p.message}`).sort(),
+    [
+      'routing.rules[0].use.providers[1] (line 11): no provider is named "nowhere"',
+      'routing.rules[0].when.model (line 10): a "*" wildcard may only appear once, at the end',
+      'routing.rules[1].name (line 12): duplicate rule name "background" (also routing.rules[0])',
+      'routing.rules[1].when (line 13): must give at least one condition (a rule that always matches is the strategy itself)',
+      'routing.rules[2].use.model (line 17): must not be empty',
+      'routing.rules[2].use.providers (line 17): must have at least 1 item',
+      'routing.rules[2].when.client (line 16): no client is named "bob" (server.auth.clients)',
+      'routing.rules[2].when.colour (line 16): unknown key "colour"',
+      'routing.rules[2].when.min_input_tokens (line 16): must be ≥ 0',
+      'routing.rules[3].use.fallback (line 20): unknown key "fallback"',
+      'routing.rules[3].when.headers["user-agent"] (line 19): a "*" wildcard may only appear once, at the end',
+      'routing.rules[3].when.tools[0] (line 19): a "*" wildcard may only appear once, at the end',
+    ].sort(),
+  )
+})
+
+t.test('routing rules: a valid set loads in order, with their conditions', async (t) => {
+  const config = await parse(`${MINIMAL}
+routing:
+  rules:
+    - { name: background, when: { model: "claude-haiku-*" }, use: { providers: [anthropic], model: small } }
+    - { name: search, when: { tools: ["web_search*"], thinking: false }, use: { providers: [anthropic] } }
+`)
+  t.same(config.routing.rules.map((r) => r.name), ['background', 'search'])
+  t.same(config.routing.rules[0]!.use, { providers: ['anthropic'], model: 'small' })
+  t.same(config.routing.rules[1]!.when, { tools: ['web_search*'], thinking: false })
+})
