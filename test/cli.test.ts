@@ -133,6 +133,21 @@ t.test('config init writes a commented starter that validates, and never overwri
   t.match(run(['config', 'init']).stdout, /^# cc-relay configuration/, 'without --output it prints')
 })
 
+t.test("the starter's four example rules validate once uncommented, with the providers they name", async (t) => {
+  const starter = run(['config', 'init']).stdout
+  const rules = starter.split('\n').filter((l) => /^  #( rules:|   [ -] )/.test(l)).map((l) => l.replace(/^  # ?/, '  '))
+  t.equal(rules.filter((l) => l.includes('- name:')).length, 4, 'background, long context, thinking, web search')
+  const file = writeConfig(`providers:
+  - { name: anthropic, type: anthropic }
+  - { name: ollama, type: ollama }
+  - { name: deepseek, type: openai, base_url: "https://api.deepseek.com/v1", keys: [{ key: k }] }
+routing:
+${rules.join('\n')}
+`)
+  const check = run(['config', 'validate', file])
+  t.equal(check.status, 0, check.stderr)
+})
+
 t.test('plugins lists every provider type with where it came from, plugin_dirs included', async (t) => {
   const plugins = join(import.meta.dirname, 'fixtures', 'plugins')
   const file = writeConfig(`plugin_dirs: ["${plugins}"]\nproviders: [{ name: a, type: anthropic }]\n`)
