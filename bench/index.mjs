@@ -52,6 +52,20 @@ const variants = [...(flag('no-workers-arm') ? [] : [WORKERS_ARM]), ...args.flat
   .filter((v, i, all) => all.findLastIndex((w) => w.name === v.name) === i) // a --variant of the same name replaces the default
 
 /**
+ * Five rules in the order an operator would write them, none matching a bench request: the cheap checks
+ * (model, the estimate, a header) and the ones that read the body (thinking, tool names, an image search
+ * over the whole conversation).
+ */
+const RULES_YAML = `routing:
+  rules:
+    - { name: background, when: { model: "claude-haiku-*" }, use: { providers: [mock], model: small } }
+    - { name: long-context, when: { min_input_tokens: 2000000 }, use: { providers: [mock] } }
+    - { name: plain-turns, when: { thinking: false, tools: ["Bash"] }, use: { providers: [mock] } }
+    - { name: web-search, when: { tools: ["web_search*"] }, use: { providers: [mock] } }
+    - { name: vision, when: { images: true }, use: { providers: [mock] } }
+`
+
+/**
  * The openai provider's answers are shaped by its base_url path, not by x-bench: the plugin sends only the
  * headers Chat Completions takes. So the path carries the openai scenario's whole shape (`--quick`'s too).
  */
@@ -100,19 +114,24 @@ providers:
 logging: { level: info, format: json }
 `,
   )
-  const relayNames = profile ? [profileArm] : ['cc-relay', ...variants.map((v) => v.name)]
-  const specs = [{ name: 'cc-relay', env: {} }, ...variants].filter((v) => relayNames.includes(v.name))
+  // The same relay with five routing rules that the bench's requests never match, so each request runs
+  // every one of them to its last check (issue 15: rules must add no measurable CPU on a large body).
+  const rulesConfig = join(configDir, 'cc-relay-rules.yaml')
+  writeFileSync(rulesConfig, `${readFileSync(config, 'utf8')}${RULES_YAML}`)
+  const rulesArm = { name: 'cc-relay[rules]', env: {}, config: rulesConfig, only: ['claude-code'] }
+  const relayNames = profile ? [profileArm] : ['cc-relay', ...variants.map((v) => v.name), ...(flag('no-rules-arm') ? [] : [rulesArm.name])]
+  const specs = [{ name: 'cc-relay', env: {} }, ...variants, rulesArm].filter((v) => relayNames.includes(v.name))
   if (specs.length === 0) throw new Error(`--profile-arm ${profileArm}: no such relay arm (cc-relay, or a --variant's cc-relay[NAME])`)
   const children = [mock.child]
   const relays = []
   for (const spec of specs) {
     const port = await freePort()
     const nodeArgs = profile ? profileNodeArgs(profileDir) : []
-    const relay = await startProcess(join(ROOT, 'bin', 'cc-relay.js'), ['serve', '--config', config, '--listen', `127.0.0.1:${port}`], spec.env, relayListening, nodeArgs)
+    const relay = await startProcess(join(ROOT, 'bin', 'cc-relay.js'), ['serve', '--config', spec.config ?? config, '--listen', `127.0.0.1:${port}`], spec.env, relayListening, nodeArgs)
     children.push(relay.child)
     const url = `http://127.0.0.1:${port}`
     // /metrics answers loopback clients without a key (no server.admin.api_key in this config).
-    relays.push({ name: spec.name, url, headers: { 'x-api-key': 'bench-relay-key' }, pid: relay.child.pid, metricsUrls: [`${url}/metrics`], child: relay.child })
+    relays.push({ name: spec.name, url, headers: { 'x-api-key': 'bench-relay-key' }, pid: relay.child.pid, metricsUrls: [`${url}/metrics`], child: relay.child, only: spec.only })
   }
   const others = []
   if (!profile) {
@@ -317,7 +336,8 @@ async function main() {
         results.push({ scenario: scenario.name, what: scenario.what, skipped: scenario.unavailable })
         continue
       }
-      results.push(scenario.setup ? await withOwnArms(scenario, mockUrl) : await runRounds(scenario, arms))
+      const forScenario = arms.filter((a) => !a.only || a.only.includes(scenario.name))
+      results.push(scenario.setup ? await withOwnArms(scenario, mockUrl) : await runRounds(scenario, forScenario))
     }
   } finally {
     // Waited for: a profiled relay writes its profiles (every thread's) as it exits.

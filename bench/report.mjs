@@ -121,6 +121,12 @@ export function goals(report) {
   }
   const cc = h('claude-code')
   if (cc?.relayVsPlainCpu != null) out.push([`claude-code: relay CPU per request ${cc.relayVsPlainCpu}× the plain proxy's (goal ≤ 1)`, cc.relayVsPlainCpu <= 1])
+  const ruled = find(report, 'claude-code')?.arms['cc-relay[rules]']?.cpuUsPerRequest
+  if (ruled && cc?.relay?.cpuUsPerRequest) {
+    const x = round(ruled / cc.relay.cpuUsPerRequest, 2)
+    // Within this machine's round-to-round noise (±5 % over several rounds) counts as not measurable.
+    out.push([`routing rules: claude-code relay CPU per request with 5 rules ${x}× without (${ruled} against ${cc.relay.cpuUsPerRequest} µs; goal: not measurable, ≤ 1.05, issue 15)`, x <= 1.05])
+  }
   const translated = h('openai')?.relay?.cpuNsPerEvent
   const passthrough = burst?.relay?.cpuNsPerEvent
   if (translated && passthrough) {

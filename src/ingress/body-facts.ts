@@ -2,10 +2,10 @@
  * What routing rules ask about a request's shape (CONTRACT §8): thinking on or off, its tools' names and
  * types, whether it carries an image. Read from the top-level member spans the ingress's one validating
  * pass already found (sniff.ts), each only when a rule asks and at most once: no second parse of the body.
- * `thinking` is a few bytes; the tools are walked element by element, reading two short strings of each;
- * images are a native byte search of `messages` first (the token `"image"` can only occur as a whole
- * string there, never inside one: a quote in a string is escaped), and only a hit is confirmed block by
- * block.
+ * `thinking` is a few bytes; the tools' names and types are where that pass noted them (json-scan.ts
+ * skipTools); images are a native byte search of `messages` first (the token `"image"` can only occur
+ * as a whole string there, never inside one: a quote in a string is escaped), and only a hit is
+ * confirmed block by block.
  */
 import { findMember, memberValue, scanObject, trustedElements } from '../shared/json-scan.js'
 import type { MemberSpan } from '../shared/json-scan.js'
@@ -48,13 +48,15 @@ function blocksHaveImage(body: Buffer, at: number, depth: number): boolean {
 export class BodyFacts {
   readonly #body: Buffer
   readonly #members: readonly MemberSpan[]
+  readonly #toolFields: readonly number[]
   #thinking: boolean | undefined
   #tools: readonly string[] | undefined
   #images: boolean | undefined
 
-  constructor(body: Buffer, members: readonly MemberSpan[]) {
+  constructor(body: Buffer, members: readonly MemberSpan[], toolFields: readonly number[]) {
     this.#body = body
     this.#members = members
+    this.#toolFields = toolFields
   }
 
   /** `thinking.type` is `enabled` or `adaptive`. */
@@ -71,14 +73,12 @@ export class BodyFacts {
   /** Every tool's `name` and `type`, as given. */
   tools(): readonly string[] {
     if (this.#tools === undefined) {
-      const body = this.#body
-      const member = findMember(body, this.#members, 'tools')
+      // Where the tools' names and types are, the validating pass noted (json-scan.ts skipTools).
+      const spans = this.#toolFields
       const found: string[] = []
-      for (const [s, e] of member ? trustedElements(body, member.valueStart) : []) {
-        const name = stringMember(body, s, e, 'name')
-        const type = stringMember(body, s, e, 'type')
-        if (name !== undefined) found.push(name)
-        if (type !== undefined) found.push(type)
+      for (let k = 0; k < spans.length; k += 2) {
+        const value = memberValue(this.#body, { keyStart: 0, keyEnd: 0, valueStart: spans[k]!, valueEnd: spans[k + 1]! })
+        if (typeof value === 'string') found.push(value)
       }
       this.#tools = found
     }

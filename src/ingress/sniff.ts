@@ -65,6 +65,6 @@ export function sniffBody(body: Buffer): Sniffed {
       const value = metadataMember ? memberValue(body, metadataMember) : undefined
       return value && typeof value === 'object' ? (value as { user_id?: unknown }).user_id : undefined
     },
-    facts: new BodyFacts(body, scan.members),
+    facts: new BodyFacts(body, scan.members, scan.toolFields),
   }
 }

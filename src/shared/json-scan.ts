@@ -29,7 +29,19 @@ export interface MemberSpan {
   readonly valueEnd: number
 }
 
-export type ScanResult = { readonly ok: true; readonly members: readonly MemberSpan[] } | { readonly ok: false; readonly error: string }
+export type ScanResult =
+  | {
+      readonly ok: true
+      readonly members: readonly MemberSpan[]
+      /**
+       * Read in the same pass for routing rules (CONTRACT §8): the value spans `[start, end, …]` of each
+       * `tools` element's own `name` and `type` strings (the last of a repeated key, as JSON.parse keeps).
+       */
+      readonly toolFields: readonly number[]
+    }
+  | { readonly ok: false; readonly error: string }
+
+const NO_FIELDS: readonly number[] = []
 
 export class JsonSyntaxError extends Error {}
 
@@ -199,6 +211,68 @@ function skipContainer(b: Buffer, i: number, depth: number, close: number, isObj
   }
 }
 
+/** The key at `[start, end)` (quotes included) is `key`: byte for byte, or decoded when it has escapes. */
+function keyIs(b: Buffer, start: number, end: number, key: string): boolean {
+  if (end - start - 2 === key.length) {
+    let same = true
+    for (let k = 0; k < key.length && same; k++) same = b[start + 1 + k] === key.charCodeAt(k)
+    if (same) return true
+  }
+  // An escaped spelling is longer than the plain one; only such keys are decoded.
+  if (end - start - 2 <= key.length || !hasBackslash(b, start, end)) return false
+  try {
+    return JSON.parse(b.toString('utf8', start, end)) === key
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A `tools` element that is an object: skipped like any object, noting where its own `name` and `type`
+ * string values are (`out`), so routing rules never walk the tools again.
+ */
+function skipToolObject(b: Buffer, i: number, str: SkipString, out: number[]): number {
+  let name = -1
+  let nameEnd = -1
+  let type = -1
+  let typeEnd = -1
+  i = skipWs(b, i + 1)
+  if (b[i] !== 0x7d) {
+    for (;;) {
+      if (b[i] !== QUOTE) fail('expected a key', i)
+      const keyStart = i
+      const keyEnd = str(b, i)
+      i = skipWs(b, keyEnd)
+      if (b[i] !== 0x3a) fail('expected ":"', i)
+      const valueStart = skipWs(b, i + 1)
+      const valueEnd = skipValue(b, valueStart, 3, str)
+      // A repeated key counts as JSON.parse reads it: the last one, whatever its value.
+      if (keyIs(b, keyStart, keyEnd, 'name')) [name, nameEnd] = b[valueStart] === QUOTE ? [valueStart, valueEnd] : [-1, -1]
+      else if (keyIs(b, keyStart, keyEnd, 'type')) [type, typeEnd] = b[valueStart] === QUOTE ? [valueStart, valueEnd] : [-1, -1]
+      i = skipWs(b, valueEnd)
+      if (b[i] === 0x7d) break
+      if (b[i] !== 0x2c) fail('expected "," or "}"', i)
+      i = skipWs(b, i + 1)
+    }
+  }
+  if (name !== -1) out.push(name, nameEnd)
+  if (type !== -1) out.push(type, typeEnd)
+  return i + 1
+}
+
+/** The top-level `tools` value: an array is walked element by element (skipToolObject), anything else skipped. */
+function skipTools(b: Buffer, i: number, str: SkipString, out: number[]): number {
+  if (b[i] !== 0x5b) return skipValue(b, i, 1, str)
+  i = skipWs(b, i + 1)
+  if (b[i] === 0x5d) return i + 1
+  for (;;) {
+    i = skipWs(b, b[i] === 0x7b ? skipToolObject(b, i, str, out) : skipValue(b, i, 2, str))
+    if (b[i] === 0x5d) return i + 1
+    if (b[i] !== 0x2c) fail('expected "," or a closing bracket', i)
+    i = skipWs(b, i + 1)
+  }
+}
+
 /**
  * The offset of the first byte that breaks UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
  * above U+10FFFF), or -1. Only run once the native `isUtf8` has said no, to name the offset.
@@ -243,6 +317,7 @@ export function scanObject(bytes: Uint8Array, opts: { readonly trusted?: boolean
   const str = opts.trusted ? skipTrustedString : validatingSkipper(b)
   if (!opts.trusted && !isUtf8(b)) return { ok: false, error: `invalid UTF-8 at byte ${firstInvalidUtf8(b)}` }
   const members: MemberSpan[] = []
+  let toolFields: number[] | undefined
   try {
     let i = skipWs(b, 0)
     if (b[i] !== 0x7b) fail('expected a JSON object', i)
@@ -256,7 +331,10 @@ export function scanObject(bytes: Uint8Array, opts: { readonly trusted?: boolean
         i = skipWs(b, keyEnd)
         if (b[i] !== 0x3a) fail('expected ":"', i)
         const valueStart = skipWs(b, i + 1)
-        const valueEnd = skipValue(b, valueStart, 1, str)
+        const isTools = keyIs(b, keyStart, keyEnd, 'tools')
+        // A repeated `tools` is refused or ignored later; its fields are those of the last, as JSON.parse keeps.
+        if (isTools) toolFields = []
+        const valueEnd = isTools ? skipTools(b, valueStart, str, toolFields!) : skipValue(b, valueStart, 1, str)
         members.push({ keyStart, keyEnd, valueStart, valueEnd })
         i = skipWs(b, valueEnd)
         if (b[i] === 0x7d) {
@@ -269,7 +347,7 @@ export function scanObject(bytes: Uint8Array, opts: { readonly trusted?: boolean
     }
     const rest = skipWs(b, i)
     if (rest !== b.length) fail('unexpected data after the object', rest)
-    return { ok: true, members }
+    return { ok: true, members, toolFields: toolFields ?? NO_FIELDS }
   } catch (err) {
     if (err instanceof JsonSyntaxError) return { ok: false, error: err.message }
     throw err

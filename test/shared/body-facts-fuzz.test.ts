@@ -61,3 +61,17 @@ t.test('body facts agree with JSON.parse for any Messages-shaped body, in any sp
   )
   t.pass('2000 bodies agree')
 })
+
+t.test('tool names as JSON.parse reads them: escaped keys, repeated keys, odd shapes', async (t) => {
+  const tools = (json: string) => {
+    const sniffed = sniffBody(Buffer.from(`{"model":"m","messages":[],${json}}`))
+    if (!sniffed.ok) throw new Error(sniffed.error.message)
+    return [...sniffed.facts.tools()]
+  }
+  t.same(tools('"tools":[{"n\\u0061me":"web_search_x"}]'), ['web_search_x'], 'an escaped key is the key')
+  t.same(tools('"tools":[{"name":"a","name":"b","type":"t"}]'), ['b', 't'], 'the last of a repeated key')
+  t.same(tools('"tools":[{"name":"a","name":7}]'), [], 'a repeated key whose last value is not a string')
+  t.same(tools('"tools":{"name":"x"}'), [], 'tools that are not an array')
+  t.same(tools('"tools":[1,"x",null,{"name":"\\u0077eb"}]'), ['web'], 'an escaped value is decoded')
+  t.same(tools('"tools":[{"name":"a"}],"tools":[{"name":"b"}]'), ['b'], 'a repeated tools member: the last')
+})

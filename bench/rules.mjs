@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// `node bench/rules.mjs [--runs 2000]`: what routing rules cost per request on Claude Code's 150 KB turn
+// (issue 15), beside the ingress's one validating pass over the same body for scale. The five rules are
+// the ones the bench's `cc-relay[rules]` arm runs (none matches, so every check runs), compiled as the
+// relay compiles them; each run is a fresh sniff, so the body facts a rule reads are read again.
+// Runs against the compiled dist/ (npm run build first).
+import { parseArgs } from 'node:util'
+import { RuleSet } from '../dist/src/ingress/rules.js'
+import { sniffBody } from '../dist/src/ingress/sniff.js'
+import { claudeCodeBody } from './lib/shape.mjs'
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '2000' } } })
+const runs = Number(values.runs)
+const text = claudeCodeBody(150_000, true, 'claude-sonnet-4-5')
+const body = Buffer.from(text)
+const rules = new RuleSet([
+  { name: 'background', when: { model: 'claude-haiku-*' }, use: { providers: ['mock'], model: 'small' } },
+  { name: 'long-context', when: { min_input_tokens: 2_000_000 }, use: { providers: ['mock'] } },
+  { name: 'plain-turns', when: { thinking: false, tools: ['Bash'] }, use: { providers: ['mock'] } },
+  { name: 'web-search', when: { tools: ['web_search*'] }, use: { providers: ['mock'] } },
+  { name: 'vision', when: { images: true }, use: { providers: ['mock'] } },
+])
+
+function measure(name, fn) {
+  for (let i = 0; i < Math.min(200, runs); i++) fn()
+  const samples = []
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint()
+    fn()
+    samples.push(Number(process.hrtime.bigint() - t0) / 1000)
+  }
+  samples.sort((a, b) => a - b)
+  const at = (q) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))].toFixed(1)
+  process.stdout.write(`${name.padEnd(44)} p50 ${at(0.5).padStart(7)} µs   p99 ${at(0.99).padStart(7)} µs\n`)
+}
+
+process.stdout.write(`Claude Code turn of ${(body.length / 1024).toFixed(0)} KB, ${runs} runs\n`)
+measure('sniff (the validating pass, every request)', () => sniffBody(body))
+measure('sniff + 5 rules, none matching', () => {
+  const sniffed = sniffBody(body)
+  if (rules.match({ model: sniffed.model, inputTokens: Math.ceil(body.length / 4), client: '', headers: {}, body: sniffed.facts })) throw new Error('a rule matched')
+})
