@@ -11,6 +11,7 @@ const USAGE = `usage:
   cc-relay plugins [--config FILE]
   cc-relay status [--url URL] [--config FILE]
   cc-relay route FILE.json|- [--config FILE] [--client NAME] [--header "name: value"]... [--json]
+  cc-relay usage [--url URL] [--config FILE] [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by day,client,provider,model] [--format table|csv|json]
   cc-relay claude-code setup [--url URL] [--key KEY] [--remove] [--config FILE]
 `
 
@@ -92,7 +93,7 @@ async function initConfig(output: string | undefined): Promise<number> {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parse(argv, ['config', 'listen', 'output', 'url', 'key', 'client', 'header'], ['remove', 'json'])
+  const parsed = parse(argv, ['config', 'listen', 'output', 'url', 'key', 'client', 'header', 'since', 'until', 'by', 'format'], ['remove', 'json'])
   if (typeof parsed === 'string') {
     process.stderr.write(`cc-relay: ${parsed}\n${USAGE}`)
     return 2
@@ -115,6 +116,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === 'status' && sub === undefined) {
     const { statusCommand } = await import('./admin/status-cli.js')
     return statusCommand({ url: flags.get('url'), config: flags.get('config') })
+  }
+  if (command === 'usage' && sub === undefined) {
+    const { usageCommand } = await import('./admin/usage-cli.js')
+    return usageCommand({ url: flags.get('url'), config: flags.get('config'), since: flags.get('since'), until: flags.get('until'), by: flags.get('by'), format: flags.get('format') })
   }
   if (command === 'route' && sub !== undefined && extra === undefined) {
     const { routeCommand } = await import('./route-cli.js')

@@ -4,7 +4,7 @@
  * clean drain, 1 on an invalid config or a port in use.
  */
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { Inflight } from './shared/inflight.js'
 import type { Dispatch } from './ingress/dispatch.js'
 import { AdminAuth } from './admin/admin-auth.js'
@@ -25,6 +25,8 @@ import { createLogger, flushLogsSync } from './shared/log.js'
 import { PROJECT_ROOT } from './shared/plugins.js'
 import { startHealthChecks } from './supervisor/health-check.js'
 import { Supervisor } from './supervisor/supervisor.js'
+import type { UsageLedger } from './ledger/ledger.js'
+import { openLedger } from './ledger/open.js'
 
 export interface ServeOptions {
   readonly config?: string
@@ -77,13 +79,15 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const lifecycle: Lifecycle = { draining: false, inflight: new Inflight() }
   const { inflight } = lifecycle
   const configInfo: ConfigInfo = { source, loadedAt: Date.now(), reloads: 0, lastError: undefined, restartNeeded: [] }
-  const telemetry = new Telemetry(config.pricing, {
+  const telemetry: Telemetry = new Telemetry(config.pricing, {
     supervisor: () => supervisor,
     activeRequests: () => inflight.size,
     pool: () => deps.dispatch.pool,
     store: () => admin.store(),
+    ledger: (): UsageLedger | undefined => telemetry.ledger,
   })
   telemetryReady = telemetry
+  telemetry.ledger = await openLedger(config, log, source === EMBEDDED_SOURCE ? process.cwd() : dirname(source))
   const admin: AdminDeps = {
     auth: new AdminAuth(config.server.admin.api_key),
     supervisor,
@@ -103,6 +107,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     log.fatal({ listen: address }, (err as Error).message)
     await dispatch.close()
     await shared?.close()
+    await telemetry.ledger?.close()
     flushLogsSync()
     return 1
   }
@@ -160,6 +165,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
       while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       for (const request of inflight.items()) await step('end request', () => request.fail(relayError('overloaded', 'the relay is shutting down; retry')))
       await Promise.all([step('close dispatch', () => deps.dispatch.close()), ...[...retiring].map((d) => step('close retired dispatch', () => d.close())), step('close shared store', () => shared?.close())])
+      // Every request has ended: its usage is booked; the last batch is written.
+      await step('close usage ledger', () => telemetry.ledger?.close())
       log.info({}, 'stopped')
       flushLogsSync()
       resolve(0)

@@ -46,6 +46,7 @@ export function restartOnlyChanges(running: RelayConfig, next: RelayConfig, list
   if (differs(running.plugin_dirs, next.plugin_dirs)) changed.push('plugin_dirs')
   if (running.logging.format !== next.logging.format) changed.push('logging.format')
   if (differs(running.state, next.state)) changed.push('state')
+  if (running.usage.db !== next.usage.db) changed.push('usage.db')
   return changed
 }
 

@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Piscina } from 'piscina'
 import type { Supervisor } from '../supervisor/supervisor.js'
 import type { FinishedRequest } from './activity.js'
+import type { UsageLedger } from '../ledger/ledger.js'
 import { keyAvailable } from './status.js'
 
 const MODEL_LABELS = 64
@@ -40,6 +41,7 @@ export interface MetricsSources {
   readonly activeRequests: () => number
   readonly pool: () => Piscina | undefined
   readonly store: () => { readonly kind: string; readonly shared: boolean; readonly instances: number }
+  readonly ledger: () => UsageLedger | undefined
 }
 
 export class RelayMetrics {
@@ -85,7 +87,7 @@ export class RelayMetrics {
       labelNames: ['provider', 'scope', 'reason'],
       registers,
     })
-    this.#rateLimited = new Counter({ name: 'cc_relay_rate_limited_total', help: "Requests the relay answered 429 itself: every key busy (scope=key) or a team client's own limit (scope=client)", labelNames: ['scope'], registers })
+    this.#rateLimited = new Counter({ name: 'cc_relay_rate_limited_total', help: "Requests the relay answered 429 itself: every key busy (scope=key), a team client's own limit (scope=client) or its spend budget (scope=budget)", labelNames: ['scope'], registers })
     this.#queueWait = new Histogram({ name: 'cc_relay_queue_wait_seconds', help: 'Time requests waited for a free key (routing.queue_timeout_ms)', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60], registers })
     this.#reloads = new Counter({ name: 'cc_relay_config_reloads_total', help: 'Config reloads by result (applied, invalid)', labelNames: ['result'], registers })
     this.#internalErrors = new Counter({
@@ -95,6 +97,27 @@ export class RelayMetrics {
       registers,
     })
 
+    new Gauge({
+      name: 'cc_relay_budget_spent_usd',
+      help: "A team client's spend in its budget's current UTC period (CONTRACT §9)",
+      labelNames: ['client'],
+      registers,
+      collect() {
+        this.reset()
+        const ledger = sources.ledger()
+        for (const c of sources.supervisor().state.config.server.auth.clients) if (c.budget) this.set({ client: c.name }, ledger?.spent(c.name, c.budget.period) ?? 0)
+      },
+    })
+    new Gauge({
+      name: 'cc_relay_budget_limit_usd',
+      help: "A team client's spend budget per period (USD)",
+      labelNames: ['client'],
+      registers,
+      collect() {
+        this.reset()
+        for (const c of sources.supervisor().state.config.server.auth.clients) if (c.budget) this.set({ client: c.name }, c.budget.usd)
+      },
+    })
     new Gauge({ name: 'cc_relay_active_requests', help: 'Client requests in flight (streams included)', registers, collect() { this.set(sources.activeRequests()) } })
     new Gauge({
       name: 'cc_relay_breaker_state',
@@ -182,7 +205,7 @@ export class RelayMetrics {
     this.#failovers.inc({ provider, scope, reason })
   }
 
-  rateLimited(scope: 'key' | 'client'): void {
+  rateLimited(scope: 'key' | 'client' | 'budget'): void {
     this.#rateLimited.inc({ scope })
   }
 

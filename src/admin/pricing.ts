@@ -9,7 +9,7 @@
 import type { ModelPrice } from '../config/types.js'
 import type { Usage } from '../shared/protocol.js'
 
-const price = (input: number, output: number): ModelPrice => ({ input, output, cache_write: input * 1.25, cache_read: input * 0.1 })
+const price = (input: number, output: number): ModelPrice => ({ input, output, cache_write: input * 1.25, cache_write_1h: input * 2, cache_read: input * 0.1 })
 
 export const BUILT_IN_PRICES: Readonly<Record<string, ModelPrice>> = {
   'claude-opus-4-5*': price(5, 25),
@@ -51,8 +51,14 @@ export class PriceTable {
   costOf(model: string, usage: Usage): number | undefined {
     const p = this.priceOf(model)
     if (!p) return undefined
+    // Cache writes by lifetime: the 1-hour part at cache_write_1h, the rest (5 minutes) at cache_write.
+    const hour = Math.min(usage.cache_creation_1h_input_tokens ?? 0, usage.cache_creation_input_tokens)
     const perToken =
-      usage.input_tokens * p.input + usage.output_tokens * p.output + usage.cache_creation_input_tokens * p.cache_write + usage.cache_read_input_tokens * p.cache_read
+      usage.input_tokens * p.input +
+      usage.output_tokens * p.output +
+      (usage.cache_creation_input_tokens - hour) * p.cache_write +
+      hour * (p.cache_write_1h ?? p.input * 2) +
+      usage.cache_read_input_tokens * p.cache_read
     return perToken / 1_000_000
   }
 

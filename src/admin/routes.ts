@@ -1,5 +1,6 @@
 /**
- * The admin endpoints: `/status` (the live page), `/status.json` and `/metrics` (Prometheus text).
+ * The admin endpoints: `/status` (the live page), `/status.json`, `/usage.json` (the usage ledger,
+ * CONTRACT §9) and `/metrics` (Prometheus text).
  * Each checks AdminAuth first; a refused browser gets a Basic-auth challenge so it can ask for the key.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
@@ -12,6 +13,7 @@ import { STATUS_PAGE_HTML } from './status-page.js'
 import { statusSnapshot } from './status.js'
 import type { ConfigInfo } from './status.js'
 import type { Telemetry } from './telemetry.js'
+import { groupRows, parseUsageQuery } from '../ledger/report.js'
 
 export interface AdminDeps {
   /** Replaced on reload (a new `server.admin.api_key` applies at once). */
@@ -24,7 +26,7 @@ export interface AdminDeps {
   readonly store: () => { readonly kind: string; readonly shared: boolean; readonly instances: number }
 }
 
-export type AdminRoute = 'page' | 'status' | 'metrics'
+export type AdminRoute = 'page' | 'status' | 'metrics' | 'usage'
 
 function send(res: HttpResponse, state: ResponseState, contentType: string, body: string, requestId: string): void {
   if (state.aborted) return
@@ -51,6 +53,7 @@ export function handleAdmin(deps: AdminDeps, route: AdminRoute, res: HttpRespons
     return
   }
   if (route === 'page') return send(res, state, 'text/html; charset=utf-8', STATUS_PAGE_HTML, requestId)
+  if (route === 'usage') return sendUsage(deps, res, state, new URLSearchParams(req.getQuery() ?? ''), requestId)
   if (route === 'status') {
     const snapshot = statusSnapshot({
       state: deps.supervisor.state,
@@ -59,6 +62,7 @@ export function handleAdmin(deps: AdminDeps, route: AdminRoute, res: HttpRespons
       activeRequests: deps.activeRequests(),
       version: deps.version,
       store: deps.store(),
+      ledger: deps.telemetry.ledger,
     })
     return send(res, state, 'application/json', JSON.stringify(snapshot), requestId)
   }
@@ -66,5 +70,17 @@ export function handleAdmin(deps: AdminDeps, route: AdminRoute, res: HttpRespons
   registry.metrics().then(
     (text) => send(res, state, registry.contentType, text, requestId),
     (err: Error) => sendError(res, state, { code: 'internal', message: `metrics failed: ${err.message}` }, requestId),
+  )
+}
+
+/** `GET /usage.json?since=YYYY-MM-DD&until=YYYY-MM-DD&by=day,client,provider,model`: the ledger's rows, grouped. */
+function sendUsage(deps: AdminDeps, res: HttpResponse, state: ResponseState, params: URLSearchParams, requestId: string): void {
+  const query = parseUsageQuery({ since: params.get('since'), until: params.get('until'), by: params.get('by') })
+  if (typeof query === 'string') return void sendError(res, state, { code: 'invalid_field', message: query }, requestId)
+  const ledger = deps.telemetry.ledger
+  if (!ledger) return send(res, state, 'application/json', '[]', requestId)
+  ledger.rows(query.since, query.until).then(
+    (rows) => send(res, state, 'application/json', JSON.stringify(groupRows(rows, query.by)), requestId),
+    (err: Error) => sendError(res, state, { code: 'internal', message: `the usage ledger could not be read: ${err.message}` }, requestId),
   )
 }

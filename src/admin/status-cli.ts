@@ -15,9 +15,9 @@ const SHOWN_FAILOVERS = 5
 const ADMIN_KEY_HINT = 'set CC_RELAY_ADMIN_KEY or server.admin.api_key in the config'
 
 /** Ends the command with a message on stderr and exit 1. */
-class StatusError extends Error {}
+export class StatusError extends Error {}
 
-interface Target {
+export interface Target {
   /** Without credentials and without a trailing slash: safe to print. */
   readonly url: string
   readonly adminKey: string | undefined
@@ -36,7 +36,7 @@ export async function statusCommand(opts: { url?: string | undefined; config?: s
   }
 }
 
-async function resolveTarget(opts: { url?: string | undefined; config?: string | undefined }): Promise<Target> {
+export async function resolveTarget(opts: { url?: string | undefined; config?: string | undefined }): Promise<Target> {
   const envKey = process.env['CC_RELAY_ADMIN_KEY'] || undefined
   const given = opts.url === undefined ? undefined : checkedUrl(opts.url)
   // The config is read only for what the flag and the environment leave open.
@@ -83,12 +83,18 @@ function urlOf(config: RelayConfig): string {
   return `${scheme}://${host}:${port}`
 }
 
-async function fetchSnapshot(target: Target): Promise<StatusSnapshot> {
+function fetchSnapshot(target: Target): Promise<StatusSnapshot> {
+  return fetchAdminJson<StatusSnapshot>(target, '/status.json')
+}
+
+/** An admin endpoint's JSON (`path` with its query), the admin key as Bearer; failures as StatusError. */
+export async function fetchAdminJson<T>(target: Target, path: string): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' }
   if (target.adminKey !== undefined) headers['authorization'] = `Bearer ${target.adminKey}`
+  const endpoint = path.split('?')[0]
   let res: Response
   try {
-    res = await fetch(`${target.url}/status.json`, { headers, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) })
+    res = await fetch(`${target.url}${path}`, { headers, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) })
   } catch (error) {
     throw new StatusError(`cannot reach the relay at ${target.url}: ${reasonOf(error)}`)
   }
@@ -97,11 +103,15 @@ async function fetchSnapshot(target: Target): Promise<StatusSnapshot> {
     throw new StatusError(`the relay at ${target.url} ${which} (401); ${ADMIN_KEY_HINT}`)
   }
   if (res.status === 403) throw new StatusError(`the relay at ${target.url} answers admin requests from loopback only (403); it needs a server.admin.api_key, passed here as CC_RELAY_ADMIN_KEY`)
-  if (!res.ok) throw new StatusError(`${target.url}/status.json answered HTTP ${res.status}`)
+  if (!res.ok) {
+    // The relay's own error envelope says what was wrong with the request (a bad --since, say).
+    const message = await res.json().then((e: { error?: { message?: string } }) => e.error?.message, () => undefined)
+    throw new StatusError(`${target.url}${endpoint} answered HTTP ${res.status}${message ? `: ${message}` : ''}`)
+  }
   try {
-    return (await res.json()) as StatusSnapshot
+    return (await res.json()) as T
   } catch {
-    throw new StatusError(`${target.url}/status.json did not answer JSON; is this a cc-relay?`)
+    throw new StatusError(`${target.url}${endpoint} did not answer JSON; is this a cc-relay?`)
   }
 }
 

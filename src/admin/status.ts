@@ -78,9 +78,16 @@ export interface StatusSnapshot {
   /** Subscription logins forwarded to anthropic providers, by credential hash. */
   readonly logins: readonly { readonly hash: string; readonly requests: number; readonly tokens: number }[]
   readonly recent_failovers: readonly (Omit<FailoverEvent, 'at'> & { readonly at: string })[]
+  /** Team clients' spend budgets (CONTRACT §9) against their spend in the current UTC period. */
+  readonly budgets: readonly { readonly client: string; readonly usd: number; readonly period: string; readonly spent_usd: number; readonly resets_at: string }[]
+  /** The usage ledger: its store, and every client's spend per UTC day over the last 30 days. */
+  readonly ledger: { readonly store: string; readonly daily: readonly { readonly day: string; readonly cost_usd: number }[] } | null
   /** The loaded routing rules in order (CONTRACT §8), with the requests each matched since start. */
   readonly rules: readonly { readonly name: string; readonly providers: readonly string[]; readonly model: string | null; readonly hits: number }[]
 }
+
+import type { UsageLedger } from '../ledger/ledger.js'
+import { periodOf } from '../ledger/rows.js'
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 const NO_ESTIMATE = { input: 0, output: 0 }
@@ -120,6 +127,7 @@ export interface SnapshotInputs {
   readonly activeRequests: number
   readonly version: string
   readonly store: { readonly kind: string; readonly shared: boolean; readonly instances: number }
+  readonly ledger?: UsageLedger | undefined
 }
 
 export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): StatusSnapshot {
@@ -157,6 +165,10 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     usage: [...activity.byModel.values()],
     logins: [...state.logins].map(([hash, u]) => ({ hash, requests: u.requests, tokens: u.tokens })),
     recent_failovers: activity.recentFailovers().map((f) => ({ ...f, at: iso(f.at) })),
+    budgets: state.config.server.auth.clients.flatMap((c) =>
+      c.budget ? [{ client: c.name, usd: c.budget.usd, period: c.budget.period, spent_usd: inputs.ledger?.spent(c.name, c.budget.period, now) ?? 0, resets_at: iso(periodOf(c.budget.period, now).resetsAt) }] : [],
+    ),
+    ledger: inputs.ledger ? { store: inputs.ledger.kind, daily: inputs.ledger.dailySpend(30, now) } : null,
     rules: state.config.routing.rules.map((r) => ({ name: r.name, providers: r.use.providers, model: r.use.model ?? null, hits: activity.ruleHits.get(r.name) ?? 0 })),
   }
 }

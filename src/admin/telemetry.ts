@@ -8,10 +8,13 @@ import type { FinishedRequest } from './activity.js'
 import { RelayMetrics } from './metrics.js'
 import type { MetricsSources } from './metrics.js'
 import { PriceTable } from './pricing.js'
+import type { UsageLedger } from '../ledger/ledger.js'
 
 export class Telemetry {
   readonly activity: Activity
   readonly metrics: RelayMetrics
+  /** The usage ledger (CONTRACT §9), once its store is open. */
+  ledger: UsageLedger | undefined
 
   constructor(pricing: Readonly<Record<string, ModelPrice>>, sources: MetricsSources) {
     this.activity = new Activity(new PriceTable(pricing))
@@ -24,8 +27,11 @@ export class Telemetry {
   }
 
   finished(r: FinishedRequest, durationMs: number): void {
-    // Priced once: the books and the metrics get the same figure.
-    this.metrics.finished(r, durationMs, this.activity.finished(r))
+    // Priced once: the books, the ledger and the metrics get the same figure.
+    const cost = this.activity.finished(r)
+    this.metrics.finished(r, durationMs, cost)
+    // Only a request that reached an upstream is in the ledger; the relay's own refusals are not.
+    if (r.provider && r.upstreamModel && r.usage) this.ledger?.book({ client: r.client, provider: r.provider, model: r.upstreamModel, usage: r.usage, cost: cost ?? 0 })
   }
 
   /** One upstream attempt ended (the request may go on to another). */
@@ -39,7 +45,7 @@ export class Telemetry {
     this.metrics.failover(provider, scope, reason)
   }
 
-  rateLimited(scope: 'key' | 'client'): void {
+  rateLimited(scope: 'key' | 'client' | 'budget'): void {
     this.metrics.rateLimited(scope)
   }
 

@@ -43,6 +43,7 @@ export const CONFIG_DEFAULTS: Omit<RelayConfig, 'providers'> = deepFreeze({
   state: { store: 'memory', redis: { url: '', key_prefix: 'cc-relay:', connect_timeout_ms: 2000, command_timeout_ms: 500 } },
   logging: { level: 'info', format: 'json' },
   pricing: {},
+  usage: { db: '', retention_days: 400 },
 })
 
 export const PROVIDER_DEFAULTS: Omit<ProviderConfig, 'name' | 'type' | 'keys' | 'options'> = deepFreeze({
@@ -70,6 +71,7 @@ export const CLIENT_DEFAULTS: Omit<ClientConfig, 'name' | 'key'> = deepFreeze({
   rpm_limit: 0,
   tpm_limit: 0,
   max_concurrent: 0,
+  budget: undefined,
 })
 
 /** A provider entry split by providers.ts: `common` holds only the shared keys, `options` the rest. */
@@ -118,7 +120,8 @@ export function applyDefaults(input: ConfigInput, providers: readonly ProviderPa
     state: { ...D.state, ...state, redis: { ...D.state.redis, ...state.redis } },
     logging: { ...D.logging, ...input.logging },
     pricing: Object.fromEntries(
-      Object.entries(input.pricing ?? {}).map(([model, p]) => [model, { cache_write: p.input * 1.25, cache_read: p.input * 0.1, ...p }]),
+      Object.entries(input.pricing ?? {}).map(([model, p]) => [model, { cache_write: p.input * 1.25, cache_write_1h: p.input * 2, cache_read: p.input * 0.1, ...p }]),
     ),
+    usage: { ...D.usage, ...input.usage },
   })
 }

@@ -5,7 +5,7 @@
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { Static, TProperties, TSchema } from 'typebox'
-import { LOG_FORMATS, LOG_LEVELS, POOLING_STRATEGIES, ROUTING_STRATEGIES, STATE_STORES } from './types.js'
+import { BUDGET_PERIODS, LOG_FORMATS, LOG_LEVELS, POOLING_STRATEGIES, ROUTING_STRATEGIES, STATE_STORES } from './types.js'
 
 /** A closed mapping: any key it does not declare is a typo, reported as `unknown key`. */
 const Closed = <P extends TProperties>(properties: P) => Type.Object(properties, { additionalProperties: false })
@@ -26,6 +26,8 @@ const ClientSchema = Closed({
   rpm_limit: Count(),
   tpm_limit: Count(),
   max_concurrent: Count(),
+  // CONTRACT §9: a spend cap per UTC period.
+  budget: Opt(Closed({ usd: Type.Number({ minimum: 0 }), period: Type.Enum(BUDGET_PERIODS) })),
 })
 
 const ServerSchema = Closed({
@@ -116,7 +118,7 @@ const StateSchema = Closed({
 
 /** USD per million tokens; cache prices default to Anthropic's ratios of the input price. */
 const Price = () => Type.Number({ minimum: 0 })
-const PriceSchema = Closed({ input: Price(), output: Price(), cache_write: Opt(Price()), cache_read: Opt(Price()) })
+const PriceSchema = Closed({ input: Price(), output: Price(), cache_write: Opt(Price()), cache_write_1h: Opt(Price()), cache_read: Opt(Price()) })
 
 const LoggingSchema = Closed({
   level: Opt(Type.Enum(LOG_LEVELS)),
@@ -132,6 +134,7 @@ export const ConfigSchema = Closed({
   state: Opt(StateSchema),
   logging: Opt(LoggingSchema),
   pricing: Opt(Type.Record(Type.String(), PriceSchema)),
+  usage: Opt(Closed({ db: Str(), retention_days: Count(1) })),
 })
 
 /** A config file that passed the schema: keys may be missing, present ones have the right shape. */

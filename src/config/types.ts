@@ -41,12 +41,28 @@ export interface TlsConfig {
 }
 
 /** A named client key; limits of 0 mean unlimited. */
+export const BUDGET_PERIODS = ['day', 'week', 'month'] as const
+export type BudgetPeriod = (typeof BUDGET_PERIODS)[number]
+
+/** A spend cap (CONTRACT §9): USD per UTC day, ISO week from Monday, or month. */
+export interface BudgetConfig {
+  readonly usd: number
+  readonly period: BudgetPeriod
+}
+
 export interface ClientConfig {
   readonly name: string
   readonly key: string
   readonly rpm_limit: number
   readonly tpm_limit: number
   readonly max_concurrent: number
+  readonly budget: BudgetConfig | undefined
+}
+
+/** CONTRACT §1 `usage`: the ledger's file ('' = the default under $XDG_STATE_HOME, 'off' = memory only). */
+export interface UsageConfig {
+  readonly db: string
+  readonly retention_days: number
 }
 
 export interface AuthConfig {
@@ -175,7 +191,10 @@ export interface LoggingConfig {
 export interface ModelPrice {
   readonly input: number
   readonly output: number
+  /** 5-minute cache writes (default 1.25× input). */
   readonly cache_write: number
+  /** 1-hour cache writes (default 2× input). */
+  readonly cache_write_1h: number
   readonly cache_read: number
 }
 
@@ -190,4 +209,5 @@ export interface RelayConfig {
   readonly logging: LoggingConfig
   /** The operator's prices, over the built-in table (src/admin/pricing.ts), for cost estimates. */
   readonly pricing: Readonly<Record<string, ModelPrice>>
+  readonly usage: UsageConfig
 }

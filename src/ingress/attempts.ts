@@ -30,6 +30,7 @@ import type { SharedReservation } from '../supervisor/shared/shared-state.js'
 import { stripContextMarker } from '../supervisor/model-map.js'
 import type { RuleChoice } from '../shared/protocol.js'
 import { rulesOf } from './rules.js'
+import { periodOf } from '../ledger/rows.js'
 
 export interface RequestParts {
   readonly route: Route
@@ -90,7 +91,7 @@ export class Attempts {
   start(): void {
     this.#rule = this.#matchRule()
     if (this.#rule) this.#log.rule(this.#rule.name)
-    if (this.#parts.client !== '' && !this.#admitClient()) return
+    if (this.#parts.client !== '' && (!this.#withinBudget() || !this.#admitClient())) return
     const shared = this.#deps.shared
     if (!shared) return this.#next()
     const client = this.#parts.client === '' ? undefined : this.#deps.config.server.auth.clients.find((c) => c.name === this.#parts.client)
@@ -138,6 +139,24 @@ export class Attempts {
     const sticky = affinityKey(session, this.#rule?.name)
     const entry = this.#deps.supervisor.state.affinity.get(sticky, Date.now())
     if (entry) this.#deps.shared!.rememberSession(sticky, entry.provider, entry.keyHash, entry.family, this.#deps.config.routing.affinity.ttl_ms)
+  }
+
+  /**
+   * CONTRACT §9: a team client over its spend budget for the current UTC period gets 429 until the
+   * period resets, with `x-should-retry: false` so the Anthropic SDKs do not retry (CONTRACT §6).
+   */
+  #withinBudget(): boolean {
+    const { config, telemetry } = this.#deps
+    const budget = config.server.auth.clients.find((c) => c.name === this.#parts.client)?.budget
+    if (!budget || !telemetry.ledger) return true
+    const now = Date.now()
+    const spent = telemetry.ledger.spent(this.#parts.client, budget.period, now)
+    if (spent < budget.usd) return true
+    const seconds = Math.max(1, Math.ceil((periodOf(budget.period, now).resetsAt - now) / 1000))
+    telemetry.rateLimited('budget')
+    const error = relayError('rate_limited', `client ${this.#parts.client} is over its budget of $${budget.usd} per ${budget.period} (UTC): $${spent.toFixed(4)} spent; it resets in ${seconds} s`)
+    this.#sendError(error, ['retry-after', String(seconds), 'x-should-retry', 'false'])
+    return false
   }
 
   /** A team client's own limits, checked once per request (failover attempts are the relay's business). */
@@ -398,7 +417,7 @@ export class Attempts {
       provider: providerName,
       upstreamModel: lease.upstreamModel,
       ttfbMs: -1,
-      usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, cache_creation_1h_input_tokens: 0 },
       clientAborted: this.#state.aborted,
       rateHeaders: {},
     }

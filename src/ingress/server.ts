@@ -49,6 +49,7 @@ function routes(deps: RelayDeps): Map<string, RouteEntry> {
     // Admin (CONTRACT §4): server.admin.api_key, else loopback peers only.
     ['/status', { method: 'get', handle: (res, req) => handleAdmin(deps.admin, 'page', res, req) }],
     ['/status.json', { method: 'get', handle: (res, req) => handleAdmin(deps.admin, 'status', res, req) }],
+    ['/usage.json', { method: 'get', handle: (res, req) => handleAdmin(deps.admin, 'usage', res, req) }],
     ['/metrics', { method: 'get', handle: (res, req) => handleAdmin(deps.admin, 'metrics', res, req) }],
   ])
 }

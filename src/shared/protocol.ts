@@ -79,6 +79,11 @@ export interface Usage {
   output_tokens: number
   cache_creation_input_tokens: number
   cache_read_input_tokens: number
+  /**
+   * The part of `cache_creation_input_tokens` written with a 1-hour lifetime
+   * (`usage.cache_creation.ephemeral_1h_input_tokens`): priced at `cache_write_1h` (CONTRACT §9).
+   */
+  cache_creation_1h_input_tokens: number
 }
 
 /** How one request went, for the request log (and, later, the supervisor's books). */

@@ -12,13 +12,19 @@ export const USAGE_EVENTS: ReadonlySet<string> = new Set(['message_start', 'mess
 const FIELDS = ['input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'] as const
 
 export function emptyUsage(): Usage {
-  return { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }
+  return { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, cache_creation_1h_input_tokens: 0 }
 }
 
 function absorb(into: Usage, reported: unknown): void {
   if (!reported || typeof reported !== 'object') return
   const r = reported as Record<string, unknown>
   for (const f of FIELDS) if (typeof r[f] === 'number') into[f] = r[f]
+  // Cache writes by lifetime (Claude Code writes 1-hour entries, priced at twice the input price).
+  const byTtl = r.cache_creation
+  if (byTtl && typeof byTtl === 'object') {
+    const hour = (byTtl as Record<string, unknown>).ephemeral_1h_input_tokens
+    if (typeof hour === 'number') into.cache_creation_1h_input_tokens = hour
+  }
 }
 
 /** Folds one SSE event into `usage`; other events and unparsable data are ignored. */

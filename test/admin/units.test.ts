@@ -32,4 +32,9 @@ t.test('prices: backend spellings of Claude names, operator overrides, unknown m
   t.equal(table.costOf('glm-4.6', usage), 2.8, 'an operator prefix')
   t.equal(table.costOf('llama3', usage), undefined, 'no price, no guess')
   t.equal(table.costOf('claude-3-5-haiku-latest', { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 1_000_000, cache_read_input_tokens: 1_000_000 }), 0.8 * 1.25 + 0.8 * 0.1, 'cache prices as ratios of input')
+  // Claude Code writes 1-hour cache entries: 2× input, not 1.25× (CONTRACT §1 cache_write_1h).
+  const writes = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 3_000_000, cache_read_input_tokens: 0, cache_creation_1h_input_tokens: 2_000_000 }
+  t.equal(table.costOf('claude-sonnet-4-20250514', writes), 3 * 1.25 + 2 * 3 * 2, '1M 5-minute writes at 1.25×, 2M 1-hour writes at 2×')
+  const operator = new PriceTable({ m: { input: 1, output: 1, cache_write: 1.5, cache_write_1h: 4, cache_read: 0.1 } })
+  t.equal(operator.costOf('m', writes), 1.5 + 2 * 4, "an operator's cache_write_1h")
 })

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'cc-relay.js')
@@ -49,7 +49,8 @@ let relaysStarted = 0
 export function startRelay(yaml: string, opts: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<RunningRelay> {
   const file = writeConfig(withTestStore(yaml))
   const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--listen', '127.0.0.1:0', ...(opts.args ?? [])], {
-    env: { ...process.env, CC_RELAY_WORKERS: '1', ...opts.env },
+    // Each relay's usage ledger in its own folder (the default usage.db is under $XDG_STATE_HOME).
+    env: { ...process.env, CC_RELAY_WORKERS: '1', XDG_STATE_HOME: dirname(file), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const logs: Record<string, unknown>[] = []

@@ -1,0 +1,84 @@
+/**
+ * Usage reports (CONTRACT §2 `cc-relay usage`, §9 `GET /usage.json`): ledger rows between two UTC days,
+ * summed over the dimensions left out of `by`, as JSON rows, CSV or a text table.
+ */
+import { addInto, COUNTERS, emptyRow, rowKey, utcDay, addDays } from './rows.js'
+import type { LedgerRow } from './rows.js'
+
+export const DIMENSIONS = ['day', 'client', 'provider', 'model'] as const
+export type Dimension = (typeof DIMENSIONS)[number]
+
+export interface UsageQuery {
+  readonly since: string
+  readonly until: string
+  readonly by: readonly Dimension[]
+}
+
+/** One report row: the dimensions asked for (`client` always), and the counters. */
+export type ReportRow = Partial<Record<Dimension, string>> & { client: string } & Record<(typeof COUNTERS)[number], number>
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/
+const REPORT_DAYS = 30
+
+/** `since`, `until` and `by` from a query string or the command line; a string says what is wrong. */
+export function parseUsageQuery(params: { since?: string | null; until?: string | null; by?: string | null }, now = Date.now()): UsageQuery | string {
+  const until = params.until || utcDay(now)
+  const since = params.since || addDays(until, -(REPORT_DAYS - 1))
+  for (const [name, value] of [['since', since], ['until', until]] as const) {
+    if (!DAY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) return `${name}: expected a UTC day as YYYY-MM-DD, got ${JSON.stringify(value)}`
+  }
+  if (since > until) return `since (${since}) is after until (${until})`
+  const by = (params.by || DIMENSIONS.join(',')).split(',').map((d) => d.trim()).filter(Boolean)
+  const unknown = by.find((d) => !(DIMENSIONS as readonly string[]).includes(d))
+  if (unknown !== undefined) return `by: unknown dimension ${JSON.stringify(unknown)} (day, client, provider, model)`
+  return { since, until, by: DIMENSIONS.filter((d) => by.includes(d)) }
+}
+
+/** The rows summed over the dimensions not in `by`, in a stable order. */
+export function groupRows(rows: readonly LedgerRow[], by: readonly Dimension[]): ReportRow[] {
+  const keep = new Set<Dimension>(by)
+  const groups = new Map<string, LedgerRow>()
+  for (const row of rows) {
+    const key = { day: keep.has('day') ? row.day : '', client: keep.has('client') ? row.client : '', provider: keep.has('provider') ? row.provider : '', model: keep.has('model') ? row.model : '' }
+    const id = rowKey(key)
+    let into = groups.get(id)
+    if (!into) groups.set(id, (into = emptyRow(key.day, key.client, key.provider, key.model)))
+    addInto(into, row)
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([, r]) => {
+      const out: Record<string, string | number> = {}
+      for (const d of DIMENSIONS) if (keep.has(d) || d === 'client') out[d] = r[d]
+      for (const c of COUNTERS) out[c] = c === 'cost_usd' ? Math.round(r.cost_usd * 1e6) / 1e6 : r[c]
+      return out as ReportRow
+    })
+}
+
+const columns = (by: readonly Dimension[]): string[] => [...DIMENSIONS.filter((d) => by.includes(d) || d === 'client'), ...COUNTERS]
+
+export function toCsv(rows: readonly ReportRow[], by: readonly Dimension[]): string {
+  const cols = columns(by)
+  // RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.
+  const field = (v: unknown): string => {
+    const s = String(v ?? '')
+    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
+  }
+  return [cols.join(','), ...rows.map((r) => cols.map((c) => field(r[c as keyof ReportRow])).join(','))].join('\n') + '\n'
+}
+
+export function toTable(rows: readonly ReportRow[], by: readonly Dimension[]): string {
+  if (rows.length === 0) return 'no usage in this period\n'
+  const cols = columns(by)
+  const header: Record<string, string> = { cache_read_input_tokens: 'cache_read', cache_creation_input_tokens: 'cache_write', input_tokens: 'input', output_tokens: 'output', cost_usd: 'cost_usd' }
+  const cell = (r: ReportRow, c: string): string => {
+    const v = r[c as keyof ReportRow]
+    if (c === 'client' && v === '') return '(shared key)'
+    if (c === 'cost_usd') return (v as number).toFixed(4)
+    return typeof v === 'number' ? v.toLocaleString('en-US') : String(v)
+  }
+  const grid = [cols.map((c) => header[c] ?? c), ...rows.map((r) => cols.map((c) => cell(r, c)))]
+  const widths = cols.map((_, i) => Math.max(...grid.map((line) => line[i]!.length)))
+  const numeric = (i: number): boolean => (COUNTERS as readonly string[]).includes(cols[i]!)
+  return grid.map((line) => line.map((v, i) => (numeric(i) ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
+}
