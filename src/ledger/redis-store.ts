@@ -33,12 +33,33 @@ export class RedisLedgerStore implements LedgerStore {
       retryStrategy: (times) => Math.min(100 * times, 2000),
     })
     this.#redis.on('error', () => {}) // the ledger logs a failing write once
+    this.#connectMs = connect_timeout_ms
+  }
+
+  readonly #connectMs: number
+
+  /** The first commands wait for the connection (up to connect_timeout_ms); later ones fail at once while it is down. */
+  async #ready(): Promise<void> {
+    if (this.#redis.status === 'ready') return
+    await new Promise<void>((resolve, reject) => {
+      const onReady = (): void => {
+        clearTimeout(timer)
+        resolve()
+      }
+      // Removed on timeout: a Redis that stays away must not collect a listener per second.
+      const timer = setTimeout(() => {
+        this.#redis.off('ready', onReady)
+        reject(new Error(`redis not ready within ${this.#connectMs} ms`))
+      }, this.#connectMs)
+      this.#redis.once('ready', onReady)
+    })
   }
 
   #usageKey = (day: string): string => `${this.#prefix}usage:${day}`
   #spendKey = (day: string): string => `${this.#prefix}spend:${day}`
 
   async add(rows: readonly LedgerRow[]): Promise<void> {
+    await this.#ready()
     const multi = this.#redis.multi()
     const days = new Set<string>()
     for (const row of rows) {
@@ -62,6 +83,7 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   async read(since: string, until: string): Promise<LedgerRow[]> {
+    await this.#ready()
     const days: string[] = []
     for (let day = since; day <= until && days.length < 4000; day = addDays(day, 1)) days.push(day)
     const pipeline = this.#redis.pipeline()
@@ -84,6 +106,7 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   async spendSince(day: string): Promise<SpendByDay> {
+    await this.#ready()
     const days: string[] = []
     for (let d = day, today = utcDay(Date.now()); d <= today; d = addDays(d, 1)) days.push(d)
     const pipeline = this.#redis.pipeline()

@@ -14,6 +14,8 @@ import { MockUpstream } from '../helpers/mock-upstream.js'
 import { BIN, startRelay } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
 import { until } from '../helpers/wait.js'
+import { RedisServer } from '../helpers/redis-server.js'
+import { needs } from '../helpers/requires.js'
 import type { StatusSnapshot } from '../../src/admin/status.js'
 
 const mock = await new MockUpstream().start()
@@ -157,4 +159,30 @@ t.test('a reload changes a budget at once', async (t) => {
   writeFileSync(relay.configFile, yaml.replace('budget: { usd: 0.001, period: day }', 'budget: { usd: 5, period: month }'))
   await until('the reload', () => reloads() > seen)
   t.equal((await ask(relay, 'alice-key')).status, 200, 'a larger monthly budget: served again')
+})
+
+const noRedis = needs(t, 'redis-server', 'apt-get install redis-server (.ci/run does it)')
+t.test('two relays on one Redis: the ledger and the budget are shared (spent on A, refused on B)', { skip: noRedis }, async (t) => {
+  const redis = await new RedisServer().start()
+  t.teardown(() => redis.stop())
+  const shared = yaml.replace(`usage: { db: "${DB}" }`, `state: { store: redis, redis: { url: "${redis.url}", key_prefix: "ledger-${process.pid}:" } }`)
+  const a = await startRelay(shared)
+  const b = await startRelay(shared)
+  relays.push(a, b)
+  t.equal((await ask(b, 'alice-key')).status, 200, 'within budget on B')
+  const spent = await ask(a, 'alice-key')
+  t.equal(spent.status, 200, "A has not seen B's spend yet, or it has: either way the first on A may be served")
+  await spent.text()
+  // Within a write (≤ 1 s) and a read back (≤ 1 s), each relay has every relay's spend.
+  await until('B refuses alice', async () => (await ask(b, 'bob-key'), (await ask(b, 'alice-key')).status === 429), 10_000, 250)
+  t.equal((await ask(a, 'alice-key')).status, 429, 'and A too')
+  t.equal((await ask(a, 'bob-key')).status, 200, 'bob is unaffected')
+  // Each relay writes its batch within a second; the reports then agree.
+  const alice = async (r: RunningRelay) => JSON.stringify((await usage(r)).find((row) => row.client === 'alice'))
+  await until('both relays report the same rows', async () => (await alice(a)) === (await alice(b)) && JSON.parse(await alice(a)).requests === 2, 10_000, 250)
+  const rowsA = await usage(a)
+  const rowsB = await usage(b)
+  t.same(rowsA.find((r) => r.client === 'alice'), rowsB.find((r) => r.client === 'alice'), 'both relays report the same rows')
+  t.equal(rowsA.find((r) => r.client === 'alice')?.requests, 2, "alice's two served requests, one on each relay")
+  t.notOk(existsSync(join(a.configFile, '..', 'cc-relay', 'usage.db')), 'no file is opened with the Redis store')
 })
