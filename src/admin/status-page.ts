@@ -36,6 +36,10 @@ th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .85em; }
 .state-closed, .yes { color: var(--ok); } .state-half_open { color: var(--warn); } .state-open, .no { color: var(--bad); }
 .state-closed, .state-half_open, .state-open { font-weight: 600; }
+.bar { width: 10rem; height: .7rem; border-radius: 4px; background: var(--line); overflow: hidden; }
+.bar > div { height: 100%; background: var(--ok); } .bar.warn > div { background: var(--warn); } .bar.over > div { background: var(--bad); }
+#spend-chart { padding: .6rem .9rem; } #spend-chart svg { width: 100%; height: 6rem; display: block; }
+#spend-chart rect { fill: var(--accent); } #spend-chart rect.today { fill: var(--warn); }
 </style></head>
 <body>
 <header>
@@ -63,6 +67,9 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
   <th class="num">Input</th><th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Est. cost</th></tr></thead><tbody></tbody></table></div>
 <h2>Subscription logins</h2>
 <div class="wrap"><table id="logins" data-testid="logins"><thead><tr><th>Login</th><th class="num">Requests</th><th class="num">Tokens</th></tr></thead><tbody></tbody></table></div>
+<h2>Budgets and spend</h2>
+<div class="wrap"><table id="budgets" data-testid="budgets"><thead><tr><th>Client</th><th>Period (UTC)</th><th class="num">Spent</th><th class="num">Budget</th><th>Use</th><th>Resets</th></tr></thead><tbody></tbody></table></div>
+<div class="wrap" style="margin-top:.8rem"><div id="spend-chart" data-testid="spend-chart"><span class="muted">loading…</span></div></div>
 <h2>Routing rules</h2>
 <div class="wrap"><table id="rules" data-testid="rules"><thead><tr><th>Rule</th><th>Providers</th><th>Model</th><th class="num">Hits</th></tr></thead><tbody></tbody></table></div>
 <h2>Recent failovers</h2>
@@ -168,6 +175,14 @@ function renderTables(s) {
   fillBody("logins", s.logins.map(function (l) {
     return el("tr", { "data-login": l.hash }, [td(l.hash, "mono"), td(num(l.requests), "num", "requests"), td(num(l.tokens), "num", "tokens")]);
   }), 3, "no subscription logins");
+  fillBody("budgets", (s.budgets || []).map(function (b) {
+    var share = b.usd > 0 ? b.spent_usd / b.usd : 1;
+    var percent = Math.min(100, Math.round(share * 100));
+    var bar = el("div", { class: "bar" + (share >= 1 ? " over" : share >= 0.8 ? " warn" : ""), "data-field": "bar", "data-percent": percent, title: (share * 100).toFixed(1) + " %" }, [el("div", { style: "width:" + percent + "%" })]);
+    return el("tr", { "data-client": b.client }, [td(b.client, "", "name"), td(b.period, "", "period"), td("$" + b.spent_usd.toFixed(4), "num", "spent"),
+      td("$" + b.usd.toFixed(2), "num", "budget"), el("td", {}, [bar]), td(new Date(b.resets_at).toLocaleString(), "", "resets")]);
+  }), 6, "no budgets (server.auth.clients[].budget)");
+  renderSpendChart(s.ledger);
   fillBody("rules", (s.rules || []).map(function (r) {
     return el("tr", { "data-rule": r.name }, [td(r.name, "", "name"), td(r.providers.join(" → "), "", "providers"),
       td(r.model || "(each provider's mapping)", "mono", "model"), td(num(r.hits), "num", "hits")]);
@@ -176,6 +191,37 @@ function renderTables(s) {
     return el("tr", { "data-request-id": f.request_id }, [td(clock(f.at), "", "time"), td(f.request_id, "mono", "request-id"),
       td(f.provider, "", "provider"), td(f.reason, "", "reason"), td(f.scope === "key" ? "next key" : "next provider", "", "scope")]);
   }), 5, "no failovers");
+}
+
+// The last 30 UTC days of spend, every client together: one bar per day, drawn as inline SVG.
+function renderSpendChart(ledger) {
+  var box = $("spend-chart");
+  if (!ledger) { box.replaceChildren(el("span", { class: "muted" }, ["no usage ledger"])); return; }
+  var NS = "http://www.w3.org/2000/svg", days = ledger.daily, width = 300, height = 60, gap = 2;
+  var most = Math.max.apply(null, days.map(function (d) { return d.cost_usd; }).concat([0]));
+  var svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  var step = width / Math.max(1, days.length);
+  days.forEach(function (d, i) {
+    var h = most > 0 ? Math.max(d.cost_usd > 0 ? 1 : 0, d.cost_usd / most * height) : 0;
+    var rect = document.createElementNS(NS, "rect");
+    rect.setAttribute("x", String(i * step + gap / 2));
+    rect.setAttribute("y", String(height - h));
+    rect.setAttribute("width", String(Math.max(1, step - gap)));
+    rect.setAttribute("height", String(h));
+    rect.setAttribute("data-day", d.day);
+    rect.setAttribute("data-cost", String(d.cost_usd));
+    if (i === days.length - 1) rect.setAttribute("class", "today");
+    var title = document.createElementNS(NS, "title");
+    title.textContent = d.day + ": $" + d.cost_usd.toFixed(4);
+    rect.append(title);
+    svg.append(rect);
+  });
+  var total = days.reduce(function (sum, d) { return sum + d.cost_usd; }, 0);
+  var caption = el("div", { class: "muted", "data-field": "caption" }, ["spend per UTC day, last " + days.length + " days: $" + total.toFixed(4) + " (" + ledger.store + ")"]);
+  box.replaceChildren(svg, caption);
 }
 
 async function refresh() {

@@ -96,7 +96,7 @@ t.test('the status page shows the relay as /status.json reports it and keeps up'
 server:
   auth:
     clients:
-      - { name: ${ALICE.name}, key: ${ALICE.key}, rpm_limit: 100 }
+      - { name: ${ALICE.name}, key: ${ALICE.key}, rpm_limit: 100, budget: { usd: 0.01, period: month } }
       - { name: ${JSON.stringify(BOB.name)}, key: ${BOB.key}, max_concurrent: 4 }
   admin: { api_key: ${ADMIN_KEY} }
 providers:
@@ -148,6 +148,25 @@ providers:
     t.equal(await clientField(page, BOB.name, 'max-concurrent'), '4')
     t.match(await clientField(page, ALICE.name, 'cost'), /^\$\d+\.\d{4}$/, 'estimated cost in USD with 4 decimals')
     t.equal(await page.locator('#usage tr[data-provider="main"][data-model="claude-opus-4-8"]').count(), 1, 'usage per provider and model')
+  })
+
+  t.test("alice's budget as a bar, and 30 days of spend as an inline SVG chart", async (t) => {
+    // 3 requests of 10 input and 5 output tokens at Opus 4's $15 / $75 per million: $0.001575 of $0.01.
+    const budget = before.budgets.find((b) => b.client === ALICE.name)!
+    t.equal(budget.spent_usd.toFixed(6), '0.001575', "/status.json has alice's spend this month")
+    const row = page.locator(`#budgets tr[data-client="${ALICE.name}"]`)
+    t.equal(await row.locator('[data-field="spent"]').textContent(), '$0.0016')
+    t.equal(await row.locator('[data-field="budget"]').textContent(), '$0.01')
+    t.equal(await row.locator('[data-field="period"]').textContent(), 'month')
+    t.equal(await row.locator('[data-field="bar"]').getAttribute('data-percent'), '16', 'the bar is 16 % full')
+    const fill = await row.locator('[data-field="bar"] > div').evaluate((d) => (d as HTMLElement).getBoundingClientRect().width / (d.parentElement as HTMLElement).getBoundingClientRect().width)
+    t.ok(fill > 0.1 && fill < 0.2, `the bar's fill is drawn at that width (${fill.toFixed(2)})`)
+    const bars = page.locator('#spend-chart svg rect')
+    t.equal(await bars.count(), 30, 'one bar per day')
+    const today = page.locator('#spend-chart svg rect.today')
+    t.equal(await today.getAttribute('data-day'), new Date().toISOString().slice(0, 10))
+    t.ok(Number(await today.getAttribute('height')) > 0, "today's bar has height")
+    t.match(await page.locator('#spend-chart [data-field="caption"]').textContent(), /last 30 days/)
   })
 
   t.test('failovers', async (t) => {
