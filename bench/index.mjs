@@ -85,7 +85,11 @@ async function startArms() {
   writeFileSync(
     config,
     `server:
-  auth: { api_key: "bench-relay-key" }
+  auth:
+    api_key: "bench-relay-key"
+    # The team scenario's client: a budget that never binds, checked on every request.
+    clients: [{ name: bench-team, key: bench-team-key, budget: { usd: 1000000, period: month } }]
+usage: { db: "${join(configDir, 'usage.db')}" }
 providers:
   - name: mock
     type: anthropic
@@ -119,8 +123,12 @@ logging: { level: info, format: json }
   const rulesConfig = join(configDir, 'cc-relay-rules.yaml')
   writeFileSync(rulesConfig, `${readFileSync(config, 'utf8')}${RULES_YAML}`)
   const rulesArm = { name: 'cc-relay[rules]', env: {}, config: rulesConfig, only: ['claude-code'] }
-  const relayNames = profile ? [profileArm] : ['cc-relay', ...variants.map((v) => v.name), ...(flag('no-rules-arm') ? [] : [rulesArm.name])]
-  const specs = [{ name: 'cc-relay', env: {} }, ...variants, rulesArm].filter((v) => relayNames.includes(v.name))
+  // The same relay with its usage ledger in memory (usage.db: off) beside the file one (issue 16).
+  const memoryLedgerConfig = join(configDir, 'cc-relay-memory-ledger.yaml')
+  writeFileSync(memoryLedgerConfig, readFileSync(config, 'utf8').replace(/^usage: .*$/m, 'usage: { db: "off" }'))
+  const memoryLedgerArm = { name: 'cc-relay[memory-ledger]', env: {}, config: memoryLedgerConfig, only: ['team'] }
+  const relayNames = profile ? [profileArm] : ['cc-relay', ...variants.map((v) => v.name), ...(flag('no-extra-arms') ? [] : [rulesArm.name, memoryLedgerArm.name])]
+  const specs = [{ name: 'cc-relay', env: {} }, ...variants, rulesArm, memoryLedgerArm].filter((v) => relayNames.includes(v.name))
   if (specs.length === 0) throw new Error(`--profile-arm ${profileArm}: no such relay arm (cc-relay, or a --variant's cc-relay[NAME])`)
   const children = [mock.child]
   const relays = []
@@ -225,7 +233,8 @@ async function measure(scenario, arm) {
   const s = quick && scenario.quick ? { ...scenario, ...scenario.quick, params: { ...scenario.params, ...scenario.quick.params } } : scenario
   const job = {
     urls: (arm.urls ?? [arm.url]).map((url) => `${url}/v1/messages`),
-    headers: { ...arm.headers, 'x-bench': encodeParams(s.params) },
+    // A scenario of a team client sends its key to the relays (the others take no key).
+    headers: { ...arm.headers, ...(s.clientKey && arm.name.startsWith('cc-relay') ? { 'x-api-key': s.clientKey } : {}), 'x-bench': encodeParams(s.params) },
     concurrency: s.concurrency,
     mode: s.mode ?? 'closed',
     rate: s.rate,

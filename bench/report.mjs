@@ -127,6 +127,15 @@ export function goals(report) {
     // Within this machine's round-to-round noise (±5 % over several rounds) counts as not measurable.
     out.push([`routing rules: claude-code relay CPU per request with 5 rules ${x}× without (${ruled} against ${cc.relay.cpuUsPerRequest} µs; goal: not measurable, ≤ 1.05, issue 15)`, x <= 1.05])
   }
+  const team = find(report, 'team')
+  const fileLedger = team?.arms['cc-relay']?.cpuUsPerRequest
+  const memoryLedger = team?.arms['cc-relay[memory-ledger]']?.cpuUsPerRequest
+  const plainSmall = small?.relay?.cpuUsPerRequest
+  if (fileLedger && memoryLedger) {
+    const x = round(fileLedger / memoryLedger, 2)
+    const vsShared = plainSmall ? `; ${round(fileLedger / plainSmall, 2)}× the shared key's non-streaming calls` : ''
+    out.push([`usage ledger: a team client's call with the file ledger ${x}× the memory ledger's CPU (${fileLedger} against ${memoryLedger} µs${vsShared}; goal: not measurable, ≤ 1.05, issue 16)`, x <= 1.05])
+  }
   const translated = h('openai')?.relay?.cpuNsPerEvent
   const passthrough = burst?.relay?.cpuNsPerEvent
   if (translated && passthrough) {

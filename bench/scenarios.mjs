@@ -54,6 +54,13 @@ export const SCENARIOS = [
     concurrency: 16,
   },
   {
+    name: 'team',
+    what: "small non-streaming answers for a team client with a budget, 16 concurrent: every request checks the budget and is booked in the usage ledger (the file store; the [memory-ledger] arm keeps it in memory)",
+    params: { events: 10, bytes: 48, stream: 0 },
+    clientKey: 'bench-team-key',
+    concurrency: 16,
+  },
+  {
     name: 'large-request',
     what: '200 KB request bodies (a long conversation), 20-delta streams, 16 concurrent',
     params: { events: 20, bytes: 48 },

@@ -8,6 +8,7 @@
  * key hash. Settings bound at start (listen address, TLS files, plugin folders, log format, state
  * store) are reported as needing a restart.
  */
+import { budgetWarnings } from './ledger/warnings.js'
 import { AdminAuth } from './admin/admin-auth.js'
 import type { ConfigInfo } from './admin/status.js'
 import { ClientAuth } from './ingress/client-auth.js'
@@ -129,7 +130,8 @@ export class Reloader {
       { trigger, config: info.source, providers: config.providers.filter((p) => p.enabled).map((p) => `${p.name} (${p.type})`), restart_needed: info.restartNeeded },
       info.restartNeeded.length ? `config reloaded; restart needed for ${info.restartNeeded.join(', ')}` : 'config reloaded',
     )
-    // After the line above, so a reload to a quieter level still says it happened.
+    for (const warning of budgetWarnings(config)) log.warn({}, warning)
+    // After the lines above, so a reload to a quieter level still says it happened.
     log.level = config.logging.level
     this.#retire(previous)
   }

@@ -148,6 +148,19 @@ ${rules.join('\n')}
   t.equal(check.status, 0, check.stderr)
 })
 
+t.test('config validate warns when budgets meet models without a price (valid all the same)', async (t) => {
+  const file = writeConfig(`server:
+  auth: { clients: [{ name: alice, key: k, budget: { usd: 10, period: month } }] }
+providers:
+  - { name: local, type: ollama, models: ["qwen3-coder:30b"] }
+  - { name: main, type: anthropic, model_mapping: { "claude-sonnet-*": "claude-sonnet-4-5-20250929" } }
+`)
+  const r = run(['config', 'validate', file])
+  t.equal(r.status, 0, 'a warning, not an error')
+  t.match(r.stderr, /warning: budgets \(alice\): these models have no price.*: qwen3-coder:30b$/m)
+  t.notMatch(r.stderr, /claude-sonnet/, 'built-in prices count')
+})
+
 t.test('plugins lists every provider type with where it came from, plugin_dirs included', async (t) => {
   const plugins = join(import.meta.dirname, 'fixtures', 'plugins')
   const file = writeConfig(`plugin_dirs: ["${plugins}"]\nproviders: [{ name: a, type: anthropic }]\n`)

@@ -44,6 +44,7 @@ function addSpend(into: SpendByDay, client: string, day: string, usd: number): v
 /** Days of spend kept in memory for the budgets: enough for any month. */
 const SPEND_DAYS = 32
 const FLUSH_MS = 1000
+const DAY_MS = 86_400_000
 const PRUNE_EVERY_MS = 3_600_000
 
 export interface BookedRequest {
@@ -98,7 +99,7 @@ export class UsageLedger {
   /** One request's usage, when its answer has ended. */
   book(r: BookedRequest, now = Date.now()): void {
     if (this.#closed) return
-    const day = utcDay(now)
+    const day = this.#dayOf(now)
     const key = rowKey({ day, client: r.client, provider: r.provider, model: r.model })
     let row = this.#pending.get(key)
     if (!row) this.#pending.set(key, (row = emptyRow(day, r.client, r.provider, r.model)))
@@ -110,6 +111,17 @@ export class UsageLedger {
     row.cost_usd += r.cost
     addSpend(this.#unwritten, r.client, day, r.cost)
   }
+
+  /** The UTC day of `now`; formatting a date costs more than the rest of a booking, so it is kept. */
+  #dayOf(now: number): string {
+    if (now < this.#dayStart || now >= this.#dayStart + DAY_MS) {
+      this.#dayStart = now - (now % DAY_MS)
+      this.#day = utcDay(this.#dayStart)
+    }
+    return this.#day
+  }
+  #dayStart = -Infinity
+  #day = ''
 
   /** The client's spend in the current `period` (UTC). */
   spent(client: string, period: BudgetPeriod, now = Date.now()): number {

@@ -13,7 +13,7 @@ import * as scenariosJs from '../../bench/scenarios.mjs'
 const ROOT = join(import.meta.dirname, '..', '..')
 const { SCENARIOS } = scenariosJs as unknown as { SCENARIOS: { name: string; setup?: unknown; unavailable?: string; perStream?: boolean }[] }
 const COMMON_ARMS = ['direct', 'cc-relay', 'cc-relay[workers]', 'plain-proxy', 'floor']
-const RELAYS = ['cc-relay', 'cc-relay[workers]', 'cc-relay[rules]']
+const RELAYS = ['cc-relay', 'cc-relay[workers]', 'cc-relay[rules]', 'cc-relay[memory-ledger]']
 
 interface Arm {
   ok: number
@@ -48,8 +48,9 @@ t.test('npm run bench -- --quick: every scenario and every arm, no response lost
       continue
     }
     const arms = r.arms!
-    // claude-code also runs the relay with five routing rules (issue 15).
-    const expected = r.scenario === 'claude-code' ? [...COMMON_ARMS.slice(0, 3), 'cc-relay[rules]', ...COMMON_ARMS.slice(3)] : COMMON_ARMS
+    // claude-code also runs the relay with five routing rules (issue 15), team with its ledger in memory (issue 16).
+    const extra = r.scenario === 'claude-code' ? ['cc-relay[rules]'] : r.scenario === 'team' ? ['cc-relay[memory-ledger]'] : []
+    const expected = [...COMMON_ARMS.slice(0, 3), ...extra, ...COMMON_ARMS.slice(3)]
     if (!scenario.setup) t.same(Object.keys(arms), expected, `${r.scenario}: every arm ran`)
     for (const [name, a] of Object.entries(arms)) {
       t.ok(a.ok > 0, `${r.scenario}/${name} completed requests`)

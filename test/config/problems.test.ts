@@ -199,3 +199,25 @@ routing:
   t.same(config.routing.rules[0]!.use, { providers: ['anthropic'], model: 'small' })
   t.same(config.routing.rules[1]!.when, { tools: ['web_search*'], thinking: false })
 })
+
+t.test('budgets (CONTRACT §9): negative amounts and unknown periods are errors with their paths', async (t) => {
+  const text = `server:
+  auth:
+    clients:
+      - { name: a, key: k1, budget: { usd: -1, period: day } }
+      - { name: b, key: k2, budget: { usd: 5, period: fortnight } }
+      - { name: c, key: k3, budget: { usd: 5 } }
+providers:
+  - { name: main, type: anthropic }
+usage: { db: "", retention_days: 0, path: x }
+pricing:
+  m: { input: 1, output: 2, cache_write_1h: -2 }
+`
+  const error = await parse(text).catch((e: unknown) => e)
+  t.ok(error instanceof ConfigError)
+  if (!(error instanceof ConfigError)) return
+  const paths = error.problems.map((p) => p.path)
+  for (const path of ['server.auth.clients[0].budget.usd', 'server.auth.clients[1].budget.period', 'server.auth.clients[2].budget.period', 'usage.retention_days', 'usage.path', 'pricing.m.cache_write_1h']) {
+    t.ok(paths.includes(path), `${path} is reported`)
+  }
+})
