@@ -118,6 +118,12 @@ export class RelayMetrics {
         for (const c of sources.supervisor().state.config.server.auth.clients) if (c.budget) this.set({ client: c.name }, c.budget.usd)
       },
     })
+    new Gauge({
+      name: 'cc_relay_usage_unwritten_rows',
+      help: 'Usage ledger rows booked and not yet in its store (grows while the store, Redis say, is away; written when it answers)',
+      registers,
+      collect() { this.set(sources.ledger()?.unwrittenRows ?? 0) },
+    })
     new Gauge({ name: 'cc_relay_active_requests', help: 'Client requests in flight (streams included)', registers, collect() { this.set(sources.activeRequests()) } })
     new Gauge({
       name: 'cc_relay_breaker_state',

@@ -83,6 +83,11 @@ export class UsageLedger {
     return this.#store.kind
   }
 
+  /** Rows booked and not yet in the store (a store that is away keeps them here until it answers). */
+  get unwrittenRows(): number {
+    return this.#pending.size
+  }
+
   /** Seeds the budgets' spend from the store, then writes once a second. */
   async start(now = Date.now()): Promise<void> {
     const today = utcDay(now)

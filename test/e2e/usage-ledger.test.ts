@@ -185,4 +185,21 @@ t.test('two relays on one Redis: the ledger and the budget are shared (spent on 
   t.same(rowsA.find((r) => r.client === 'alice'), rowsB.find((r) => r.client === 'alice'), 'both relays report the same rows')
   t.equal(rowsA.find((r) => r.client === 'alice')?.requests, 2, "alice's two served requests, one on each relay")
   t.notOk(existsSync(join(a.configFile, '..', 'cc-relay', 'usage.db')), 'no file is opened with the Redis store')
+
+  // Redis goes away: usage is kept, counted, logged once, and written when Redis is back.
+  await redis.stop()
+  for (let i = 0; i < 3; i++) t.equal((await ask(a, 'bob-key')).status, 200, 'served while Redis is away')
+  const unwritten = async () => Number(/^cc_relay_usage_unwritten_rows (\d+)$/m.exec(await (await fetch(`${a.url}/metrics`, { headers: admin })).text())?.[1])
+  await until('the unwritten rows show in the metrics', async () => (await unwritten()) > 0)
+  await a.waitForLog((l) => String(l.msg).startsWith('usage ledger: write failed'))
+  await redis.start()
+  await a.waitForLog((l) => l.msg === 'usage ledger: writing again')
+  await until('nothing is left unwritten', async () => (await unwritten()) === 0)
+  t.equal(a.logs.filter((l) => String(l.msg).startsWith('usage ledger: write failed')).length, 1, 'the outage was logged once')
+  // The restarted redis-server starts empty (no persistence in tests): what it holds is what came back.
+  const { Redis } = await import('ioredis')
+  const cli = new Redis(redis.url)
+  const day = new Date().toISOString().slice(0, 10)
+  t.equal(await cli.hget(`ledger-${process.pid}:usage:${day}`, 'bob\u0000main\u0000claude-priced\u0000requests'), '3', 'the three requests made while Redis was away')
+  cli.disconnect()
 })
