@@ -161,6 +161,25 @@ t.test('a reload changes a budget at once', async (t) => {
   t.equal((await ask(relay, 'alice-key')).status, 200, 'a larger monthly budget: served again')
 })
 
+t.test('two relays on one file: both write it, neither loses the other\'s rows', async (t) => {
+  const shared = join(dir, 'shared', 'usage.db')
+  const both = yaml.replace(`usage: { db: "${DB}" }`, `usage: { db: "${shared}" }`)
+  const a = await startRelay(both)
+  const b = await startRelay(both)
+  relays.push(a, b)
+  // Interleaved, so both relays' batches land in the same seconds.
+  for (let i = 0; i < 10; i++) {
+    const [ra, rb] = await Promise.all([ask(a, 'bob-key'), ask(b, 'bob-key')])
+    await Promise.all([ra.text(), rb.text()])
+  }
+  await until('each relay reads the other\'s rows from the file', async () => (await usage(a)).find((r) => r.client === 'bob')?.requests === 20 && (await usage(b)).find((r) => r.client === 'bob')?.requests === 20, 10_000, 250)
+  t.equal(await a.stop(), 0)
+  t.equal(await b.stop(), 0)
+  const again = await startRelay(both)
+  relays.push(again)
+  t.equal((await usage(again)).find((r) => r.client === 'bob')?.requests, 20, 'the file holds all 20 after both stopped')
+})
+
 const noRedis = needs(t, 'redis-server', 'apt-get install redis-server (.ci/run does it)')
 t.test('two relays on one Redis: the ledger and the budget are shared (spent on A, refused on B)', { skip: noRedis }, async (t) => {
   const redis = await new RedisServer().start()
