@@ -74,7 +74,7 @@ export const ERRORS = {
   rate_limited: {
     status: 429,
     type: 'rate_limit_error',
-    when: "every key that serves the model is at its rpm/tpm limit or cooling down after a 429, or a team client is over its own `rpm_limit`/`tpm_limit`/`max_concurrent` (`retry-after` says when to retry)",
+    when: "every key that serves the model is at its rpm/tpm limit or cooling down after a 429, or a team client is over its own `rpm_limit`/`tpm_limit`/`max_concurrent` (`retry-after` says when to retry), or over its spend `budget` (the message names it; `retry-after` = seconds until the UTC period resets, and `x-should-retry: false` so the Anthropic SDKs do not retry)",
   },
   internal: { status: 500, type: 'api_error', when: 'a fault inside the relay (a worker failed); the request is not retried' },
   upstream_unreachable: {

@@ -46,9 +46,9 @@ function withTestStore(yaml: string): string {
 }
 let relaysStarted = 0
 
-export function startRelay(yaml: string, opts: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<RunningRelay> {
+export function startRelay(yaml: string, opts: { env?: NodeJS.ProcessEnv; args?: string[]; bin?: string } = {}): Promise<RunningRelay> {
   const file = writeConfig(withTestStore(yaml))
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--listen', '127.0.0.1:0', ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [opts.bin ?? BIN, 'serve', '--config', file, '--listen', '127.0.0.1:0', ...(opts.args ?? [])], {
     // Each relay's usage ledger in its own folder (the default usage.db is under $XDG_STATE_HOME).
     env: { ...process.env, CC_RELAY_WORKERS: '1', XDG_STATE_HOME: dirname(file), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
