@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node bench/rules.mjs [--runs 2000]`: what routing rules cost per request on Claude Code's 150 KB turn
+// `node bench/rules.mjs [--kb 200] [--runs 2000]`: what routing rules cost per request on a Claude Code turn
 // (issue 15), beside the ingress's one validating pass over the same body for scale. The five rules are
 // the ones the bench's `cc-relay[rules]` arm runs (none matches, so every check runs), compiled as the
 // relay compiles them; each run is a fresh sniff, so the body facts a rule reads are read again.
@@ -9,9 +9,9 @@ import { RuleSet } from '../dist/src/ingress/rules.js'
 import { sniffBody } from '../dist/src/ingress/sniff.js'
 import { claudeCodeBody } from './lib/shape.mjs'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '2000' } } })
+const { values } = parseArgs({ options: { kb: { type: 'string', default: '200' }, runs: { type: 'string', default: '2000' } } })
 const runs = Number(values.runs)
-const text = claudeCodeBody(150_000, true, 'claude-sonnet-4-5')
+const text = claudeCodeBody(Number(values.kb) * 1000, true, 'claude-sonnet-4-5')
 const body = Buffer.from(text)
 const rules = new RuleSet([
   { name: 'background', when: { model: 'claude-haiku-*' }, use: { providers: ['mock'], model: 'small' } },

@@ -1,5 +1,5 @@
 /**
- * `npm run compat -- [--claude-code 1.0.128,2.0.77,latest] [--providers anthropic,openai] [--no-docs]
+ * `npm run compat -- [--claude-code 1.0.128,2.0.77,latest] [--providers anthropic,bedrock,vertex,openai] [--no-docs]
  * [--relay-bin PATH]` (issue 18): for each Claude Code release and provider type, the project's mock
  * upstream for that type, the relay in front of it, and the real CLI in print mode in front of the relay
  * (through a recorder that keeps what the CLI sent). The CLI reads a file with its `Read` tool and
@@ -7,7 +7,7 @@
  * regenerates docs/compatibility.md (unless --no-docs) and exits 1 on any failure.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -17,11 +17,11 @@ import type { Observed } from './checks.js'
 import { Recorder } from './recorder.js'
 import { installRelease, resolveVersion } from './releases.js'
 import { renderDocs, renderTable, writeDocs } from './report.js'
-import { MARKER, providerYaml, TOKEN, UPSTREAMS } from './upstreams.js'
+import { MARKER, TOKEN, UPSTREAMS } from './upstreams.js'
 
 /** The releases the matrix covers by default: 1.0, 2.0, the release the project pins, and the newest. */
 export const DEFAULT_RELEASES = ['1.0.128', '2.0.77', '2.1.328', 'latest']
-export const DEFAULT_PROVIDERS = ['anthropic', 'openai']
+export const DEFAULT_PROVIDERS = ['anthropic', 'bedrock', 'vertex', 'openai']
 const RUN_TIMEOUT_MS = 180_000
 
 export interface Cell {
@@ -66,11 +66,11 @@ export async function runCell(release: string, cliBin: string, provider: string,
   const work = mkdtempSync(join(tmpdir(), 'cc-relay-compat-'))
   const cwd = join(work, 'project')
   const home = join(work, 'home')
-  for (const dir of [cwd, home]) (await import('node:fs')).mkdirSync(dir, { recursive: true })
+  for (const dir of [cwd, home]) mkdirSync(dir, { recursive: true })
   const file = join(cwd, 'compat.txt')
   writeFileSync(file, `${TOKEN}\n`)
   const upstream = await UPSTREAMS[provider]!(file)
-  const relay = await startRelay(`providers:\n${providerYaml(provider, upstream.url)}\nusage: { db: "off" }\nlogging: { level: info, format: json }\n`, { bin: relayBin })
+  const relay = await startRelay(`providers:\n${upstream.provider}\nusage: { db: "off" }\nlogging: { level: info, format: json }\n`, { bin: relayBin, env: upstream.relayEnv })
   const recorder = await new Recorder(relay.url).start()
   try {
     const run = await runCli(cliBin, recorder.url, cwd, home)

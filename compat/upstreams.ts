@@ -9,6 +9,9 @@ import type { ServerResponse } from 'node:http'
 import { MockUpstream } from '../test/helpers/mock-upstream.js'
 import type { Recorded } from '../test/helpers/mock-upstream.js'
 import { invalidChatRequest } from '../test/helpers/openai-mock.js'
+import { BedrockMock, chunkFrame } from '../test/helpers/bedrock-mock.js'
+import { CREDS, REGION, US_PROFILE } from '../test/helpers/bedrock-setup.js'
+import { vertexConfig, vertexWorld } from '../test/helpers/vertex-setup.js'
 
 export const MARKER = 'CC-RELAY-COMPAT'
 export const TOKEN = 'compat-token-7f3a9c'
@@ -33,6 +36,10 @@ export interface CompatUpstream {
   readonly refused: string[]
   /** The tool's result came back to the model (the round trip completed). */
   toolResultSeen: boolean
+  /** The relay's provider entry pointing at this upstream. */
+  readonly provider: string
+  /** What the relay's environment needs to reach it (vertex: the local Google token endpoint). */
+  readonly relayEnv?: NodeJS.ProcessEnv
   close(): Promise<void>
 }
 
@@ -50,16 +57,21 @@ function anthropicTurn(body: Json, file: string, seen: (found: boolean) => void)
   return nextTurn(textOf(last?.content), result ? textOf(result.content) : undefined, tools, file)
 }
 
-function anthropicAnswer(res: ServerResponse, body: Json, turn: Turn): void {
-  const model = String(body.model)
-  const usage = { input_tokens: 120, output_tokens: 12, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }
-  const block = 'tool' in turn ? { type: 'tool_use', id: turn.tool.id, name: 'Read', input: turn.tool.input } : { type: 'text', text: turn.text }
-  const stop = 'tool' in turn ? 'tool_use' : 'end_turn'
-  if (body.stream !== true) {
-    res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_compat' })
-    return void res.end(JSON.stringify({ id: 'msg_compat', type: 'message', role: 'assistant', model, content: [block], stop_reason: stop, stop_sequence: null, usage }))
-  }
-  const events: Json[] = [
+const USAGE = { input_tokens: 120, output_tokens: 12, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }
+const blockOf = (turn: Turn): Json => ('tool' in turn ? { type: 'tool_use', id: turn.tool.id, name: 'Read', input: turn.tool.input } : { type: 'text', text: turn.text })
+const stopOf = (turn: Turn): string => ('tool' in turn ? 'tool_use' : 'end_turn')
+
+/** The whole Anthropic message for `turn`. */
+function anthropicMessage(model: string, turn: Turn): Json {
+  return { id: 'msg_compat', type: 'message', role: 'assistant', model, content: [blockOf(turn)], stop_reason: stopOf(turn), stop_sequence: null, usage: USAGE }
+}
+
+/** The Anthropic stream events for `turn`. */
+function anthropicEvents(model: string, turn: Turn): Json[] {
+  const usage = USAGE
+  const block = blockOf(turn)
+  const stop = stopOf(turn)
+  return [
     { type: 'message_start', message: { id: 'msg_compat', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } },
     { type: 'content_block_start', index: 0, content_block: 'tool' in turn ? { ...block, input: {} } : { type: 'text', text: '' } },
     { type: 'ping' },
@@ -68,13 +80,22 @@ function anthropicAnswer(res: ServerResponse, body: Json, turn: Turn): void {
     { type: 'message_delta', delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } },
     { type: 'message_stop' },
   ]
+}
+
+function anthropicAnswer(res: ServerResponse, body: Json, turn: Turn): void {
+  const model = String(body.model)
+  if (body.stream !== true) {
+    res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_compat' })
+    return void res.end(JSON.stringify(anthropicMessage(model, turn)))
+  }
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'request-id': 'req_compat' })
-  res.end(events.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join(''))
+  res.end(anthropicEvents(model, turn).map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join(''))
 }
 
 export async function anthropicUpstream(file: string): Promise<CompatUpstream> {
   const mock = await new MockUpstream().start()
-  const up: CompatUpstream = { url: mock.url, requests: mock.requests, refused: [], toolResultSeen: false, close: () => mock.close() }
+  const provider = `  - { name: anthropic, type: anthropic, base_url: "${mock.url}", keys: [{ key: compat-upstream-key }] }`
+  const up: CompatUpstream = { url: mock.url, requests: mock.requests, refused: [], toolResultSeen: false, provider, close: () => mock.close() }
   mock.handler = (req, res, recorded) => {
     let body: Json
     try {
@@ -125,7 +146,8 @@ function chatAnswer(res: ServerResponse, body: Json, turn: Turn): void {
 
 export async function openaiUpstream(file: string): Promise<CompatUpstream> {
   const mock = await new MockUpstream().start()
-  const up: CompatUpstream = { url: `${mock.url}/v1`, requests: mock.requests, refused: [], toolResultSeen: false, close: () => mock.close() }
+  const provider = `  - { name: openai, type: openai, base_url: "${mock.url}/v1", keys: [{ key: compat-openai-key }] }`
+  const up: CompatUpstream = { url: `${mock.url}/v1`, requests: mock.requests, refused: [], toolResultSeen: false, provider, close: () => mock.close() }
   mock.handler = (req, res, recorded) => {
     let body: unknown
     try {
@@ -143,10 +165,69 @@ export async function openaiUpstream(file: string): Promise<CompatUpstream> {
   return up
 }
 
-export const UPSTREAMS: Readonly<Record<string, (file: string) => Promise<CompatUpstream>>> = { anthropic: anthropicUpstream, openai: openaiUpstream }
+// ---- Bedrock (InvokeModel / InvokeModelWithResponseStream, SigV4-signed; the mock verifies the signature) ----
 
-/** The relay's provider entry for each type, pointed at its upstream. */
-export function providerYaml(type: string, url: string): string {
-  if (type === 'openai') return `  - { name: openai, type: openai, base_url: "${url}", keys: [{ key: compat-openai-key }] }`
-  return `  - { name: anthropic, type: anthropic, base_url: "${url}", keys: [{ key: compat-upstream-key }] }`
+export async function bedrockUpstream(file: string): Promise<CompatUpstream> {
+  const mock = await new BedrockMock({ region: REGION, credentials: [CREDS] }).start()
+  // Claude Code's model names mapped to a Bedrock inference profile, as a team configures it.
+  const provider = `  - name: bedrock\n    type: bedrock\n    base_url: "${mock.url}"\n    aws_region: "${REGION}"\n    aws_access_key_id: "${CREDS.accessKeyId}"\n    aws_secret_access_key: "${CREDS.secretAccessKey}"\n    model_mapping: { "claude-*": "${US_PROFILE}" }`
+  const up: CompatUpstream = { url: mock.url, requests: [], refused: [], toolResultSeen: false, provider, close: () => mock.close() }
+  mock.override = (req) => {
+    if (req.authError) {
+      up.refused.push(`${req.action || req.url}: ${req.authError}`)
+      return undefined
+    }
+    let body: Json
+    try {
+      body = JSON.parse(req.body.toString()) as Json
+    } catch {
+      return undefined // the mock refuses it as Bedrock does
+    }
+    const why = 'model' in body || 'stream' in body ? 'extraneous key model or stream' : typeof body.anthropic_version !== 'string' ? 'no anthropic_version' : undefined
+    if (why || req.action === 'count-tokens') {
+      if (why) up.refused.push(`${req.action}: ${why}`)
+      return undefined // the mock answers it (or refuses it) as Bedrock does
+    }
+    const turn = anthropicTurn(body, file, (found) => (up.toolResultSeen ||= found))
+    if (req.action === 'invoke') return { status: 200, body: JSON.stringify(anthropicMessage(req.model, turn)) }
+    return { frames: anthropicEvents(req.model, turn).map((e) => chunkFrame(e)) }
+  }
+  return up
 }
+
+// ---- Vertex AI (rawPredict / streamRawPredict with a Google OAuth token; the mock checks the token) ----
+
+const VERTEX_PATH = /^.*\/v1\/projects\/[^/]+\/locations\/[^/]+\/publishers\/anthropic\/models\/([^/:]+):(rawPredict|streamRawPredict)$/
+
+export async function vertexUpstream(file: string): Promise<CompatUpstream> {
+  const world = await vertexWorld()
+  const provider = vertexConfig({ baseUrl: world.mock.url, keyFile: world.account.keyFile }).split('providers:\n')[1]!.trimEnd()
+  const up: CompatUpstream = { url: world.mock.url, requests: world.mock.upstream.requests, refused: [], toolResultSeen: false, provider, relayEnv: world.google.env(), close: () => world.close() }
+  // The mock's own checks (path, token, anthropic_version) answer anything wrong; a good request gets the conversation's turn.
+  const checked = world.mock.upstream.handler
+  world.mock.upstream.handler = (req, res, recorded) => {
+    const match = VERTEX_PATH.exec(recorded.url)
+    const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1]
+    let body: Json | undefined
+    try {
+      body = JSON.parse(recorded.body.toString()) as Json
+    } catch {
+      body = undefined
+    }
+    const fine = match && token && world.mock.tokens.has(token) && body && typeof body.anthropic_version === 'string' && match[1] !== 'count-tokens'
+    if (!fine) {
+      if (!token || !world.mock.tokens.has(token)) up.refused.push(`${recorded.url}: no valid Google access token`)
+      else if (body && typeof body.anthropic_version !== 'string') up.refused.push(`${recorded.url}: no anthropic_version`)
+      return checked(req, res, recorded)
+    }
+    const model = decodeURIComponent(match[1]!)
+    const turn = anthropicTurn(body!, file, (found) => (up.toolResultSeen ||= found))
+    if (match[2] === 'rawPredict') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(anthropicMessage(model, turn)))
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' })
+    res.end(anthropicEvents(model, turn).map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join(''))
+  }
+  return up
+}
+
+export const UPSTREAMS: Readonly<Record<string, (file: string) => Promise<CompatUpstream>>> = { anthropic: anthropicUpstream, openai: openaiUpstream, bedrock: bedrockUpstream, vertex: vertexUpstream }
+

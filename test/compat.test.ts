@@ -1,6 +1,6 @@
 /**
  * The compatibility matrix's pinned cell in `npm test` (issue 18): the Claude Code release the project
- * pins, in print mode, through the relay to the anthropic and openai mocks — and a relay that drops
+ * pins, in print mode, through the relay to the mock of each provider type — and a relay that drops
  * `anthropic-beta` failing it with a reason that names the problem. The whole matrix is `npm run compat`
  * (docs/compatibility.md). The release is installed from the npm registry into the compat cache once.
  */
@@ -20,7 +20,7 @@ t.setTimeout(420_000)
 
 const cli = installRelease(PINNED)
 
-for (const provider of ['anthropic', 'openai']) {
+for (const provider of ['anthropic', 'bedrock', 'vertex', 'openai']) {
   t.test(`Claude Code ${PINNED} through the relay to ${provider}`, async (t) => {
     const cell = await runCell(PINNED, cli, provider, BIN)
     t.same(cell.problems, [], 'every check passes')

@@ -167,6 +167,7 @@ providers:
     t.equal(await today.getAttribute('data-day'), new Date().toISOString().slice(0, 10))
     t.ok(Number(await today.getAttribute('height')) > 0, "today's bar has height")
     t.match(await page.locator('#spend-chart [data-field="caption"]').textContent(), /last 30 days/)
+    t.match(await page.locator('#rules').textContent(), /no routing rules/, 'no rules here: the rules table says so')
   })
 
   t.test('failovers', async (t) => {
