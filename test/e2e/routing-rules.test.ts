@@ -202,6 +202,9 @@ t.test('the rule is on the log line, in the metrics and in /status.json', async 
   // Every request cheap has served came through the background rule (log lines are written in batches).
   const served = mocks.get('cheap')!.requests.length
   t.same(status.rules[0], { name: 'background', providers: ['cheap'], model: 'small-model', hits: served }, 'hits per rule')
+  const cli = spawnSync(process.execPath, [BIN, 'status', '--url', relay.url], { encoding: 'utf8', timeout: 30_000 })
+  t.equal(cli.status, 0, cli.stderr)
+  t.match(cli.stdout, new RegExp(`routing rules \\(first match wins\\):\\n  background  → cheap as small-model  ${served} hits?`), 'cc-relay status lists the rules with their hits')
   t.equal(status.rules.find((r) => r.name === 'spill')?.hits, 1, 'one request matched spill')
 })
 
