@@ -8,6 +8,7 @@
 import { isUtf8 } from 'node:buffer'
 import { parseArgs } from 'node:util'
 import { scanObject } from '../dist/src/shared/json-scan.js'
+import { quantile, timeRuns } from './lib/timing.mjs'
 
 const { values } = parseArgs({ options: { kb: { type: 'string', default: '200' }, runs: { type: 'string', default: '2000' } } })
 const target = Number(values.kb) * 1024
@@ -31,15 +32,7 @@ const body = Buffer.allocUnsafeSlow(Buffer.byteLength(text))
 body.write(text)
 
 function measure(name, fn) {
-  for (let i = 0; i < Math.min(200, runs); i++) fn()
-  const samples = []
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint()
-    fn()
-    samples.push(Number(process.hrtime.bigint() - t0) / 1000)
-  }
-  samples.sort((a, b) => a - b)
-  const p50 = samples[Math.floor(runs / 2)]
+  const p50 = quantile(timeRuns(fn, runs), 0.5)
   return { name, p50_us: Number(p50.toFixed(1)), ns_per_byte: Number(((p50 * 1000) / body.length).toFixed(2)) }
 }
 

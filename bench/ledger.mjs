@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { MemoryStore, UsageLedger } from '../dist/src/ledger/ledger.js'
 import { FileLedgerStore } from '../dist/src/ledger/file-store.js'
+import { quantile } from './lib/timing.mjs'
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '200000' } } })
 const requests = Number(values.requests)
@@ -17,7 +18,6 @@ const log = { info() {}, warn() {} }
 const usage = { input_tokens: 1200, output_tokens: 300, cache_read_input_tokens: 40_000, cache_creation_input_tokens: 2000, cache_creation_1h_input_tokens: 2000 }
 const dir = mkdtempSync(join(tmpdir(), 'cc-relay-ledger-bench-'))
 
-const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]
 
 for (const [name, store] of [['file (LMDB)', FileLedgerStore.open(join(dir, 'usage.db'))], ['memory', new MemoryStore()]]) {
   const ledger = new UsageLedger(store, log, 400)
@@ -39,6 +39,6 @@ for (const [name, store] of [['file (LMDB)', FileLedgerStore.open(join(dir, 'usa
     cpu.push((c.user + c.system) / 1000)
   }
   await ledger.close()
-  process.stdout.write(`${name.padEnd(12)} book ${bookNs.toFixed(0)} ns/request   write of 20 rows: p50 ${quantile(writes, 0.5).toFixed(3)} ms, p99 ${quantile(writes, 0.99).toFixed(3)} ms, CPU p50 ${quantile(cpu, 0.5).toFixed(3)} ms\n`)
+  process.stdout.write(`${name.padEnd(12)} book ${bookNs.toFixed(0)} ns/request   write of 20 rows: p50 ${quantile(writes.sort((a, b) => a - b), 0.5).toFixed(3)} ms, p99 ${quantile(writes, 0.99).toFixed(3)} ms, CPU p50 ${quantile(cpu.sort((a, b) => a - b), 0.5).toFixed(3)} ms\n`)
 }
 rmSync(dir, { recursive: true, force: true })

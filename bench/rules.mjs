@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util'
 import { RuleSet } from '../dist/src/ingress/rules.js'
 import { sniffBody } from '../dist/src/ingress/sniff.js'
 import { claudeCodeBody } from './lib/shape.mjs'
+import { quantile, timeRuns } from './lib/timing.mjs'
 
 const { values } = parseArgs({ options: { kb: { type: 'string', default: '200' }, runs: { type: 'string', default: '2000' } } })
 const runs = Number(values.runs)
@@ -22,15 +23,8 @@ const rules = new RuleSet([
 ])
 
 function measure(name, fn) {
-  for (let i = 0; i < Math.min(200, runs); i++) fn()
-  const samples = []
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint()
-    fn()
-    samples.push(Number(process.hrtime.bigint() - t0) / 1000)
-  }
-  samples.sort((a, b) => a - b)
-  const at = (q) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))].toFixed(1)
+  const samples = timeRuns(fn, runs)
+  const at = (q) => quantile(samples, q).toFixed(1)
   process.stdout.write(`${name.padEnd(44)} p50 ${at(0.5).padStart(7)} µs   p99 ${at(0.99).padStart(7)} µs\n`)
 }
 
