@@ -30,6 +30,31 @@ const ClientSchema = Closed({
   budget: Opt(Closed({ usd: Type.Number({ minimum: 0 }), period: Type.Enum(BUDGET_PERIODS) })),
 })
 
+/**
+ * CONTRACT §12: sign-in with Claude Code's gateway protocol; off while `issuer` is "". Cross-key rules
+ * (secrets, public_url, group names) live in sso-checks.ts.
+ */
+const SsoSchema = Closed({
+  issuer: Str(),
+  client_id: Str(),
+  client_secret: Str(),
+  scopes: Strings(),
+  groups_claim: Str(),
+  group_map: StringMap(),
+  default_group: Str(),
+  allowed_domains: Strings(),
+  token_ttl_s: Count(60),
+  refresh: Bool(),
+  // One secret, or a list that rotates: the first signs, all verify.
+  signing_secret: Opt(Type.Union([Type.String(), Type.Array(Type.String())])),
+})
+
+/** Stand-in for issue 23's groups (name and managed_settings only): the team-policy schema replaces it. */
+const SsoGroupSchema = Closed({
+  name: Type.String({ minLength: 1 }),
+  managed_settings: Opt(Type.Record(Type.String(), Type.Unknown())),
+})
+
 const ServerSchema = Closed({
   listen: Str(),
   max_body_bytes: Count(1),
@@ -37,7 +62,8 @@ const ServerSchema = Closed({
   shutdown_timeout_ms: Count(),
   timeouts: Opt(Closed({ connect_ms: Count(), first_byte_ms: Count(), idle_ms: Count(), total_ms: Count() })),
   tls: Opt(Closed({ cert_file: Str(), key_file: Str() })),
-  auth: Opt(Closed({ api_key: Str(), allow_subscription: Bool(), clients: Opt(Type.Array(ClientSchema)) })),
+  public_url: Str(),
+  auth: Opt(Closed({ api_key: Str(), allow_subscription: Bool(), clients: Opt(Type.Array(ClientSchema)), groups: Opt(Type.Array(SsoGroupSchema)), sso: Opt(SsoSchema) })),
   admin: Opt(Closed({ api_key: Str() })),
 })
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { isIPv6 } from 'node:net'
 import { formatPath, type Segments } from './paths.js'
 import type { ProblemList } from './problems.js'
+import { checkSso } from './sso-checks.js'
 
 type Data = Readonly<Record<string, unknown>>
 
@@ -146,6 +147,7 @@ function checkServer(server: Data | undefined, problems: ProblemList): void {
     if (problem !== undefined) problems.add(['server', 'tls', problem.field], problem.message)
   }
   checkUnique(list(record(server?.['auth'])?.['clients']), ['server', 'auth', 'clients'], 'client', problems)
+  checkSso(server, problems)
 }
 
 export function checkSemantics(raw: unknown, problems: ProblemList): void {

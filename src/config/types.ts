@@ -65,10 +65,38 @@ export interface UsageConfig {
   readonly retention_days: number
 }
 
+/** CONTRACT §12 `server.auth.sso`: sign-in through the company's OIDC provider; off while `issuer` is ''. */
+export interface SsoConfig {
+  readonly issuer: string
+  readonly client_id: string
+  readonly client_secret: string
+  readonly scopes: readonly string[]
+  /** The id_token / userinfo claim that lists the user's IdP groups. */
+  readonly groups_claim: string
+  /** IdP group → relay group. */
+  readonly group_map: Readonly<Record<string, string>>
+  /** Relay group for a user whose groups map to none; '' refuses such a user. */
+  readonly default_group: string
+  /** Lower-case email domains that may sign in; empty = any the IdP vouches for. */
+  readonly allowed_domains: readonly string[]
+  readonly token_ttl_s: number
+  readonly refresh: boolean
+  /** ≥ 32 characters each; the first signs, all verify (rotation). */
+  readonly signing_secret: string | readonly string[]
+}
+
+/** Stand-in for issue 23's team groups: what sign-in reads of a group (its name, its managed settings). */
+export interface SsoGroupConfig {
+  readonly name: string
+  readonly managed_settings: Readonly<Record<string, unknown>> | undefined
+}
+
 export interface AuthConfig {
   readonly api_key: string
   readonly allow_subscription: boolean
   readonly clients: readonly ClientConfig[]
+  readonly groups: readonly SsoGroupConfig[]
+  readonly sso: SsoConfig
 }
 
 export interface AdminConfig {
@@ -83,6 +111,8 @@ export interface ServerConfig {
   readonly shutdown_timeout_ms: number
   readonly timeouts: TimeoutsConfig
   readonly tls: TlsConfig
+  /** How clients reach the relay (CONTRACT §12); '' = the listen address, allowed on loopback only. */
+  readonly public_url: string
   readonly auth: AuthConfig
   readonly admin: AdminConfig
 }
