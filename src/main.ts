@@ -27,6 +27,8 @@ import { startHealthChecks } from './supervisor/health-check.js'
 import { Supervisor } from './supervisor/supervisor.js'
 import type { UsageLedger } from './ledger/ledger.js'
 import { openLedger } from './ledger/open.js'
+import { isLoopbackHost } from './config/sso-checks.js'
+import { SignIn } from './signin/service.js'
 
 export interface ServeOptions {
   readonly config?: string
@@ -56,7 +58,12 @@ export async function serve(opts: ServeOptions): Promise<number> {
     telemetryReady?.metrics.internalError(f.where)
   })
   const address = opts.listen ?? config.server.listen
-  splitListen(address)
+  const listenHost = splitListen(address).host
+  // CONTRACT §12 (config validate checks the file; this checks a --listen override too).
+  if (config.server.auth.sso.issuer !== '' && !isLoopbackHost(listenHost) && !config.server.public_url.startsWith('https://')) {
+    process.stderr.write(`cc-relay: invalid config ${source}\nserver.public_url: must be https:// with sso when the relay listens on ${address} (Claude Code signs in over HTTPS only, plain HTTP for loopback alone)\n`)
+    return 1
+  }
 
   const supervisor = new Supervisor(config, catalog.byType())
   let stopHealthChecks = startHealthChecks(supervisor, config.health.health_check, log)
@@ -97,7 +104,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
     version: VERSION,
     store: () => shared?.status ?? { kind: 'memory', shared: false, instances: 1 },
   }
-  const deps: RelayDeps = { config, auth: new ClientAuth(config.server.auth), dispatch, supervisor, log, lifecycle, telemetry, admin, shared }
+  const signin = await SignIn.open(config, source === EMBEDDED_SOURCE ? process.cwd() : dirname(source), { config: () => deps.config, log, ledger: () => telemetry.ledger })
+  const deps: RelayDeps = { config, auth: new ClientAuth(config.server.auth, signin), dispatch, supervisor, log, lifecycle, telemetry, admin, shared, signin }
   await shared?.started(config.state.redis.connect_timeout_ms)
   const app = createApp(deps)
   let listening
@@ -107,10 +115,12 @@ export async function serve(opts: ServeOptions): Promise<number> {
     log.fatal({ listen: address }, (err as Error).message)
     await dispatch.close()
     await shared?.close()
+    await signin?.close()
     await telemetry.ledger?.close()
     flushLogsSync()
     return 1
   }
+  signin?.listeningAt(listening.url)
   const retiring = new Set<Dispatch>()
   const reloader = new Reloader({
     deps,
@@ -166,6 +176,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       for (const request of inflight.items()) await step('end request', () => request.fail(relayError('overloaded', 'the relay is shutting down; retry')))
       await Promise.all([step('close dispatch', () => deps.dispatch.close()), ...[...retiring].map((d) => step('close retired dispatch', () => d.close())), step('close shared store', () => shared?.close())])
       // Every request has ended: its usage is booked; the last batch is written.
+      await step('close sign-in store', () => signin?.close())
       await step('close usage ledger', () => telemetry.ledger?.close())
       log.info({}, 'stopped')
       flushLogsSync()

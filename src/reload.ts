@@ -48,6 +48,9 @@ export function restartOnlyChanges(running: RelayConfig, next: RelayConfig, list
   if (running.logging.format !== next.logging.format) changed.push('logging.format')
   if (differs(running.state, next.state)) changed.push('state')
   if (running.usage.db !== next.usage.db) changed.push('usage.db')
+  // Sign-in's routes, IdP client and signing keys are set up at start (issue 24).
+  if (differs(running.server.auth.sso, next.server.auth.sso)) changed.push('server.auth.sso')
+  if (running.server.public_url !== next.server.public_url) changed.push('server.public_url')
   return changed
 }
 
@@ -115,7 +118,7 @@ export class Reloader {
     // One synchronous step: no request sees half of each config.
     deps.supervisor.replaceConfig(deps.shared ? deps.shared.effective(config) : config)
     deps.config = config
-    deps.auth = new ClientAuth(config.server.auth)
+    deps.auth = new ClientAuth(config.server.auth, deps.signin)
     deps.dispatch = dispatch
     deps.admin.auth = new AdminAuth(config.server.admin.api_key)
     deps.telemetry.setPricing(config.pricing)

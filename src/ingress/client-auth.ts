@@ -7,13 +7,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { AuthConfig } from '../config/types.js'
 import { RELAY_KEY_HEADER } from '../shared/headers.js'
+import type { SignIn } from '../signin/service.js'
+import { REFUSAL_HEADERS } from '../signin/service.js'
 
 export interface AuthVerdict {
   readonly ok: boolean
   /** Credential headers that carried the relay key: never forwarded. */
   readonly consumed: ReadonlySet<string>
-  /** The named client (from `server.auth.clients`), or '' for the shared key / no auth. */
+  /** The named client (from `server.auth.clients`), a signed-in user's email, or '' for the shared key / no auth. */
   readonly client: string
+  /** Why a sign-in token was refused (expired, revoked, forged), with the headers to answer it with. */
+  readonly refusal?: { readonly message: string; readonly headers: readonly string[] }
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
@@ -21,19 +25,35 @@ const NOTHING: ReadonlySet<string> = new Set()
 
 export class ClientAuth {
   readonly #keys: readonly { readonly digest: Buffer; readonly client: string }[]
+  readonly #signin: SignIn | undefined
 
-  constructor(auth: AuthConfig) {
+  /** With `signin` (CONTRACT §12), the relay's own bearer token names a signed-in user: a client named by their email. */
+  constructor(auth: AuthConfig, signin?: SignIn) {
     const keys = auth.api_key ? [{ digest: digest(auth.api_key), client: '' }] : []
     for (const c of auth.clients) keys.push({ digest: digest(c.key), client: c.name })
     this.#keys = keys
+    this.#signin = signin
   }
 
   get required(): boolean {
-    return this.#keys.length > 0
+    return this.#keys.length > 0 || this.#signin !== undefined
   }
 
   check(headers: Readonly<Record<string, string>>): AuthVerdict {
     if (!this.required) return { ok: true, consumed: NOTHING, client: '' }
+    // Sign-in (issue 24): the relay's JWT is consumed whatever else the request carries; it never leaves.
+    const who = this.#signin?.identify(headers)
+    if (who !== undefined && who.kind !== 'none') {
+      const keyed = this.#keys.length > 0 ? this.#checkKeys(headers) : undefined
+      const consumed = new Set([...(keyed?.consumed ?? []), 'authorization'])
+      if (keyed?.ok) return { ...keyed, consumed }
+      if (who.kind === 'user') return { ok: true, consumed, client: who.user.email }
+      return { ok: false, consumed, client: '', refusal: { message: who.message, headers: REFUSAL_HEADERS } }
+    }
+    return this.#checkKeys(headers)
+  }
+
+  #checkKeys(headers: Readonly<Record<string, string>>): AuthVerdict {
     const consumed = new Set<string>()
     let client: string | undefined
     const bearer = headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1]

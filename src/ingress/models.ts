@@ -38,7 +38,9 @@ export function handleModels(deps: RelayDeps, res: HttpResponse, req: HttpReques
   const state = { aborted: false }
   const requestId = nextRequestId()
   const ids = ['request-id', requestId, 'x-cc-relay-request-id', requestId]
-  if (!deps.auth.check(readHeaders(req)).ok) return void sendError(res, state, relayError('unauthenticated', 'a valid relay key is required (x-cc-relay-key, x-api-key or Authorization: Bearer)'), requestId)
+  const verdict = deps.auth.check(readHeaders(req))
+  if (verdict.refusal) return void sendError(res, state, relayError('unauthenticated', verdict.refusal.message), requestId, false, verdict.refusal.headers)
+  if (!verdict.ok) return void sendError(res, state, relayError('unauthenticated', 'a valid relay key is required (x-cc-relay-key, x-api-key or Authorization: Bearer)'), requestId)
   const models = servedModels(deps.config.providers)
   if (id !== undefined) {
     if (!models.includes(id)) return void sendError(res, state, relayError('not_found', `model ${JSON.stringify(id)} is not served by this relay`), requestId)

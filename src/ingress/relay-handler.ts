@@ -24,6 +24,7 @@ import { nextRequestId } from './request-id.js'
 import { sniffBody } from './sniff.js'
 import { Attempts } from './attempts.js'
 import type { Inflight } from '../shared/inflight.js'
+import type { SignIn } from '../signin/service.js'
 
 /**
  * What the handlers use. `config`, `auth` and `dispatch` are swapped together by a reload (synchronously,
@@ -41,6 +42,8 @@ export interface RelayDeps {
   readonly admin: AdminDeps
   /** `state.store: redis`: key windows shared with the other relays; undefined for the memory store. */
   readonly shared: SharedState | undefined
+  /** Sign-in (CONTRACT §12) while `server.auth.sso` is on; its routes and bearer tokens exist only then. */
+  readonly signin: SignIn | undefined
 }
 
 /** Live requests, so a shutdown can wait for them and end the rest; `draining` refuses new ones. */
@@ -78,11 +81,13 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
   const headers = readHeaders(req)
   const query = req.getQuery() ?? ''
   // Answers the relay gives on its own are all its own time (CONTRACT §4 x-cc-relay-overhead-ms).
-  const reject = (error: RelayErrorData, close: boolean): void =>
-    log.done(sendError(res, state, error, requestId, close, ['x-cc-relay-overhead-ms', log.elapsedMs().toFixed(2)]), error)
+  const reject = (error: RelayErrorData, close: boolean, headers: readonly string[] = []): void =>
+    log.done(sendError(res, state, error, requestId, close, ['x-cc-relay-overhead-ms', log.elapsedMs().toFixed(2), ...headers]), error)
 
   if (deps.lifecycle.draining) return reject(relayError('overloaded', 'the relay is shutting down; retry'), true)
   const verdict = deps.auth.check(headers)
+  // A refused sign-in token (issue 24) says why, with `x-should-retry: false` so Claude Code asks for /login at once.
+  if (verdict.refusal) return reject(relayError('unauthenticated', verdict.refusal.message), true, verdict.refusal.headers)
   if (!verdict.ok) return reject(relayError('unauthenticated', 'a valid relay key is required (x-cc-relay-key, x-api-key or Authorization: Bearer)'), true)
   log.client(verdict.client)
   const contentType = headers['content-type'] ?? ''

@@ -12,6 +12,7 @@ import { handleModels } from './models.js'
 import { handleRelay } from './relay-handler.js'
 import type { RelayDeps } from './relay-handler.js'
 import { sendError, sendJson } from './respond.js'
+import { signinRoutes } from '../signin/routes.js'
 
 /**
  * The repackaged uWS build silently falls back to a `ws`-based shim on an unsupported Node, where
@@ -70,12 +71,30 @@ function answerFault(res: HttpResponse, err: unknown): void {
   }
 }
 
+/** CONTRACT §12: the sign-in paths, keyed `method path` (`/device` has two), only while sso is on. */
+function signinTable(deps: RelayDeps): Map<string, Handler> {
+  if (!deps.signin) return new Map()
+  const entries = signinRoutes(deps.signin, () => deps.admin.auth, deps.config.server.max_body_bytes)
+  const table = new Map<string, Handler>(entries.map((r) => [`${r.method} ${r.path}`, r.handle]))
+  for (const path of new Set(entries.map((r) => r.path))) {
+    const allow = entries.filter((r) => r.path === path).map((r) => r.method.toUpperCase()).join(', ')
+    table.set(`* ${path}`, (res, req) => {
+      const hasBody = req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== ''
+      sendError(res, { aborted: false }, relayError('method_not_allowed', `${req.getMethod().toUpperCase()} is not allowed on ${path}; use ${allow}`), nextRequestId(), hasBody, ['allow', allow])
+    })
+  }
+  return table
+}
+
 export function createApp(deps: RelayDeps): TemplatedApp {
   const { cert_file, key_file } = deps.config.server.tls
   const app = cert_file ? uWS.SSLApp({ cert_file_name: cert_file, key_file_name: key_file }) : uWS.App()
   const table = routes(deps)
+  const signin = signinTable(deps)
   app.any('/*', (res, req) => {
     try {
+      const handle = signin.size > 0 ? (signin.get(`${req.getMethod()} ${req.getUrl()}`) ?? signin.get(`* ${req.getUrl()}`)) : undefined
+      if (handle) return handle(res, req)
       route(deps, table, res, req)
     } catch (err) {
       answerFault(res, err)
