@@ -12,6 +12,7 @@ const USAGE = `usage:
   cc-relay status [--url URL] [--config FILE]
   cc-relay route FILE.json|- [--config FILE] [--client NAME] [--header "name: value"]... [--json]
   cc-relay usage [--url URL] [--config FILE] [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by day,client,provider,model] [--format table|csv|json]
+  cc-relay users [list | revoke EMAIL] [--url URL] [--config FILE] [--json]
   cc-relay claude-code setup [--url URL] [--key KEY] [--remove] [--config FILE]
 `
 
@@ -126,6 +127,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === 'route' && sub !== undefined && extra === undefined) {
     const { routeCommand } = await import('./route-cli.js')
     return routeCommand({ file: sub, config: flags.get('config'), client: flags.get('client'), headers: repeated.get('header') ?? [], json: flags.has('json') })
+  }
+  if (command === 'users' && words.length <= 3) {
+    const { usersCommand } = await import('./signin/users-cli.js')
+    return usersCommand({ action: sub, email: extra, url: flags.get('url'), config: flags.get('config'), json: flags.has('json') })
   }
   if (command === 'claude-code' && sub === 'setup' && extra === undefined) {
     const { claudeCodeSetup } = await import('./claude-code-setup.js')

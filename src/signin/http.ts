@@ -70,30 +70,35 @@ export function cookie(header: string | undefined, name: string): string | undef
 /** Small bodies only: forms and OTLP batches. */
 export type Endpoint = (request: SigninRequest) => Promise<Reply>
 
-export function serve(endpoint: Endpoint, bodyLimit: number): (res: HttpResponse, req: HttpRequest) => void {
+/** Told of each answer (method, path, status, time): the request log. Never a header or a body. */
+export type Answered = (request: { method: string; path: string; requestId: string }, status: number, ms: number) => void
+
+export function serve(endpoint: Endpoint, bodyLimit: number, answered: Answered = () => {}): (res: HttpResponse, req: HttpRequest) => void {
   return (res, req) => {
     const state = { aborted: false }
     res.onAborted(() => (state.aborted = true))
     const requestId = nextRequestId()
+    const started = performance.now()
     const headers = readHeaders(req)
     const request = { method: req.getMethod().toUpperCase(), path: req.getUrl(), query: new URLSearchParams(req.getQuery() ?? ''), headers, peer: Buffer.from(res.getRemoteAddressAsText()).toString(), requestId }
+    const done = (reply: Reply, close = false): void => {
+      send(res, state, reply, requestId, close)
+      answered(request, reply.status, performance.now() - started)
+    }
     const run = (body: Buffer): void => {
-      endpoint({ ...request, body }).then(
-        (reply) => send(res, state, reply, requestId),
-        (err: unknown) => {
-          fault('signin.endpoint', err, requestId)
-          send(res, state, anthropicError(500, 'api_error', 'the relay failed while handling this sign-in request', requestId), requestId)
-        },
-      )
+      endpoint({ ...request, body }).then(done, (err: unknown) => {
+        fault('signin.endpoint', err, requestId)
+        done(anthropicError(500, 'api_error', 'the relay failed while handling this sign-in request', requestId))
+      })
     }
     const declared = headers['content-length']
     if (declared === undefined && headers['transfer-encoding'] === undefined) return run(Buffer.alloc(0))
     const length = declared === undefined ? undefined : Number(declared)
     if (length !== undefined && (!Number.isSafeInteger(length) || length < 0 || length > bodyLimit)) {
-      return send(res, state, anthropicError(413, 'request_too_large', `request body exceeds ${bodyLimit} bytes`, requestId), requestId, true)
+      return done(anthropicError(413, 'request_too_large', `request body exceeds ${bodyLimit} bytes`, requestId), true)
     }
     readBody(res, length, bodyLimit, (result) => {
-      if (!result.ok) return send(res, state, anthropicError(413, 'request_too_large', `request body exceeds ${bodyLimit} bytes`, requestId), requestId, true)
+      if (!result.ok) return done(anthropicError(413, 'request_too_large', `request body exceeds ${bodyLimit} bytes`, requestId), true)
       run(result.body)
     })
   }
