@@ -17,6 +17,8 @@ import { TokenService } from './tokens.js'
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 const INTERVAL_S = 5
+/** How long a rotated refresh token still gets its rotation's answer. */
+const ROTATION_GRACE_S = 60
 const TOKEN_PARAMS = ['grant_type', 'device_code', 'refresh_token', 'client_id', 'scope']
 
 const isForm = (request: SigninRequest): boolean => /^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')
@@ -27,6 +29,8 @@ export class OAuthEndpoints {
   readonly #starts = new RateLimit(30, 600_000)
   /** Last poll per device code (hashed), for `slow_down`. */
   readonly #polls = new Map<string, number>()
+  /** Refreshes in flight per refresh token (hashed): concurrent duplicates share one answer. */
+  readonly #refreshing = new Map<string, Promise<Reply>>()
   #warnedNoRefresh = false
 
   constructor(signin: SignIn) {
@@ -92,9 +96,21 @@ export class OAuthEndpoints {
     return this.#issue(record.user!, record.idpRefresh)
   }
 
-  async #refreshGrant(refreshToken: string | undefined, requestId: string): Promise<Reply> {
-    if (!refreshToken) return oauthError('invalid_request', 'refresh_token is required')
+  #refreshGrant(refreshToken: string | undefined, requestId: string): Promise<Reply> {
+    if (!refreshToken) return Promise.resolve(oauthError('invalid_request', 'refresh_token is required'))
+    const key = sha256(refreshToken)
+    const running = this.#refreshing.get(key)
+    if (running) return running
+    const answer = this.#refreshOnce(refreshToken, requestId).finally(() => this.#refreshing.delete(key))
+    this.#refreshing.set(key, answer)
+    return answer
+  }
+
+  async #refreshOnce(refreshToken: string, requestId: string): Promise<Reply> {
     const { state, revocations, idp, sso, deps } = this.#signin
+    // A duplicate of a refresh that just rotated this token gets that same answer (for a minute).
+    const rotated = await state.rotationOf(refreshToken)
+    if (rotated !== undefined) return json(200, rotated)
     const session = await state.takeSession(refreshToken)
     // 401 invalid_grant: Claude Code drops its refresh token and asks the user to sign in again.
     if (session === undefined) return oauthError('invalid_grant', 'the refresh token is unknown, used or revoked', 401)
@@ -115,10 +131,16 @@ export class OAuthEndpoints {
     }
     const mapped = mapIdentity(answer.claims, sso, this.#signin.groups.map((g) => g.name))
     if (!mapped.ok) return oauthError('invalid_grant', mapped.reason, 401)
-    return this.#issue(mapped.user, answer.refreshToken ?? session.idpRefresh)
+    const body = await this.#tokens(mapped.user, answer.refreshToken ?? session.idpRefresh)
+    await state.rememberRotation(refreshToken, body, ROTATION_GRACE_S)
+    return json(200, body)
   }
 
   async #issue(user: SignedInUser, idpRefresh: string | undefined): Promise<Reply> {
+    return json(200, await this.#tokens(user, idpRefresh))
+  }
+
+  async #tokens(user: SignedInUser, idpRefresh: string | undefined): Promise<Record<string, unknown>> {
     const { sso, tokens, state, deps } = this.#signin
     const { token } = await tokens.mint(user, sso.token_ttl_s)
     let refreshToken: string | undefined
@@ -128,7 +150,7 @@ export class OAuthEndpoints {
       deps.log.warn({}, 'sign-in: the identity provider issued no refresh token, so users sign in again when their token expires; add offline_access to server.auth.sso.scopes (Okta, Entra) or enable refresh tokens for the client')
     }
     await state.touchUser(user)
-    return json(200, { access_token: token, token_type: 'Bearer', expires_in: sso.token_ttl_s, ...(refreshToken ? { refresh_token: refreshToken } : {}), email: user.email })
+    return { access_token: token, token_type: 'Bearer', expires_in: sso.token_ttl_s, ...(refreshToken ? { refresh_token: refreshToken } : {}), email: user.email }
   }
 
   /** RFC 7009: the access token (by its jti) or the refresh token; 200 whatever was sent, as the RFC asks. */

@@ -9,6 +9,7 @@
  *   uc:{USERCODE}             the dc: key                          600 s
  *   fl:{sha256(state)}        sealed FlowRecord                    600 s   (taken once)
  *   rt:{sha256(refresh)}      sealed Session                       30 days (taken once: rotated)
+ *   rg:{sha256(refresh)}      sealed token answer of its rotation   60 s    (a late duplicate gets the same)
  *   us:{email}                UserRecord (JSON)                    400 days
  */
 import { randomInt } from 'node:crypto'
@@ -151,17 +152,33 @@ export class SigninState {
     await this.store.set(`rt:${sha256(refreshToken)}`, this.#seal.seal(session), SESSION_TTL_S)
   }
 
+  /**
+   * What a refresh token's rotation answered, kept a minute: Claude Code may refresh twice with one
+   * token (two code paths, or two sessions sharing a credentials file) and the second must not fail.
+   */
+  async rememberRotation(refreshToken: string, answer: unknown, ttlS: number): Promise<void> {
+    await this.store.set(`rg:${sha256(refreshToken)}`, this.#seal.seal(answer), ttlS)
+  }
+
+  async rotationOf(refreshToken: string): Promise<unknown> {
+    return this.#seal.open<unknown>(await this.store.get(`rg:${sha256(refreshToken)}`))
+  }
+
   async dropSession(refreshToken: string): Promise<boolean> {
+    await this.store.delete(`rg:${sha256(refreshToken)}`)
     return (await this.store.take(`rt:${sha256(refreshToken)}`)) !== undefined
   }
 
-  /** Ends every refresh session of `email` (revocation). */
+  /** Ends every refresh session of `email` (revocation), and the answers kept for their late duplicates. */
   async dropSessionsOf(email: string): Promise<number> {
     let dropped = 0
     for (const [key, value] of await this.store.entries('rt:')) {
       if (this.#seal.open<Session>(value)?.user.email !== email) continue
       await this.store.delete(key)
       dropped++
+    }
+    for (const [key, value] of await this.store.entries('rg:')) {
+      if (this.#seal.open<{ email?: string }>(value)?.email === email) await this.store.delete(key)
     }
     return dropped
   }
