@@ -127,10 +127,10 @@ t.test('managed settings: merged in group order, the protocol checksum, ETag and
   const answer = await bearerGet('/managed/settings', alice.access_token)
   t.equal(answer.status, 200)
   const doc = JSON.parse(answer.text) as { uuid: string; checksum: string; settings: Record<string, unknown> }
-  t.same(doc.settings, { env: { TEAM: 'eng', FOO: '2' }, permissions: { deny: ['WebFetch'] }, model: 'sonnet' })
+  t.same(doc.settings, { env: { TEAM: 'eng', FOO: '2', ANTHROPIC_CUSTOM_HEADERS: 'x-team-marker: eng' }, permissions: { deny: ['WebFetch'] }, model: 'sonnet' })
   t.match(doc.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   t.equal(doc.checksum, checksumOf(doc.settings))
-  t.equal(doc.checksum, `sha256:${(await import('node:crypto')).createHash('sha256').update('{"env":{"FOO":"2","TEAM":"eng"},"model":"sonnet","permissions":{"deny":["WebFetch"]}}').digest('hex')}`)
+  t.equal(doc.checksum, `sha256:${(await import('node:crypto')).createHash('sha256').update('{"env":{"ANTHROPIC_CUSTOM_HEADERS":"x-team-marker: eng","FOO":"2","TEAM":"eng"},"model":"sonnet","permissions":{"deny":["WebFetch"]}}').digest('hex')}`)
   t.equal(answer.headers.get('etag'), `"${doc.checksum}"`)
   const same = await bearerGet('/managed/settings', alice.access_token, { 'if-none-match': `"${doc.checksum}"` })
   t.equal(same.status, 304)

@@ -43,7 +43,7 @@ export function ssoYaml(idp: OidcIssuer, opts: WorldOptions = {}): string {
 ${opts.server ?? ''}
   auth:
     groups:
-      - { name: eng, managed_settings: { env: { TEAM: eng, FOO: "1" }, permissions: { deny: ["WebFetch"] } } }
+      - { name: eng, managed_settings: { env: { TEAM: eng, FOO: "1", ANTHROPIC_CUSTOM_HEADERS: "x-team-marker: eng" }, permissions: { deny: ["WebFetch"] } } }
       - { name: everyone, managed_settings: { env: { FOO: "2" }, model: sonnet } }
       - { name: interns }
     sso:
