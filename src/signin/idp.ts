@@ -38,7 +38,9 @@ export class IdentityProvider {
     const secret = this.#sso.client_secret
     const attempt = oidc.discovery(issuer, this.#sso.client_id, secret === '' ? undefined : secret, secret === '' ? oidc.None() : undefined, {
       timeout: TIMEOUT_S,
-      ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
+      // openid-client trusts an id_token from the token endpoint on TLS alone (OIDC Core §3.1.3.7 allows
+      // it); CONTRACT §12 wants its signature checked against the IdP's JWKS as well.
+      execute: [oidc.enableNonRepudiationChecks, ...(insecure ? [oidc.allowInsecureRequests] : [])],
     })
     this.#config = attempt
     attempt.catch(() => {

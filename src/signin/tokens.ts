@@ -70,10 +70,13 @@ export class TokenService {
     return { token, claims }
   }
 
-  /** Whether `value` has a JWT's shape at all (three base64url segments): such a bearer is taken to be ours. */
+  /**
+   * Whether `value` has a JWT's shape at all (three base64url segments, the last possibly empty, as an
+   * `alg: none` token has): such a bearer is taken to be ours, and refused if it is not.
+   */
   static looksLikeJwt(value: string): boolean {
     const parts = value.split('.')
-    return parts.length === 3 && parts.every((p) => SEGMENT.test(p))
+    return parts.length === 3 && SEGMENT.test(parts[0]!) && SEGMENT.test(parts[1]!) && (parts[2] === '' || SEGMENT.test(parts[2]!))
   }
 
   verify(token: string, now = Date.now()): Verified {
@@ -102,6 +105,7 @@ export class TokenService {
   #check(token: string, now: number): Verified {
     if (token.length > MAX_TOKEN_CHARS || !TokenService.looksLikeJwt(token)) return { ok: false, reason: 'not a JWT' }
     const [head, body, signature] = token.split('.') as [string, string, string]
+    if (signature === '') return { ok: false, reason: 'unsigned' }
     let header: Record<string, unknown>
     let payload: Record<string, unknown>
     try {
