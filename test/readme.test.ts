@@ -27,7 +27,7 @@ t.test("the README's team config is valid", async (t) => {
 })
 
 t.test('every local link in the README and docs/ leads to a file', async (t) => {
-  for (const file of ['README.md', ...['configuration', 'routing', 'providers', 'operations', 'errors', 'performance', 'development'].map((d) => `docs/${d}.md`)]) {
+  for (const file of ['README.md', ...['configuration', 'routing', 'providers', 'operations', 'errors', 'performance', 'development', 'sign-in'].map((d) => `docs/${d}.md`)]) {
     const text = readFileSync(join(ROOT, file), 'utf8')
     for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
       if (/^https?:/.test(target!)) continue
