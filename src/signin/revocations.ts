@@ -26,10 +26,19 @@ export class Revocations {
     this.#userTtlS = tokenTtlS + 3600
   }
 
-  /** Loads the lists and starts following other relays' revocations. */
-  async start(): Promise<void> {
-    await this.#reload()
+  /**
+   * Loads the lists and starts following other relays' revocations. A store that is away at start (Redis
+   * down) leaves the lists empty until the first poll that reaches it: the relay starts anyway.
+   */
+  async start(): Promise<boolean> {
     this.#timer = setInterval(() => void this.#poll(), POLL_MS).unref()
+    try {
+      await this.#reload()
+      return true
+    } catch {
+      this.#version = '(not loaded)'
+      return false
+    }
   }
 
   stop(): void {

@@ -82,7 +82,7 @@ export class SignIn {
       }
     }
     const signin = new SignIn(config, store, deps)
-    await signin.revocations.start()
+    if (!(await signin.revocations.start())) deps.log.warn({ store: store.kind }, 'sign-in: the state store cannot be read yet; revocations made elsewhere apply once it can')
     // Discovery now, so a wrong issuer shows in the log at start; the first sign-in retries if it failed.
     signin.idp.configuration().then(
       () => deps.log.info({ issuer: signin.sso.issuer, store: store.kind }, 'sign-in ready'),
