@@ -58,8 +58,12 @@ for (const scheme of ['http', 'https'] as const) {
 
     const context = await browser.newContext({ ignoreHTTPSErrors: true })
     t.teardown(() => context.close())
+    const cookies: string[] = []
     const approve = async (url: string): Promise<void> => {
       const page = await context.newPage()
+      page.on('response', (r) => {
+        if (r.request().method() === 'POST' && new URL(r.url()).pathname === '/device') void r.headerValue('set-cookie').then((c) => c && cookies.push(c))
+      })
       await page.goto(url)
       t.match(await page.textContent('.code'), /^[A-Z]{4}-[A-Z]{4}$/, 'the page shows the code')
       await page.click('button[value=approve]')
@@ -74,6 +78,9 @@ for (const scheme of ['http', 'https'] as const) {
     t.match(byState.get('polling')?.browserUrl, `${relay.url}/device?user_code=`)
     t.equal(byState.get('confirm_account')?.shown, USERS.alice.email, 'the email from the token response is confirmed')
     t.ok(byState.has('done'))
+    t.equal(cookies.length, 1, 'the device page set its flow cookie once')
+    if (tls) t.match(cookies[0], /^__Host-cc_relay_signin=[^;]+; Max-Age=600; Path=\/; HttpOnly; SameSite=Lax; Secure$/, 'HttpOnly, SameSite=Lax, Secure under https')
+    else t.match(cookies[0], /^cc_relay_signin=[^;]+; Max-Age=600; Path=\/; HttpOnly; SameSite=Lax$/, 'HttpOnly, SameSite=Lax')
 
     const status = await runCli(bin, ['auth', 'status'], env, home)
     t.equal(status.code, 0, status.stderr)
