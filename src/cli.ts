@@ -54,8 +54,8 @@ async function validate(file: string | undefined): Promise<number> {
     const { source, config } = await loadConfig({ file, discover: pluginCatalog().discover })
     const enabled = config.providers.filter((p) => p.enabled).length
     process.stdout.write(`${source}: valid (${config.providers.length} providers, ${enabled} enabled)\n`)
-    const { budgetWarnings } = await import('./ledger/warnings.js')
-    for (const warning of budgetWarnings(config)) process.stderr.write(`warning: ${warning}\n`)
+    const { configWarnings } = await import('./config/warnings.js')
+    for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`)
     return 0
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err

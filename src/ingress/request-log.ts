@@ -40,6 +40,18 @@ export class RequestLog {
     this.#model = model
   }
 
+  /** The team group the request is booked to (CONTRACT §10). */
+  group(name: string): void {
+    this.#group = name
+  }
+  #group = ''
+
+  /** Why the admission step refused the request (CONTRACT §10): named in the line. */
+  refused(reason: string): void {
+    this.#refused = reason
+  }
+  #refused: string | undefined
+
   /** The routing rule the request matched (CONTRACT §8). */
   rule(name: string): void {
     this.#rule = name
@@ -72,7 +84,7 @@ export class RequestLog {
     for (const callback of this.#onDone) callback(outcome)
     const durationMs = performance.now() - this.#startedAt
     this.#telemetry.finished(
-      { route: this.#route, client: this.#client, rule: this.#rule, status, errorCode: error?.code, provider: outcome?.provider, upstreamModel: outcome?.upstreamModel, usage: outcome?.usage },
+      { route: this.#route, client: this.#client, group: this.#group, rule: this.#rule, status, errorCode: error?.code, provider: outcome?.provider, upstreamModel: outcome?.upstreamModel, usage: outcome?.usage },
       durationMs,
     )
     const line: Record<string, unknown> = {
@@ -84,6 +96,8 @@ export class RequestLog {
       client_aborted: this.#aborted,
     }
     if (this.#client) line.client = this.#client
+    if (this.#group) line.group = this.#group
+    if (this.#refused) line.refused = this.#refused
     if (this.#rule) line.rule = this.#rule
     if (outcome) {
       line.provider = outcome.provider
