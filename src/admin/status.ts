@@ -186,7 +186,7 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     keys: p.keys.map((k) => keyStatus(k, now)),
   }))
   const served = servedModels(state.config.providers)
-  const allowedBy = (policy: ModelPolicy): string[] | null => (policy.open ? null : served.filter((m) => policy.decide(m).ok))
+  const allowedBy = (policy: ModelPolicy): string[] | null => (policy.unrestricted ? null : served.filter((m) => policy.decide(m).ok))
   const used = (a: TeamAccountState | undefined, window: 'rpm' | 'tpm'): Used => ({ used: a ? a[window].used(now) : 0, limit: a ? a.limits[`${window}_limit`] : 0 })
   const configured = new Map(state.config.server.auth.clients.map((c) => [c.name, c]))
   // Every configured team client, used or not, and anyone else who used the relay (the shared key, signed-in users).

@@ -116,7 +116,7 @@ export class Admission {
   admit(caller: Caller, facts: AdmitFacts, onEnd: OnEnd, done: (verdict: Admitted | Refusal) => void): void {
     const { profile } = caller
     const decision = profile.policy.open ? OPEN : profile.policy.decide(stripContextMarker(facts.model))
-    if (!decision.ok) return done(this.#refused(refusal('model_policy', 'model_not_allowed', `model ${JSON.stringify(facts.model)} is not allowed for ${whoIs(profile)}`)))
+    if (!decision.ok) return done(this.#refused(refusal('model_policy', 'model_not_allowed', notAllowed(facts.model, profile))))
     const group = decision.group
 
     let usageHeaders = NO_HEADERS
@@ -195,7 +195,7 @@ export class Admission {
   visibleModels(caller: Caller): string[] {
     const served = servedModels(this.#config.providers)
     const { policy } = caller.profile
-    return policy.open ? served : served.filter((m) => policy.decide(stripContextMarker(m)).ok)
+    return policy.unrestricted ? served : served.filter((m) => policy.decide(stripContextMarker(m)).ok)
   }
 
   status(): StoreStatus {
@@ -214,9 +214,9 @@ export class Admission {
 
 const OPEN = { ok: true, group: undefined } as const
 
-/** "client alice (group interns)", "bob@corp.example (groups eng, oncall)", "the shared key". */
-function whoIs(profile: CallerProfile): string {
+/** CONTRACT §10's refusal: "model M is not allowed for C (group G)" (also what `cc-relay route` shows). */
+export function notAllowed(model: string, profile: CallerProfile): string {
   const name = profile.name === '' ? 'the shared key' : profile.name
-  if (profile.groups.length === 0) return name
-  return `${name} (group${profile.groups.length > 1 ? 's' : ''} ${profile.groups.join(', ')})`
+  const groups = profile.groups.length === 0 ? '' : ` (group${profile.groups.length > 1 ? 's' : ''} ${profile.groups.join(', ')})`
+  return `model ${JSON.stringify(model)} is not allowed for ${name}${groups}`
 }

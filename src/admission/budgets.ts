@@ -64,47 +64,31 @@ export type BudgetVerdict = { readonly ok: true; readonly headers: readonly stri
 const NO_HEADERS: readonly string[] = []
 
 /**
- * Every budget must have room; the fullest one speaks for the caller. `headers` are the usage-limit
- * headers for a successful answer (none for a caller without budgets).
+ * Every budget must have room. While they all do, the fullest one speaks for the caller; once one is
+ * used up, the used-up one that resets last does (as Claude Code's gateway protocol asks: the caller
+ * learns when it may really go on). `headers` are the usage-limit headers for a successful answer (none
+ * for a caller without budgets).
  */
 export function checkBudgets(specs: readonly BudgetSpec[], spend: SpendSource, now: number): BudgetVerdict {
   if (specs.length === 0) return { ok: true, headers: NO_HEADERS }
-  let fullest: BudgetSpec | undefined
-  let fullestSpent = 0
-  let fullestShare = -1
+  let fullest: { spec: BudgetSpec; spent: number; share: number } | undefined
+  let blocking: { spec: BudgetSpec; spent: number; resetsAt: number } | undefined
   for (const spec of specs) {
     const spent = spend.spent(spec.account, spec.period, now)
     const share = spent / spec.usd
-    if (share > fullestShare) {
-      fullest = spec
-      fullestSpent = spent
-      fullestShare = share
+    if (!fullest || share > fullest.share) fullest = { spec, spent, share }
+    if (share >= 1) {
+      const resetsAt = periodOf(spec.period, now).resetsAt
+      if (!blocking || resetsAt > blocking.resetsAt) blocking = { spec, spent, resetsAt }
     }
   }
-  const spec = fullest!
-  const resetsAt = periodOf(spec.period, now).resetsAt
-  const reset = String(Math.floor(resetsAt / 1000))
-  if (fullestShare >= 1) {
-    const seconds = Math.max(1, Math.ceil((resetsAt - now) / 1000))
-    const message = `${spec.label} is used up (${money(fullestSpent)} spent); it resets at ${new Date(resetsAt).toISOString()}, ${fromNow(resetsAt - now)}`
-    const headers = [
-      'retry-after', String(seconds),
-      'x-should-retry', 'false',
-      `${H}status`, 'rejected',
-      `${H}reset`, reset,
-      `${H}overage-reset`, reset,
-      `${H}overage-utilization`, '1',
-      `${H}overage-surpassed-threshold`, '1',
-      `${H}overage-period`, PERIOD_WORD[spec.period],
-      `${H}overage-disabled-reason`, 'org_spend_cap_reached',
-      ...(spec.scope === 'group_pool' ? [`${H}overage-scope`, 'group_pool'] : []),
-    ]
-    return refusal('budget', 'budget_exhausted', message, headers)
-  }
-  const status = fullestShare >= 0.75 ? 'allowed_warning' : 'allowed'
+  if (blocking) return refused(blocking.spec, blocking.spent, blocking.resetsAt, now)
+  const { spec, share } = fullest!
+  const reset = String(Math.floor(periodOf(spec.period, now).resetsAt / 1000))
+  const status = share >= 0.75 ? 'allowed_warning' : 'allowed'
   // Two decimals, and below 1 while the budget still has room.
-  const utilization = Math.min(0.99, Math.floor(fullestShare * 100) / 100).toFixed(2)
-  const threshold = fullestShare >= 0.95 ? '0.95' : fullestShare >= 0.75 ? '0.75' : undefined
+  const utilization = String(Math.min(0.99, Math.round(share * 100) / 100))
+  const threshold = share >= 0.95 ? '0.95' : share >= 0.75 ? '0.75' : undefined
   return {
     ok: true,
     headers: [
@@ -117,6 +101,29 @@ export function checkBudgets(specs: readonly BudgetSpec[], spend: SpendSource, n
       `${H}overage-reset`, reset,
     ],
   }
+}
+
+/**
+ * The protocol's rejected shape: no `representative-claim` or `overage-status` (with them Claude Code
+ * composes its own line and drops ours), and one sentence saying which budget and when it resets.
+ */
+function refused(spec: BudgetSpec, spent: number, resetsAt: number, now: number): Refusal {
+  const reset = String(Math.floor(resetsAt / 1000))
+  const seconds = Math.max(1, Math.ceil((resetsAt - now) / 1000))
+  const message = `${spec.label} is used up (${money(spent)} spent); it resets at ${new Date(resetsAt).toISOString()}, ${fromNow(resetsAt - now)}`
+  const headers = [
+    'retry-after', String(seconds),
+    'x-should-retry', 'false',
+    `${H}status`, 'rejected',
+    `${H}reset`, reset,
+    `${H}overage-reset`, reset,
+    `${H}overage-utilization`, '1',
+    `${H}overage-surpassed-threshold`, '1',
+    `${H}overage-period`, PERIOD_WORD[spec.period],
+    `${H}overage-disabled-reason`, 'org_spend_cap_reached',
+    ...(spec.scope === 'group_pool' ? [`${H}overage-scope`, 'group_pool'] : []),
+  ]
+  return refusal('budget', 'budget_exhausted', message, headers)
 }
 
 /** The upstream's own rate-limit headers: a team's key quota is not the user's, so a budgeted caller never sees them. */

@@ -50,12 +50,15 @@ export class ModelPolicy {
   readonly #cache = new Map<string, PolicyDecision>()
   /** Nothing to check: every model is allowed, with no group. */
   readonly open: boolean
+  /** Every model is allowed (there may be a group to book to). */
+  readonly unrestricted: boolean
 
   constructor(groups: readonly GroupConfig[], own: Pick<ClientConfig, 'models' | 'deny_models'> | undefined) {
     this.#groups = groups.map((g) => ({ name: g.name, allow: new Patterns(g.models), deny: new Patterns(g.deny_models) }))
     this.#ownAllow = new Patterns(own?.models ?? [])
     this.#ownDeny = new Patterns(own?.deny_models ?? [])
-    this.open = groups.length === 0 && this.#ownAllow.size === 0 && this.#ownDeny.size === 0
+    this.unrestricted = this.#ownAllow.size === 0 && this.#ownDeny.size === 0 && this.#groups.every((g) => g.allow.size === 0 && g.deny.size === 0)
+    this.open = this.unrestricted && groups.length === 0
   }
 
   /** `model` without its `[1m]` marker. */

@@ -104,6 +104,8 @@ export class Attempts {
         if (this.#log.finished) return
         if (!verdict.ok) {
           this.#log.refused(verdict.reason)
+          // No group granted anything: the line names the caller's groups.
+          this.#log.group(this.#parts.caller.profile.groups.join(', '))
           return this.#sendError(verdict.error, verdict.headers)
         }
         this.#admitted = verdict
