@@ -222,7 +222,7 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     }
   })
   const budget = (client: string, group: string, scope: BudgetStatus['scope'], b: BudgetConfig, account: string): BudgetStatus => ({
-    client, group, scope, usd: b.usd, period: b.period, spent_usd: inputs.ledger?.spent(account, b.period, now) ?? 0, resets_at: iso(periodOf(b.period, now).resetsAt),
+    client, group, scope, usd: b.usd, period: b.period, spent_usd: Math.round((inputs.ledger?.spent(account, b.period, now) ?? 0) * 1e6) / 1e6, resets_at: iso(periodOf(b.period, now).resetsAt),
   })
   const budgets: BudgetStatus[] = []
   for (const c of state.config.server.auth.clients) {

@@ -30,8 +30,11 @@ export interface SpendSource {
   spent(account: string, period: BudgetPeriod, now: number): number
 }
 
-/** Dollars as people read them: cents from $1 up, three significant digits below (a test budget of $0.001). */
-const money = (usd: number): string => `$${usd >= 1 ? usd.toFixed(2) : String(Number(usd.toPrecision(3)))}`
+/** Dollars as people read them: cents, unless that hides the amount (a test budget of $0.001). */
+function money(usd: number): string {
+  const cents = usd.toFixed(2)
+  return `$${Math.abs(Number(cents) - usd) < 1e-9 || usd >= 1 ? cents : String(Number(usd.toPrecision(3)))}`
+}
 const per = (b: BudgetConfig): string => `${money(b.usd)} per ${b.period} (UTC)`
 
 /** The budgets a request of `caller` booked to `group` counts against (usd 0 = no budget). */
@@ -42,7 +45,7 @@ export function budgetsFor(caller: string, own: BudgetConfig | undefined, group:
     specs.push({ scope: 'member', account: caller, ...group.member_budget, label: `${caller}'s member budget in group ${group.name} (${per(group.member_budget)})` })
   }
   if (group?.budget && group.budget.usd > 0) {
-    specs.push({ scope: 'group_pool', account: groupAccount(group.name), ...group.budget, label: `group ${group.name}'s pooled budget of ${per(group.budget)}, shared by its members` })
+    specs.push({ scope: 'group_pool', account: groupAccount(group.name), ...group.budget, label: `group ${group.name}'s pooled budget (shared by its members) of ${per(group.budget)}` })
   }
   return specs
 }
