@@ -139,7 +139,7 @@ t.test("a group's member budget and its pooled budget", async (t) => {
   const pool = await ask(relay, 'bob-key')
   t.equal(pool.status, 429)
   t.same(rateHeaders(pool.headers), rejected('monthly', nextMonth, true), 'the pool ran out: overage-scope group_pool')
-  t.match(JSON.parse(pool.body), { error: { message: /^group team's pooled budget \(shared by its members\) of \$0\.50 per month \(UTC\) is used up \(\$0\.50 spent\); it resets at 20\d\d-\d\d-01T00:00:00\.000Z, in \d+ days$/ } })
+  t.match(JSON.parse(pool.body), { error: { message: /^group team's pooled budget \(shared by its members\) of \$0\.50 per month \(UTC\) is used up \(\$0\.50 spent\); it resets at 20\d\d-\d\d-01T00:00:00\.000Z, in \d+ (days|hours|minutes)$/ } })
   const metrics = await (await fetch(`${relay.url}/metrics`)).text()
   t.match(metrics, /^cc_relay_group_budget_spent_usd\{group="team"\} 0\.5$/m)
   t.match(metrics, /^cc_relay_group_budget_limit_usd\{group="team"\} 0\.5$/m)
