@@ -67,7 +67,10 @@ export interface ClientStatus extends UsageTotals {
   readonly rpm: Used
   readonly tpm: Used
   readonly max_concurrent: number
-  /** Its effective model policy: its own lists, and the served models it may use (null: every model). */
+  /**
+   * Its effective model policy: its own lists, and of the served model names and the config's patterns
+   * those it may use (null: every model).
+   */
   readonly policy: { readonly models: readonly string[]; readonly deny_models: readonly string[]; readonly allowed: readonly string[] | null }
 }
 
@@ -82,7 +85,7 @@ export interface GroupStatus {
   readonly rpm: Used
   readonly tpm: Used
   readonly max_concurrent: number
-  /** Served models the group allows (null: every model). */
+  /** Served model names and patterns the group allows (null: every model). */
   readonly allowed: readonly string[] | null
 }
 
@@ -185,8 +188,12 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     breaker: { state: p.breaker.available(now) && p.breaker.state === 'open' ? 'half_open' : p.breaker.state, failures: p.breaker.failures, open_until: p.breaker.state === 'open' && p.breaker.openUntil > now ? iso(p.breaker.openUntil) : null },
     keys: p.keys.map((k) => keyStatus(k, now)),
   }))
-  const served = servedModels(state.config.providers)
-  const allowedBy = (policy: ModelPolicy): string[] | null => (policy.unrestricted ? null : served.filter((m) => policy.decide(m).ok))
+  // What a policy may be judged against: the served model names, and the policies' own patterns (a
+  // provider without model lists serves any name, so the patterns say more than an empty list would).
+  const { clients: clientConfigs, groups: groupConfigs } = state.config.server.auth
+  const named = [...servedModels(state.config.providers), ...[...groupConfigs, ...clientConfigs].flatMap((x) => x.models)]
+  const candidates = [...new Set(named)]
+  const allowedBy = (policy: ModelPolicy): string[] | null => (policy.unrestricted ? null : candidates.filter((m) => policy.decide(m).ok))
   const used = (a: TeamAccountState | undefined, window: 'rpm' | 'tpm'): Used => ({ used: a ? a[window].used(now) : 0, limit: a ? a.limits[`${window}_limit`] : 0 })
   const configured = new Map(state.config.server.auth.clients.map((c) => [c.name, c]))
   // Every configured team client, used or not, and anyone else who used the relay (the shared key, signed-in users).

@@ -161,11 +161,11 @@ t.test('status shows groups, members and each client effective policy', async (t
   const status = (await (await fetch(`${relay.url}/status.json`)).json()) as StatusSnapshot
   const interns = status.groups.find((g) => g.name === 'interns')!
   t.same(interns.members, ['ian', 'nat'])
-  t.same(interns.allowed, [SONNET, HAIKU], 'what the group allows of what is served')
+  t.same(interns.allowed, [SONNET, HAIKU, 'claude-haiku-*', 'claude-sonnet-*'], 'what the group allows of the served names and the config patterns')
   t.equal(status.groups.find((g) => g.name === 'engineering')!.allowed, null, 'every model')
   const nat = status.clients.find((c) => c.name === 'nat')!
   t.equal(nat.group, 'interns')
-  t.same(nat.policy, { models: ['claude-haiku-*'], deny_models: [], allowed: [HAIKU] })
+  t.same(nat.policy, { models: ['claude-haiku-*'], deny_models: [], allowed: [HAIKU, 'claude-haiku-*'] })
   const cli = spawnSync(process.execPath, [BIN, 'status', '--url', relay.url], { encoding: 'utf8', timeout: 20_000 })
   t.equal(cli.status, 0, cli.stderr)
   t.match(cli.stdout, /interns/, 'cc-relay status names the groups')
