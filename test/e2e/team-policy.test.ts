@@ -7,7 +7,8 @@
  * route`). A refused request sends nothing upstream and books nothing.
  */
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { writeFileSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { MockUpstream } from '../helpers/mock-upstream.js'
@@ -91,6 +92,20 @@ async function ask(key: string, model: string, route = '/v1/messages'): Promise<
 
 const sentUpstream = (): number => upstream.requests.length + local.requests.length
 
+/**
+ * The CLI, run without blocking this process's event loop: a blocked loop keeps fetch's idle keep-alive
+ * sockets past the relay's idle timeout, and the next request meets a socket the relay has just closed.
+ */
+async function cli(args: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 })
+    return { status: 0, stdout, stderr }
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string }
+    return { status: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) }
+  }
+}
+
 t.test('allowed, refused by the allow list, refused by a deny list, a pattern, a narrowing client', async (t) => {
   const before = sentUpstream()
   t.match(await ask('eve-key', OPUS), { status: 200, model: 'qwen3-coder' }, 'engineering allows every model (the rule routes Opus locally)')
@@ -166,20 +181,20 @@ t.test('status shows groups, members and each client effective policy', async (t
   const nat = status.clients.find((c) => c.name === 'nat')!
   t.equal(nat.group, 'interns')
   t.same(nat.policy, { models: ['claude-haiku-*'], deny_models: [], allowed: [HAIKU, 'claude-haiku-*'] })
-  const cli = spawnSync(process.execPath, [BIN, 'status', '--url', relay.url], { encoding: 'utf8', timeout: 20_000 })
-  t.equal(cli.status, 0, cli.stderr)
-  t.match(cli.stdout, /interns/, 'cc-relay status names the groups')
-  t.match(cli.stdout, /nat\b.*interns/, "and each client's group")
+  const status2 = await cli(['status', '--url', relay.url])
+  t.equal(status2.status, 0, status2.stderr)
+  t.match(status2.stdout, /interns/, 'cc-relay status names the groups')
+  t.match(status2.stdout, /nat\b.*interns/, "and each client's group")
 })
 
 t.test('cc-relay route says when the policy refuses', async (t) => {
   const body = join(dirname(relay.configFile), 'opus.json')
   writeFileSync(body, JSON.stringify({ model: OPUS, max_tokens: 8, messages: [] }))
-  const route = (client: string) => spawnSync(process.execPath, [BIN, 'route', body, '--config', relay.configFile, '--client', client], { encoding: 'utf8', timeout: 20_000 })
-  const refused = route('ian')
+  const route = (client: string) => cli(['route', body, '--config', relay.configFile, '--client', client])
+  const refused = await route('ian')
   t.equal(refused.status, 0, refused.stderr)
   t.match(refused.stdout, /refused: model "claude-opus-4-1" is not allowed for ian \(group interns\)/)
-  const allowed = route('eve')
+  const allowed = await route('eve')
   t.match(allowed.stdout, /allowed by group engineering/)
   t.match(allowed.stdout, /cheap-opus/, 'and the rule it would take')
 })
