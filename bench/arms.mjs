@@ -13,6 +13,7 @@ import { freePort, relayListening, startProcess, stopProcess } from './lib/proce
 import { encodeParams } from './lib/shape.mjs'
 import { NAME_THREADS } from './lib/threads.mjs'
 import { makeCertificate } from './lib/tls.mjs'
+import { PERF_NODE_OPTIONS } from './perf.mjs'
 import { profileNodeArgs } from './profile.mjs'
 import { SCENARIOS } from './scenarios.mjs'
 
@@ -95,7 +96,7 @@ function trust(cert, dir) {
 }
 
 /**
- * `o`: { quick, tls, profile, profileDir, profileArm, variants, extraArms, nginx, target, targetPid,
+ * `o`: { quick, tls, profile, perf, profileDir, profileArm, variants, extraArms, nginx, target, targetPid,
  * targetHeaders }. Resolves to `{ arms, stop, stopAndWait, mockUrl, leftOut }`; `leftOut` says which
  * arms could not run here and why.
  */
@@ -125,8 +126,10 @@ export async function startArms(o) {
     const relays = []
     for (const spec of specs) {
       const port = await freePort()
-      const nodeArgs = [...NAME_THREADS, ...(o.profile ? profileNodeArgs(o.profileDir) : [])]
-      const relay = await startProcess(join(ROOT, 'bin', 'cc-relay.js'), ['serve', '--config', spec.config ?? config, '--listen', `127.0.0.1:${port}`], spec.env, relayListening, nodeArgs)
+      // Profiled: under V8's profiler, or (--perf) with its JIT code named for Linux perf.
+      const nodeArgs = [...NAME_THREADS, ...(o.profile && !o.perf ? profileNodeArgs(o.profileDir) : [])]
+      const env = o.perf ? { ...spec.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${PERF_NODE_OPTIONS}`.trim() } : spec.env
+      const relay = await startProcess(join(ROOT, 'bin', 'cc-relay.js'), ['serve', '--config', spec.config ?? config, '--listen', `127.0.0.1:${port}`], env, relayListening, nodeArgs)
       children.push(relay.child)
       const url = `http://127.0.0.1:${port}`
       // /metrics answers loopback clients without a key (no server.admin.api_key in this config).

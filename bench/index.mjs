@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- --quick] [--tls] [--target URL [--target-pid N] [--target-header 'name: value']…] [--scenarios a,b] [--rounds N] [--seconds S] [--update-docs]`
 // `npm run bench -- --profile [--scenarios a,b]`: CPU profile of the relay under load (bench/profile.mjs)
+// `npm run bench -- --profile --perf [--scenarios a,b]`: the main thread's CPU per event by part, with Linux perf (bench/perf.mjs)
 // `npm run bench -- --soak-minutes N`: the soak (bench/soak.mjs), mixed traffic and reloads for N minutes
 //
 // Starts the mock upstream, cc-relay (pointed at the mock; also a second one with its upstream I/O in
@@ -22,6 +23,7 @@ import { rssMb, rssPeak } from './lib/procstat.mjs'
 import { encodeParams } from './lib/shape.mjs'
 import { both, mergeSplit, threadSnapshot, threadSplit } from './lib/threads.mjs'
 import { tlsUnavailable } from './lib/tls.mjs'
+import { perfUnavailable, renderPerf, startPerf } from './perf.mjs'
 import { renderProfiles } from './profile.mjs'
 import { renderMarkdown, renderTable, summarise } from './report.mjs'
 import { SCENARIOS } from './scenarios.mjs'
@@ -42,8 +44,10 @@ const target = option('target', '')
 /** `--tls`: the mock serves HTTPS with a fresh self-signed certificate every arm trusts. */
 const tls = flag('tls')
 const outDir = option('out', join(HERE, 'results'))
+/** `--perf`: the profile is taken with Linux perf instead of V8's profiler (bench/perf.mjs). */
+const perf = flag('perf')
 /** `--profile`: only the relay arm (and direct), started under `node --cpu-prof`; `--profile-arm` picks another relay arm. */
-const profile = flag('profile')
+const profile = flag('profile') || perf
 const profileArm = option('profile-arm', 'cc-relay')
 /** `--variant NAME:ENV=VALUE[+ENV=VALUE]` (repeatable): extra cc-relay arms started with that environment. */
 const variant = (spec) => {
@@ -163,21 +167,32 @@ async function measure(scenario, arm) {
   let threads = null
   let gcBefore = null
   let gc = null
+  /** When the counted requests ran, in µs of the monotonic clock V8's profiler stamps samples with. */
+  const window = []
+  // --perf: the profiled relay is recorded over exactly its counted requests.
+  const perfFile = perf && arm.name === profileArm ? join(profileDir, `perf-${scenario.name}-${recordings.length}.data`) : undefined
+  let recording
   const result = await runLoad(job, async (phase) => {
     if (phase === 'warm') {
       gcBefore = await gcOf(arm) // first: a scrape costs the relay some CPU
       if (pids.length) threadsBefore = threadSnapshot(pids)
+      window.push(Number(process.hrtime.bigint() / 1000n))
+      if (perfFile) recording = startPerf(pids[0], perfFile)
     } else if (phase === 'done') {
+      await recording?.stop()
+      window.push(Number(process.hrtime.bigint() / 1000n))
       // Every thread's CPU over the counted requests: the process total and who spent it.
       if (pids.length) threads = threadSplit(threadsBefore, threadSnapshot(pids), arm.mainPids ?? pids)
       gc = gcDelta(await gcOf(arm), gcBefore)
     }
   })
   const peaks = stopRss.map((stop) => stop())
+  if (perfFile) recordings.push({ scenario: scenario.name, file: perfFile, events: result.events })
   return {
     ...result,
     cpuS: threads ? both(threads.total) : null,
     threads,
+    windows: [window],
     gc,
     peakRssMb: pids.length ? Math.max(...peaks) : null,
     rssGrowthMb: pids.length ? peaks.reduce((sum, peak, i) => sum + peak - idleRss[i], 0) : null,
@@ -200,7 +215,10 @@ async function runRounds(scenario, arms) {
     }
   }
   const streams = scenario.perStream ? scenario.concurrency : undefined
-  return { scenario: scenario.name, what: scenario.what, arms: Object.fromEntries(arms.map((a) => [a.name, summarise(merged[a.name], { streams })])) }
+  const figures = Object.fromEntries(arms.map((a) => [a.name, summarise(merged[a.name], { streams })]))
+  // A profile run keeps when each arm's counted requests ran, to read only those samples.
+  const windows = profile ? { windows: Object.fromEntries(arms.map((a) => [a.name, merged[a.name].windows])) } : {}
+  return { scenario: scenario.name, what: scenario.what, arms: figures, ...windows }
 }
 
 /** A scenario with its own arms (`setup`): started before its rounds, stopped after them, also on failure. */
@@ -223,6 +241,7 @@ function merge(into, r) {
   into.durations.merge(new Histogram(r.durations))
   if (r.cpuS !== null) into.cpuS += r.cpuS
   if (r.threads) into.threads = mergeSplit(into.threads, r.threads)
+  into.windows = [...into.windows, ...r.windows]
   if (r.gc && into.gc) {
     into.gc.ms += r.gc.ms
     into.gc.count += r.gc.count
@@ -240,16 +259,21 @@ function machine() {
   return { cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` }
 }
 
+/** --perf: what perf recorded, one file per scenario and round of the profiled relay. */
+const recordings = []
+
 /** Where `--profile` leaves its .cpuprofile files: a fresh directory under `--out` (or the temp dir). */
 const profileDir = profile ? mkdtempSync(join(args.includes('--out') ? (mkdirSync(outDir, { recursive: true }), outDir) : tmpdir(), 'cc-relay-profile-')) : ''
 
 async function main() {
   const scenarios = SCENARIOS.filter((s) => (wanted.length === 0 || wanted.includes(s.name)) && !(profile && s.setup))
   if (tls && tlsUnavailable()) throw new Error(`--tls: ${tlsUnavailable()}`)
+  if (perf && perfUnavailable()) throw new Error(`--perf: ${perfUnavailable()}`)
   const started = await startArms({
     quick,
     tls,
     profile,
+    perf,
     profileDir,
     profileArm,
     variants,
@@ -284,7 +308,10 @@ async function main() {
   if (profile) {
     // A profile run is not a measurement: its figures stay beside the profiles, bench/results is untouched.
     writeFileSync(join(profileDir, 'report.json'), JSON.stringify(report, null, 2) + '\n')
-    const text = renderProfiles(profileDir, ROOT)
+    // Only the profiled relay's counted requests: not its start, the warm-ups, or direct's turns.
+    const windows = results.flatMap((r) => r.windows?.[profileArm] ?? [])
+    const relayPid = arms.find((a) => a.name === profileArm).pids[0]
+    const text = perf ? renderPerf(profileDir, relayPid, recordings) : renderProfiles(profileDir, ROOT, 25, windows.length ? windows : undefined)
     writeFileSync(join(profileDir, 'top.txt'), text)
     process.stdout.write(`\n${text}`)
   } else {
