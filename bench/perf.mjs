@@ -93,6 +93,8 @@ const JS_PARTS = [
   [/workers\/port-writer\.js/, 'port writer (src/workers/port-writer)'],
   [/workers\/exchange\.js/, 'exchange (src/workers/exchange)'],
   [/node_modules\/undici\/|wasm-function|wasm-to-js/, 'undici (llhttp parser, handlers)'],
+  [/node_modules\/piscina\//, 'piscina (task dispatch)'],
+  [/node:internal\/worker|messageport|node:worker_threads|node:internal\/event_target/, 'MessagePort (messages between threads)'],
   [/node_modules\/(pino|sonic-boom)|request-log\.js/, 'request log'],
   [/node_modules\/prom-client|admin\/metrics\.js/, 'metrics'],
   [/dist\/src\/ingress\//, 'ingress, per request (src/ingress)'],
@@ -114,7 +116,9 @@ export function partOf(frames) {
     if (OPENSSL.test(f.sym) && !f.dso.includes('libc')) return 'TLS: OpenSSL (decrypt, records)'
     if (GC.test(f.sym)) return 'V8 GC (on the main thread)'
     if (f.dso.includes('uws_')) return 'uWS native (cork, write)'
-    if (/node::crypto::(TLSWrap|NodeBIO)/.test(f.sym)) return "TLS: Node's TLSWrap (buffers, callback into JS)"
+    if (/node::crypto::(TLSWrap|NodeBIO)/.test(f.sym)) return "TLS: Node's TLSWrap (BIO, clear-text buffers)"
+    if (/node::worker::(MessagePort|Message)|node::worker::.*Deserializ|v8::ValueDeserializer/.test(f.sym)) return 'MessagePort (messages between threads)'
+    if (/node::(LibuvStreamWrap|StreamBase|EmitToJSStreamListener)/.test(f.sym)) return "Node's native socket read (buffers, callback into JS)"
     if (/node:buffer|node:internal\/buffer|node:events/.test(f.sym)) continue
     if (f.sym.startsWith('JS:') || f.sym.startsWith('Eval:')) {
       const part = JS_PARTS.find(([re]) => re.test(f.sym))

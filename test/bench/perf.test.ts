@@ -45,7 +45,7 @@ t.test('a sample counts for the innermost frame that names a part', async (t) =>
       { sym: 'v8::internal::Factory::NewJSArrayBuffer', dso: NODE },
       { sym: 'node::crypto::TLSWrap::ClearOut', dso: NODE },
     ]),
-    "TLS: Node's TLSWrap (buffers, callback into JS)",
+    "TLS: Node's TLSWrap (BIO, clear-text buffers)",
   )
   t.equal(
     partOf([
