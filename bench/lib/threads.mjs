@@ -1,5 +1,6 @@
-// Which thread of an arm's processes did the work: its CPU (user and system, from /proc/<pid>/task/*/stat)
-// between two snapshots, split into the main thread (tid == pid: the thread that owns the relay's
+// Which thread of an arm's processes did the work: its CPU between two snapshots (each thread's exact
+// run time from /proc/<pid>/task/*/schedstat, split into user and system by its tick counts in `stat`),
+// split into the main thread (tid == pid: the thread that owns the relay's
 // sockets, and whose CPU bounds how far one process scales with cores), each worker thread (named
 // `worker-N` by name-threads.cjs, preloaded with NAME_THREADS), V8's platform threads (named
 // `v8-platform` there: parallel and concurrent GC, background compilation) and the rest ("other":
@@ -9,7 +10,7 @@ import { readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { cpuTimes, threadName, threadRunSeconds, threadTimes } from './procstat.mjs'
 
-/** Node options that name every worker thread of the process (bench/lib/name-threads.mjs). */
+/** Node options that name the threads of the process (bench/lib/name-threads.cjs). */
 export const NAME_THREADS = ['--require', fileURLToPath(new URL('./name-threads.cjs', import.meta.url))]
 
 const WORKER = /^worker-\d+$/
@@ -54,21 +55,34 @@ export function threadSnapshot(pids) {
 }
 
 /**
- * CPU seconds between two snapshots: `main` (the threads whose tid is in `mainTids`), `workers` by
- * name, `v8` (V8's platform threads), `other` (the rest, as the total less those) and `otherByName`
- * (the live other threads by name: for another runtime's threads, e.g. a `--target` relay's).
+ * CPU seconds between two snapshots: `total`, `main` (the threads whose tid is in `mainTids`),
+ * `workers` by name, `v8` (V8's platform threads), `other` (the rest) and `otherByName` (the live other
+ * threads by name: for another runtime's threads, e.g. a `--target` relay's).
+ *
+ * The total is the live threads' exact run times, plus, when a thread ended between the snapshots, what
+ * the process's tick counts have beyond the live threads' (the ended threads' time is only there). Tick
+ * counts alone are whole 10 ms ticks, truncated per thread and per process: on a one-second run of a
+ * light process (nginx's 20 ms) that is a large error, and the parts would not add up to the whole.
  */
 export function threadSplit(before, after, mainTids) {
-  const out = { total: less(after.total, before.total), main: zero(), workers: {}, v8: zero(), other: zero(), otherByName: {} }
+  const out = { total: zero(), main: zero(), workers: {}, v8: zero(), other: zero(), otherByName: {} }
+  const ticks = zero() // the live threads' tick counts
   for (const [key, t] of after.threads) {
-    const spent = spentBy(t, before.threads.get(key) ?? { ...zero(), run: 0 })
+    const earlier = before.threads.get(key) ?? { ...zero(), run: 0 }
+    const spent = spentBy(t, earlier)
+    add(out.total, spent)
+    add(ticks, less(t, earlier))
     if (mainTids.includes(t.tid)) add(out.main, spent)
     else if (WORKER.test(t.name)) add((out.workers[t.name] ??= zero()), spent)
     else if (t.name === V8) add(out.v8, spent)
     else add((out.otherByName[t.name] ??= zero()), spent)
   }
+  const ended = [...before.threads.keys()].some((key) => !after.threads.has(key))
+  if (ended) {
+    const processTicks = less(after.total, before.total)
+    add(out.total, { user: Math.max(0, processTicks.user - ticks.user), system: Math.max(0, processTicks.system - ticks.system) })
+  }
   const accounted = Object.values(out.workers).reduce(add, add({ ...out.main }, out.v8))
-  // Ticks are read thread by thread a moment apart from the total: never below zero.
   out.other = { user: Math.max(0, out.total.user - accounted.user), system: Math.max(0, out.total.system - accounted.system) }
   return out
 }
