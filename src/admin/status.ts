@@ -7,6 +7,8 @@ import { activeCooldowns, WHOLE_KEY } from '../supervisor/cooldowns.js'
 import { keyWaitMs } from '../supervisor/key-pick.js'
 import { emptyTotals } from './activity.js'
 import type { Activity, FailoverEvent, UsageTotals } from './activity.js'
+import type { SessionStatus } from './sessions.js'
+import { cacheHitRate } from '../shared/cache-hit-rate.js'
 
 /** The reload bookkeeping the snapshot reports. */
 export interface ConfigInfo {
@@ -59,6 +61,8 @@ export interface ProviderStatus {
 }
 
 export interface ClientStatus extends UsageTotals {
+  /** cache_read / (input + cache_read + cache_creation); null with no input yet. */
+  readonly cache_hit_rate: number | null
   /** The team client's name; '' is everyone on the shared key (or no key). */
   readonly name: string
   readonly inflight: number
@@ -74,7 +78,9 @@ export interface StatusSnapshot {
   readonly traffic: { readonly requests_per_s: number; readonly error_rate: number; readonly window_s: number; readonly active_requests: number; readonly failovers: number }
   readonly providers: readonly ProviderStatus[]
   readonly clients: readonly ClientStatus[]
-  readonly usage: readonly (UsageTotals & { readonly provider: string; readonly model: string })[]
+  readonly usage: readonly (UsageTotals & { readonly provider: string; readonly model: string; readonly cache_hit_rate: number | null })[]
+  /** The busiest Claude Code sessions of the last hour (by a short form of their id). */
+  readonly sessions: readonly SessionStatus[]
   /** Subscription logins forwarded to anthropic providers, by credential hash. */
   readonly logins: readonly { readonly hash: string; readonly requests: number; readonly tokens: number }[]
   readonly recent_failovers: readonly (Omit<FailoverEvent, 'at'> & { readonly at: string })[]
@@ -149,6 +155,7 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     return {
       name,
       ...(totals ?? emptyTotals()),
+      cache_hit_rate: totals ? cacheHitRate(totals) : null,
       inflight: team?.inflight ?? 0,
       rpm: { used: team ? team.rpm.used(now) : 0, limit: team?.config.rpm_limit ?? 0 },
       tpm: { used: team ? team.tpm.used(now) : 0, limit: team?.config.tpm_limit ?? 0 },
@@ -162,7 +169,8 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     traffic: { ...activity.lastMinute(now), active_requests: inputs.activeRequests, failovers: activity.failoverCount },
     providers,
     clients,
-    usage: [...activity.byModel.values()],
+    usage: [...activity.byModel.values()].map((u) => ({ ...u, cache_hit_rate: cacheHitRate(u) })),
+    sessions: activity.sessions.busiest(10, now),
     logins: [...state.logins].map(([hash, u]) => ({ hash, requests: u.requests, tokens: u.tokens })),
     recent_failovers: activity.recentFailovers().map((f) => ({ ...f, at: iso(f.at) })),
     budgets: state.config.server.auth.clients.flatMap((c) =>

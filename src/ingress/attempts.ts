@@ -345,6 +345,8 @@ export class Attempts {
       stream: sniffed.stream,
       maxTokens: sniffed.maxTokens,
       lease,
+      // Tracing on: this attempt's span id is chosen now and goes upstream in its traceparent (CONTRACT §11).
+      upstreamHeaders: this.#log.trace?.attemptStarted(provider, lease),
     }
     const debug = config.routing.debug
       ? [
@@ -433,6 +435,7 @@ export class Attempts {
       this.#deps.shared!.settle(reservation, { input: u.input_tokens + u.cache_creation_input_tokens, output: u.output_tokens })
     }
     this.#deps.telemetry.attempt(providerName, settled.status, settled.ttfbMs)
+    this.#log.trace?.attemptEnded(settled)
     this.#deps.supervisor.report(lease.id, settled)
   }
 
