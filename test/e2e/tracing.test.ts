@@ -6,6 +6,7 @@
  * text anywhere in what is exported, and no tracing code loaded when tracing is off.
  */
 import t from 'tap'
+import { spawnSync } from 'node:child_process'
 import { cpSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +14,7 @@ import { MESSAGE, STREAM_EVENTS } from '../fixtures/anthropic.js'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { OtlpReceiver } from '../helpers/otlp-receiver.js'
 import type { ReceivedSpan } from '../helpers/otlp-receiver.js'
-import { startRelay } from '../helpers/relay.js'
+import { startRelay, writeConfig } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -291,5 +292,10 @@ t.test('tracing off: the tracing code is never loaded, and the caller\'s tracepa
   t.equal(upstream.last.headers.traceparent, own)
   t.notOk(relay.logs.some((l) => l.msg === 'tracing on'))
   // The same copy with an endpoint does load it (so the check above could have failed).
-  await t.rejects(startRelay(`${yaml}telemetry: { otlp: { endpoint: "http://127.0.0.1:9" } }\n`, { bin: join(copy, 'bin', 'cc-relay.js') }), /tracing module was loaded/)
+  const traced = spawnSync(process.execPath, [join(copy, 'bin', 'cc-relay.js'), 'serve', '--config', writeConfig(`${yaml}telemetry: { otlp: { endpoint: "http://127.0.0.1:9" } }\n`), '--listen', '127.0.0.1:0'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  })
+  t.not(traced.status, 0)
+  t.match(traced.stderr, /tracing module was loaded/)
 })
