@@ -5,14 +5,7 @@
  * Only names, counts, ids and codes: never message text, never a credential (a key is its short hash).
  */
 import type { Attributes } from '@opentelemetry/api'
-import {
-  ATTR_ERROR_TYPE,
-  ATTR_HTTP_REQUEST_METHOD,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_HTTP_ROUTE,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
-} from '@opentelemetry/semantic-conventions'
+import { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions'
 import {
   ATTR_GEN_AI_CONVERSATION_ID,
   ATTR_GEN_AI_OPERATION_NAME,
@@ -78,11 +71,7 @@ export function attemptErrorType(outcome: Outcome): string | undefined {
 
 /** The fixed part of a request span's attributes. */
 export function requestAttributes(route: string, model: string, conversation: string | undefined): Attributes {
-  const out: Attributes = {
-    [ATTR_GEN_AI_OPERATION_NAME]: operationOf(route),
-    [ATTR_HTTP_REQUEST_METHOD]: 'POST',
-    [ATTR_HTTP_ROUTE]: route === 'count_tokens' ? '/v1/messages/count_tokens' : '/v1/messages',
-  }
+  const out: Attributes = { [ATTR_GEN_AI_OPERATION_NAME]: operationOf(route) }
   if (model) out[ATTR_GEN_AI_REQUEST_MODEL] = model
   if (conversation) out[ATTR_GEN_AI_CONVERSATION_ID] = conversation
   return out

@@ -7,8 +7,8 @@
  * moment it is dispatched, and the request span (the attempts' parent) must have its id by then too.
  * A request refused before any attempt gets its request span alone, with the refusal as its error.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
-import type { Attributes, Context, Span } from '@opentelemetry/api'
+import { ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api'
+import type { Attributes, SpanContext } from '@opentelemetry/api'
 import { parseTraceParent, TraceState } from '@opentelemetry/core'
 import { SamplingDecision } from '@opentelemetry/sdk-trace-base'
 import type { ProviderConfig } from '../config/types.js'
@@ -16,7 +16,6 @@ import type { RelayErrorData } from '../shared/errors.js'
 import type { Lease, Outcome } from '../shared/protocol.js'
 import {
   answerAttributes,
-  ATTR_ERROR_TYPE,
   ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MODEL,
@@ -27,6 +26,8 @@ import {
   requestAttributes,
   spanName,
 } from './attributes.js'
+import { finishedSpan } from './span.js'
+import type { SpanParts } from './span.js'
 import type { Tracing } from './tracing.js'
 
 /** Claude Code's session id is a UUID; anything much longer is not one and is cut. */
@@ -65,10 +66,9 @@ export class TraceRecorder {
   readonly #traceparent: string | undefined
   readonly #tracestate: string | undefined
   readonly #conversation: string | undefined
-  /** The caller's context and this request's ids, worked out on first need. */
-  #parent: Context | undefined
-  #traceId = ''
-  #spanId = ''
+  /** The caller's span (undefined: none, or not a valid traceparent) and this request's ids, worked out on first need. */
+  #caller: SpanContext | undefined
+  #context: SpanContext | undefined
   #sampled = false
   readonly #attempts: AttemptRecord[] = []
 
@@ -79,24 +79,22 @@ export class TraceRecorder {
     this.#conversation = headers['x-claude-code-session-id']?.slice(0, MAX_CONVERSATION_ID) || undefined
   }
 
-  /** The caller's span (a valid W3C `traceparent`) or none; this request's trace id, span id and sampling. */
-  #context(): Context {
-    if (this.#parent) return this.#parent
-    const caller = this.#traceparent ? parseTraceParent(this.#traceparent) : null
+  /** This request's span context (the caller's trace, or a new one), and whether it is sampled. */
+  #request(): SpanContext {
+    if (this.#context) return this.#context
+    const parsed = this.#traceparent ? parseTraceParent(this.#traceparent) : null
+    const { ids, sampler } = this.#tracing
     let parent = ROOT_CONTEXT
-    if (caller && trace.isSpanContextValid(caller)) {
+    if (parsed && trace.isSpanContextValid(parsed)) {
       const traceState = this.#tracestate ? new TraceState(this.#tracestate) : undefined
-      parent = trace.setSpanContext(ROOT_CONTEXT, { ...caller, isRemote: true, ...(traceState ? { traceState } : {}) })
-      this.#traceId = caller.traceId
-    } else {
-      this.#traceId = this.#tracing.ids.newTraceId()
+      this.#caller = { ...parsed, isRemote: true, ...(traceState ? { traceState } : {}) }
+      parent = trace.setSpanContext(ROOT_CONTEXT, this.#caller)
     }
-    this.#spanId = this.#tracing.ids.newSpanId()
-    // Deterministic for a trace id and parent: the same decision the tracer reaches at the end.
-    const decision = this.#tracing.sampler.shouldSample(parent, this.#traceId, '', SpanKind.SERVER, {}, []).decision
-    this.#sampled = decision === SamplingDecision.RECORD_AND_SAMPLED
-    this.#parent = parent
-    return parent
+    const traceId = this.#caller?.traceId ?? ids.generateTraceId()
+    // parentbased_traceidratio: the caller's sampled flag, else the ratio over the trace id.
+    this.#sampled = sampler.shouldSample(parent, traceId, '', SpanKind.SERVER, {}, []).decision === SamplingDecision.RECORD_AND_SAMPLED
+    this.#context = { traceId, spanId: ids.generateSpanId(), traceFlags: this.#sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, ...(this.#caller?.traceState ? { traceState: this.#caller.traceState } : {}) }
+    return this.#context
   }
 
   /**
@@ -104,8 +102,16 @@ export class TraceRecorder {
    * (`traceparent`, and the caller's `tracestate`) when `propagate_upstream` is on.
    */
   attemptStarted(provider: ProviderConfig, lease: Lease): Readonly<Record<string, string>> | undefined {
-    this.#context()
-    const spanId = this.#tracing.ids.newSpanId()
+    const request = this.#request()
+    const spanId = this.#tracing.ids.generateSpanId()
+    if (this.#sampled) this.#record(provider, lease, spanId)
+    if (!this.#tracing.settings.propagateUpstream) return undefined
+    const traceparent = `00-${request.traceId}-${spanId}-${this.#sampled ? '01' : '00'}`
+    return this.#tracestate ? { traceparent, tracestate: this.#tracestate } : { traceparent }
+  }
+
+  /** What a sampled attempt's span will say about where it went. */
+  #record(provider: ProviderConfig, lease: Lease, spanId: string): void {
     const attributes: Attributes = {
       [ATTR_GEN_AI_PROVIDER_NAME]: genAiProvider(provider.type),
       'cc_relay.provider': provider.name,
@@ -114,9 +120,6 @@ export class TraceRecorder {
       ...this.#tracing.serverOf(provider),
     }
     this.#attempts.push({ spanId, startedAt: performance.now(), endedAt: -1, attributes, upstreamModel: lease.upstreamModel, outcome: undefined, failoverScope: undefined })
-    if (!this.#tracing.settings.propagateUpstream) return undefined
-    const traceparent = `00-${this.#traceId}-${spanId}-${this.#sampled ? '01' : '00'}`
-    return this.#tracestate ? { traceparent, tracestate: this.#tracestate } : { traceparent }
   }
 
   /** The running attempt was given up for another: where the next one goes (`key` or `provider`). */
@@ -135,10 +138,9 @@ export class TraceRecorder {
 
   /** The request ended: every span is built now, and handed to the batch export. */
   end(r: RequestEnd): void {
-    const parent = this.#context()
+    const context = this.#request()
     if (!this.#sampled) return
     const now = performance.now()
-    const { tracer, ids } = this.#tracing
     const last = this.#attempts[this.#attempts.length - 1]
     const attributes = requestAttributes(r.route, r.model, this.#conversation)
     attributes['cc_relay.request_id'] = r.requestId
@@ -154,44 +156,57 @@ export class TraceRecorder {
       const ttfe = last.outcome?.ttfeMs
       if (ttfe !== undefined && ttfe >= 0) attributes['cc_relay.ttfe_ms'] = round(last.startedAt - r.startedAt + ttfe)
     }
-    answerAttributes(r.outcome, attributes)
+    // The answer's model, id, stop reason and token counts are on the attempt span that got them, and
+    // only there: a backend summing gen_ai.usage.* over a trace must not count them twice.
     if (r.cost !== undefined) attributes['cc_relay.cost_usd'] = r.cost
     // A SERVER span fails on a relay error, a 5xx, or a stream that ended in `event: error`.
     const errorType = r.error?.code ?? r.outcome?.endedInError ?? (r.status >= 500 ? String(r.status) : undefined)
-    const span = ids.with(this.#traceId, this.#spanId, () =>
-      tracer.startSpan(spanName(r.route, r.model), { kind: SpanKind.SERVER, startTime: r.startedAt, attributes }, parent),
+    const { processor, resource, scope } = this.#tracing
+    for (const attempt of this.#attempts) processor.onEnd(finishedSpan(this.#attemptSpan(attempt, r.route, context, now), resource, scope))
+    processor.onEnd(
+      finishedSpan(
+        {
+          name: spanName(r.route, r.model),
+          kind: SpanKind.SERVER,
+          context,
+          parent: this.#caller,
+          startedAt: r.startedAt,
+          endedAt: now,
+          attributes,
+          error: errorType ? { type: errorType, message: r.error?.message } : undefined,
+        },
+        resource,
+        scope,
+      ),
     )
-    if (errorType) fail(span, errorType, r.error?.message)
-    const inRequest = trace.setSpan(ROOT_CONTEXT, span)
-    for (const attempt of this.#attempts) this.#attemptSpan(attempt, r.route, inRequest, now)
-    span.end(now)
   }
 
-  #attemptSpan(attempt: AttemptRecord, route: string, parent: Context, now: number): void {
-    const { tracer, ids, deps } = this.#tracing
-    const attributes: Attributes = { ...attempt.attributes, [ATTR_GEN_AI_OPERATION_NAME]: operationOf(route), [ATTR_GEN_AI_REQUEST_MODEL]: attempt.upstreamModel }
+  #attemptSpan(attempt: AttemptRecord, route: string, request: SpanContext, now: number): SpanParts {
+    const attributes: Attributes = attempt.attributes
+    attributes[ATTR_GEN_AI_OPERATION_NAME] = operationOf(route)
+    attributes[ATTR_GEN_AI_REQUEST_MODEL] = attempt.upstreamModel
     const outcome = attempt.outcome
     if (outcome) {
       answerAttributes(outcome, attributes)
       if (outcome.status > 0) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = outcome.status
       if (outcome.ttfeMs !== undefined && outcome.ttfeMs >= 0) attributes['cc_relay.ttfe_ms'] = round(outcome.ttfeMs)
       if (outcome.clientAborted) attributes['cc_relay.client_aborted'] = true
-      const cost = deps.costOf(attempt.upstreamModel, outcome.usage)
+      const cost = this.#tracing.deps.costOf(attempt.upstreamModel, outcome.usage)
       if (cost) attributes['cc_relay.cost_usd'] = cost
     }
     if (attempt.failoverScope) attributes['cc_relay.failover_scope'] = attempt.failoverScope
-    const span = ids.with(this.#traceId, attempt.spanId, () =>
-      tracer.startSpan(spanName(route, attempt.upstreamModel), { kind: SpanKind.CLIENT, startTime: attempt.startedAt, attributes }, parent),
-    )
     const errorType = outcome ? attemptErrorType(outcome) : '_OTHER'
-    if (errorType) fail(span, errorType, undefined)
-    span.end(attempt.endedAt >= 0 ? attempt.endedAt : now)
+    return {
+      name: spanName(route, attempt.upstreamModel),
+      kind: SpanKind.CLIENT,
+      context: { traceId: request.traceId, spanId: attempt.spanId, traceFlags: request.traceFlags },
+      parent: request,
+      startedAt: attempt.startedAt,
+      endedAt: attempt.endedAt >= 0 ? attempt.endedAt : now,
+      attributes,
+      error: errorType ? { type: errorType, message: undefined } : undefined,
+    }
   }
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100
-
-function fail(span: Span, errorType: string, message: string | undefined): void {
-  span.setAttribute(ATTR_ERROR_TYPE, errorType)
-  span.setStatus({ code: SpanStatusCode.ERROR, message: message ?? errorType })
-}

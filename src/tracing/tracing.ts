@@ -3,15 +3,17 @@
  * with tracing off this file, the SDK and the exporters are never imported, and a request's only cost
  * is one `undefined` check (src/ingress/request-log.ts).
  *
- * One tracer provider with a parent-based trace-id-ratio sampler, a resource from the config and
- * OTEL_RESOURCE_ATTRIBUTES, and the bounded batch export of export.ts. Each request gets a
- * TraceRecorder (recorder.ts) that builds its spans once, when it ends.
+ * A parent-based trace-id-ratio sampler, a resource from the config and OTEL_RESOURCE_ATTRIBUTES, and
+ * the bounded batch export of export.ts. Each request gets a TraceRecorder (recorder.ts) that builds
+ * its finished spans (span.ts) once, when it ends, and hands them to the batch processor.
  */
 import { diag, DiagLogLevel } from '@opentelemetry/api'
-import type { Attributes, Tracer } from '@opentelemetry/api'
+import type { Attributes } from '@opentelemetry/api'
+import type { InstrumentationScope } from '@opentelemetry/core'
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources'
-import { BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base'
-import type { Sampler } from '@opentelemetry/sdk-trace-base'
+import type { Resource } from '@opentelemetry/resources'
+import { ParentBasedSampler, RandomIdGenerator, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base'
+import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions'
 import type { ProviderConfig } from '../config/types.js'
 import type { Logger } from '../shared/log.js'
@@ -19,7 +21,6 @@ import type { Usage } from '../shared/protocol.js'
 import { SEMCONV_VERSION, serverAttributes } from './attributes.js'
 import { spanProcessor } from './export.js'
 import type { DropReason } from './export.js'
-import { PresetIds } from './ids.js'
 import { TraceRecorder } from './recorder.js'
 import type { TracingSettings } from './settings.js'
 
@@ -49,11 +50,12 @@ function shownUrl(url: string): string {
 
 export class Tracing {
   readonly settings: TracingSettings
-  readonly tracer: Tracer
   readonly sampler: Sampler
-  readonly ids = new PresetIds()
+  readonly ids = new RandomIdGenerator()
   readonly deps: TracingDeps
-  readonly #provider: BasicTracerProvider
+  readonly processor: SpanProcessor
+  readonly resource: Resource
+  readonly scope: InstrumentationScope
   readonly #servers = new WeakMap<ProviderConfig, Attributes>()
   #lastWarning = 0
   #unreported = 0
@@ -64,16 +66,11 @@ export class Tracing {
     this.sampler = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(settings.sampleRatio) })
     // The SDK's own complaints (a failed export, a timeout) are counted and logged by the relay instead.
     diag.setLogger({ error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.NONE)
-    const resource = detectResources({ detectors: [envDetector] }).merge(
+    this.resource = detectResources({ detectors: [envDetector] }).merge(
       resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName, [ATTR_SERVICE_VERSION]: deps.version }),
     )
-    this.#provider = new BasicTracerProvider({
-      resource,
-      sampler: this.sampler,
-      idGenerator: this.ids,
-      spanProcessors: [spanProcessor(settings, { dropped: (n, reason, detail) => this.#dropped(n, reason, detail) })],
-    })
-    this.tracer = this.#provider.getTracer('cc-relay', deps.version, { schemaUrl: `https://opentelemetry.io/schemas/${SEMCONV_VERSION}` })
+    this.scope = { name: 'cc-relay', version: deps.version, schemaUrl: `https://opentelemetry.io/schemas/${SEMCONV_VERSION}` }
+    this.processor = spanProcessor(settings, { dropped: (n, reason, detail) => this.#dropped(n, reason, detail) })
   }
 
   /** A recorder for one request, reading the caller's trace context and session from its headers. */
@@ -106,7 +103,7 @@ export class Tracing {
   async shutdown(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
-    await Promise.race([this.#provider.shutdown().catch(() => {}), deadline])
+    await Promise.race([this.processor.shutdown().catch(() => {}), deadline])
     clearTimeout(timer)
   }
 }
