@@ -13,6 +13,8 @@ export interface FinishedRequest {
   readonly route: string
   /** The team client's name (`server.auth.clients`), or '' for the shared key / no auth. */
   readonly client: string
+  /** The team group it was booked to (CONTRACT §10), or ''. */
+  readonly group: string
   /** The routing rule it matched (CONTRACT §8), or ''. */
   readonly rule: string
   readonly status: number

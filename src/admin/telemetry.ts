@@ -10,6 +10,7 @@ import type { MetricsSources } from './metrics.js'
 import { PriceTable } from './pricing.js'
 import type { UsageLedger } from '../ledger/ledger.js'
 import type { Tracing } from '../tracing/tracing.js'
+import type { RefusalReason } from '../admission/refusal.js'
 
 export class Telemetry {
   readonly activity: Activity
@@ -35,7 +36,7 @@ export class Telemetry {
     const cost = this.activity.finished(r)
     this.metrics.finished(r, durationMs, cost)
     // Only a request that reached an upstream is in the ledger; the relay's own refusals are not.
-    if (r.provider && r.upstreamModel && r.usage) this.ledger?.book({ client: r.client, provider: r.provider, model: r.upstreamModel, usage: r.usage, cost: cost ?? 0 })
+    if (r.provider && r.upstreamModel && r.usage) this.ledger?.book({ client: r.client, group: r.group, provider: r.provider, model: r.upstreamModel, usage: r.usage, cost: cost ?? 0 })
     return cost
   }
 
@@ -52,6 +53,11 @@ export class Telemetry {
 
   rateLimited(scope: 'key' | 'client' | 'budget'): void {
     this.metrics.rateLimited(scope)
+  }
+
+  /** The admission step refused a request (CONTRACT §10): counted by reason. */
+  refused(reason: RefusalReason): void {
+    this.metrics.refused(reason)
   }
 
   queueWait(ms: number): void {

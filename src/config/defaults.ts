@@ -3,7 +3,7 @@
  * The defaults are frozen, so sharing their nested objects between loaded configs is safe.
  */
 import type { ConfigInput, ProviderInput } from './schema.js'
-import type { ClientConfig, KeyConfig, ProviderConfig, RelayConfig } from './types.js'
+import type { ClientConfig, GroupConfig, KeyConfig, ProviderConfig, RelayConfig } from './types.js'
 
 export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -21,8 +21,8 @@ export const CONFIG_DEFAULTS: Omit<RelayConfig, 'providers'> = deepFreeze({
     shutdown_timeout_ms: 30_000,
     timeouts: { connect_ms: 10_000, first_byte_ms: 300_000, idle_ms: 300_000, total_ms: 0 },
     tls: { cert_file: '', key_file: '' },
-    auth: { api_key: '', allow_subscription: false, clients: [] },
-    admin: { api_key: '' },
+    auth: { api_key: '', allow_subscription: false, allow_ips: [], clients: [], groups: [] },
+    admin: { api_key: '', allow_ips: [] },
   },
   plugin_dirs: [],
   routing: {
@@ -76,10 +76,24 @@ export const KEY_DEFAULTS: KeyConfig = deepFreeze({
 })
 
 export const CLIENT_DEFAULTS: Omit<ClientConfig, 'name' | 'key'> = deepFreeze({
+  group: '',
+  models: [],
+  deny_models: [],
   rpm_limit: 0,
   tpm_limit: 0,
   max_concurrent: 0,
   budget: undefined,
+})
+
+export const GROUP_DEFAULTS: Omit<GroupConfig, 'name'> = deepFreeze({
+  models: [],
+  deny_models: [],
+  rpm_limit: 0,
+  tpm_limit: 0,
+  max_concurrent: 0,
+  budget: undefined,
+  member_budget: undefined,
+  managed_settings: undefined,
 })
 
 /** A provider entry split by providers.ts: `common` holds only the shared keys, `options` the rest. */
@@ -115,6 +129,7 @@ export function applyDefaults(input: ConfigInput, providers: readonly ProviderPa
         ...D.server.auth,
         ...server.auth,
         clients: (server.auth?.clients ?? []).map((client) => ({ ...CLIENT_DEFAULTS, ...client })),
+        groups: (server.auth?.groups ?? []).map((group) => ({ ...GROUP_DEFAULTS, ...group })),
       },
       admin: { ...D.server.admin, ...server.admin },
     },

@@ -20,15 +20,39 @@ const StringMap = () => Opt(Type.Record(Type.String(), Type.String()))
 /** Weights divide a share of traffic, so 0 (or less) would make a weighted pick undefined. */
 const Weight = () => Opt(Type.Number({ exclusiveMinimum: 0 }))
 
+/** CONTRACT §9: a spend cap per UTC period. */
+const Budget = () => Opt(Closed({ usd: Type.Number({ minimum: 0 }), period: Type.Enum(BUDGET_PERIODS) }))
+/** Model patterns (CONTRACT §10): exact names or a trailing `*` prefix; semantic.ts checks the star. */
+const Patterns = () => Opt(Type.Array(Type.String({ minLength: 1 })))
+
 const ClientSchema = Closed({
   name: Type.String({ minLength: 1 }),
   key: Type.String({ minLength: 1 }),
+  group: Opt(Type.String({ minLength: 1 })),
+  models: Patterns(),
+  deny_models: Patterns(),
   rpm_limit: Count(),
   tpm_limit: Count(),
   max_concurrent: Count(),
-  // CONTRACT §9: a spend cap per UTC period.
-  budget: Opt(Closed({ usd: Type.Number({ minimum: 0 }), period: Type.Enum(BUDGET_PERIODS) })),
+  budget: Budget(),
 })
+
+/** CONTRACT §10: a team's policy, limits and budgets, shared by its members. */
+const GroupSchema = Closed({
+  name: Type.String({ minLength: 1 }),
+  models: Patterns(),
+  deny_models: Patterns(),
+  rpm_limit: Count(),
+  tpm_limit: Count(),
+  max_concurrent: Count(),
+  budget: Budget(),
+  member_budget: Budget(),
+  // A Claude Code managed-settings.json object, served to signed-in members (CONTRACT §12).
+  managed_settings: Opt(Type.Record(Type.String(), Type.Unknown())),
+})
+
+/** CIDRs (IPv4 or IPv6, or a bare address); semantic.ts parses them. */
+const Cidrs = () => Opt(Type.Array(Type.String({ minLength: 1 })))
 
 const ServerSchema = Closed({
   listen: Str(),
@@ -37,8 +61,8 @@ const ServerSchema = Closed({
   shutdown_timeout_ms: Count(),
   timeouts: Opt(Closed({ connect_ms: Count(), first_byte_ms: Count(), idle_ms: Count(), total_ms: Count() })),
   tls: Opt(Closed({ cert_file: Str(), key_file: Str() })),
-  auth: Opt(Closed({ api_key: Str(), allow_subscription: Bool(), clients: Opt(Type.Array(ClientSchema)) })),
-  admin: Opt(Closed({ api_key: Str() })),
+  auth: Opt(Closed({ api_key: Str(), allow_subscription: Bool(), allow_ips: Cidrs(), clients: Opt(Type.Array(ClientSchema)), groups: Opt(Type.Array(GroupSchema)) })),
+  admin: Opt(Closed({ api_key: Str(), allow_ips: Cidrs() })),
 })
 
 const KeySchema = Closed({

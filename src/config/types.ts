@@ -53,10 +53,31 @@ export interface BudgetConfig {
 export interface ClientConfig {
   readonly name: string
   readonly key: string
+  /** The team group whose policy, pooled limits and budgets the client shares (CONTRACT §10); '' = none. */
+  readonly group: string
+  /** Model patterns (exact, or a trailing `*` prefix) that narrow what the group allows; empty = no narrowing. */
+  readonly models: readonly string[]
+  readonly deny_models: readonly string[]
   readonly rpm_limit: number
   readonly tpm_limit: number
   readonly max_concurrent: number
   readonly budget: BudgetConfig | undefined
+}
+
+/** CONTRACT §10: a group's policy; its limits and `budget` are pooled by all its members together. */
+export interface GroupConfig {
+  readonly name: string
+  /** Allowed model patterns; empty = every model. */
+  readonly models: readonly string[]
+  readonly deny_models: readonly string[]
+  readonly rpm_limit: number
+  readonly tpm_limit: number
+  readonly max_concurrent: number
+  readonly budget: BudgetConfig | undefined
+  /** Each member's own cap. */
+  readonly member_budget: BudgetConfig | undefined
+  /** A Claude Code managed-settings.json object for signed-in members (CONTRACT §12). */
+  readonly managed_settings: Readonly<Record<string, unknown>> | undefined
 }
 
 /** CONTRACT §1 `usage`: the ledger's file ('' = the default under $XDG_STATE_HOME, 'off' = memory only). */
@@ -68,11 +89,16 @@ export interface UsageConfig {
 export interface AuthConfig {
   readonly api_key: string
   readonly allow_subscription: boolean
+  /** CIDRs that may call client endpoints; empty = any peer (CONTRACT §10). */
+  readonly allow_ips: readonly string[]
   readonly clients: readonly ClientConfig[]
+  readonly groups: readonly GroupConfig[]
 }
 
 export interface AdminConfig {
   readonly api_key: string
+  /** CIDRs that may call admin endpoints; empty = as before (the key, or loopback). */
+  readonly allow_ips: readonly string[]
 }
 
 export interface ServerConfig {

@@ -24,7 +24,6 @@ export class RequestLog {
   trace: TraceRecorder | undefined
   /** Claude Code's `x-claude-code-session-id`, for the status page's sessions and the trace. */
   #session: string | undefined
-  #group = ''
 
   constructor(log: Logger, telemetry: Telemetry, id: string, route: string) {
     this.#log = log
@@ -40,11 +39,6 @@ export class RequestLog {
     if (tracing) this.trace = tracing.begin(headers)
   }
 
-  /** The caller's group(s) (CONTRACT §10), joined by commas when several: for its trace. */
-  group(names: string): void {
-    this.#group = names
-  }
-
   /** The team client's name (`server.auth.clients`): every line and metric is attributed to it. */
   client(name: string): void {
     this.#client = name
@@ -58,6 +52,18 @@ export class RequestLog {
   model(model: string): void {
     this.#model = model
   }
+
+  /** The team group the request is booked to (CONTRACT §10). */
+  group(name: string): void {
+    this.#group = name
+  }
+  #group = ''
+
+  /** Why the admission step refused the request (CONTRACT §10): named in the line. */
+  refused(reason: string): void {
+    this.#refused = reason
+  }
+  #refused: string | undefined
 
   /** The routing rule the request matched (CONTRACT §8). */
   rule(name: string): void {
@@ -92,7 +98,7 @@ export class RequestLog {
     for (const callback of this.#onDone) callback(outcome)
     const durationMs = performance.now() - this.#startedAt
     const cost = this.#telemetry.finished(
-      { route: this.#route, client: this.#client, rule: this.#rule, status, errorCode: error?.code, provider: outcome?.provider, upstreamModel: outcome?.upstreamModel, usage: outcome?.usage, session: this.#session },
+      { route: this.#route, client: this.#client, group: this.#group, rule: this.#rule, status, errorCode: error?.code, provider: outcome?.provider, upstreamModel: outcome?.upstreamModel, usage: outcome?.usage, session: this.#session },
       durationMs,
     )
     this.trace?.end({
@@ -108,6 +114,8 @@ export class RequestLog {
       client_aborted: this.#aborted,
     }
     if (this.#client) line.client = this.#client
+    if (this.#group) line.group = this.#group
+    if (this.#refused) line.refused = this.#refused
     if (this.#rule) line.rule = this.#rule
     if (outcome) {
       line.provider = outcome.provider

@@ -6,7 +6,9 @@ import { addInto, COUNTERS, emptyRow, rowKey, utcDay, addDays } from './rows.js'
 import type { LedgerRow } from './rows.js'
 import { cacheHitRate } from '../shared/cache-hit-rate.js'
 
-export const DIMENSIONS = ['day', 'client', 'provider', 'model'] as const
+export const DIMENSIONS = ['day', 'client', 'group', 'provider', 'model'] as const
+/** What a report is grouped by when `by` is not given (the group only when asked for). */
+const DEFAULT_BY = 'day,client,provider,model'
 export type Dimension = (typeof DIMENSIONS)[number]
 
 export interface UsageQuery {
@@ -32,9 +34,9 @@ export function parseUsageQuery(params: { since?: string | null; until?: string 
     if (!DAY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) return `${name}: expected a UTC day as YYYY-MM-DD, got ${JSON.stringify(value)}`
   }
   if (since > until) return `since (${since}) is after until (${until})`
-  const by = (params.by || DIMENSIONS.join(',')).split(',').map((d) => d.trim()).filter(Boolean)
+  const by = (params.by || DEFAULT_BY).split(',').map((d) => d.trim()).filter(Boolean)
   const unknown = by.find((d) => !(DIMENSIONS as readonly string[]).includes(d))
-  if (unknown !== undefined) return `by: unknown dimension ${JSON.stringify(unknown)} (day, client, provider, model)`
+  if (unknown !== undefined) return `by: unknown dimension ${JSON.stringify(unknown)} (${DIMENSIONS.join(', ')})`
   return { since, until, by: DIMENSIONS.filter((d) => by.includes(d)) }
 }
 
@@ -43,10 +45,10 @@ export function groupRows(rows: readonly LedgerRow[], by: readonly Dimension[]):
   const keep = new Set<Dimension>(by)
   const groups = new Map<string, LedgerRow>()
   for (const row of rows) {
-    const key = { day: keep.has('day') ? row.day : '', client: keep.has('client') ? row.client : '', provider: keep.has('provider') ? row.provider : '', model: keep.has('model') ? row.model : '' }
+    const key = { day: keep.has('day') ? row.day : '', client: keep.has('client') ? row.client : '', provider: keep.has('provider') ? row.provider : '', model: keep.has('model') ? row.model : '', group: keep.has('group') ? row.group : '' }
     const id = rowKey(key)
     let into = groups.get(id)
-    if (!into) groups.set(id, (into = emptyRow(key.day, key.client, key.provider, key.model)))
+    if (!into) groups.set(id, (into = emptyRow(key.day, key.client, key.provider, key.model, key.group)))
     addInto(into, row)
   }
   return [...groups.entries()]
@@ -78,6 +80,7 @@ export function toTable(rows: readonly ReportRow[], by: readonly Dimension[]): s
   const cell = (r: ReportRow, c: string): string => {
     const v = r[c as keyof ReportRow]
     if (c === 'client' && v === '') return '(shared key)'
+    if (c === 'group' && v === '') return '(no group)'
     if (c === 'cost_usd') return (v as number).toFixed(4)
     if (c === 'cache_hit_rate') return v === null ? '–' : `${((v as number) * 100).toFixed(1)} %`
     return typeof v === 'number' ? v.toLocaleString('en-US') : String(v)

@@ -26,6 +26,8 @@ export interface Lease {
   readonly forwardClientCredential: boolean
   /** The session was served by another thinking family before: remove its thinking blocks. */
   readonly stripThinking: boolean
+  /** The provider's pooled keys are credentials (a 401/403 blames the key), not only slots with limits. */
+  readonly keysAreCredentials: boolean
   /**
    * Set when this attempt probes a half-open circuit: the open period's deadline (the same on every
    * relay that heard of the opening) and how many probes a period allows, for a limit shared across relays.
@@ -121,6 +123,19 @@ export interface Outcome {
   readonly endedInError?: string
 }
 
+/** The outcome of a lease that reached no upstream (status 0, no usage). */
+export function noAttemptOutcome(provider: string, upstreamModel: string, clientAborted: boolean): Outcome {
+  return {
+    status: 0,
+    provider,
+    upstreamModel,
+    ttfbMs: -1,
+    usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, cache_creation_1h_input_tokens: 0 },
+    clientAborted,
+    rateHeaders: {},
+  }
+}
+
 export type WorkerMessage =
   /** A streaming response's head. `headers` is a flat [name, value, name, value, …] list, lower-case names. */
   | { readonly t: 'head'; readonly status: number; readonly headers: readonly string[]; readonly ttfbMs: number }
@@ -205,10 +220,13 @@ export interface HealthReport {
   readonly reachable: boolean
 }
 
-/** A request from a named team client (`server.auth.clients`), before its first lease. */
+/** A request from a named team client or a group's member (CONTRACT §10), before its first lease. */
 export interface ClientAdmit {
   readonly type: 'client.admit'
+  /** The team client's name ('' or a name without books: none of its own limits). */
   readonly client: string
+  /** The group the request is booked to: its pooled limits apply too. */
+  readonly group: string | undefined
   /** The same estimate the key windows reserve: input + max_tokens. */
   readonly estimateTokens: number
 }

@@ -20,6 +20,7 @@ import type { RunningRelay } from '../helpers/relay.js'
 const ROOT = join(import.meta.dirname, '..', '..')
 const ALICE_KEY = 'relay-key-alice-SECRET-0123456789'
 const BOB_KEY = 'relay-key-bob-SECRET-9876543210'
+const CAROL_KEY = 'relay-key-carol-SECRET-5555555555'
 const UPSTREAM_KEY = 'sk-ant-upstream-SECRET-abcdefghij'
 const PROMPT = 'PROMPT-TEXT-never-in-a-span'
 /** Text the fixtures' answers carry: none of it may reach a span. */
@@ -65,9 +66,11 @@ usage: { db: "off" }
 ${PRICING}
 server:
   auth:
+    groups: [{ name: platform }]
     clients:
-      - { name: alice, key: "${ALICE_KEY}" }
+      - { name: alice, key: "${ALICE_KEY}", group: platform }
       - { name: bob, key: "${BOB_KEY}", budget: { usd: 0.000001, period: day } }
+      - { name: carol, key: "${CAROL_KEY}", models: ["claude-haiku-*"] }
 routing:
   rules:
     - { name: sonnet-here, when: { model: "claude-sonnet-*" }, use: { providers: [${upstreams.map((_, i) => `up${i + 1}`).join(', ')}] } }
@@ -122,6 +125,7 @@ t.test('a streamed request in the caller\'s trace (http/protobuf): request span,
     'gen_ai.conversation.id': SESSION,
     'http.response.status_code': 200,
     'cc_relay.client': 'alice',
+    'cc_relay.group': 'platform',
     'cc_relay.rule': 'sonnet-here',
     'cc_relay.provider': 'up1',
     'cc_relay.attempt': 1,
@@ -201,20 +205,26 @@ t.test('refused requests: a request span with the refusal as its error, and no a
   t.equal(refused.status, 429)
   const unknownKey = await post(relay, { 'x-cc-relay-key': 'not-a-key', traceparent: `00-${traceId(6)}-${CALLER_SPAN}-01` })
   t.equal(unknownKey.status, 401)
+  const notHerModel = await post(relay, { 'x-cc-relay-key': CAROL_KEY, traceparent: `00-${traceId(13)}-${CALLER_SPAN}-01` })
+  t.equal(notHerModel.status, 400, 'carol may use haiku models only')
   const [budget] = await rx.waitFor('the budget refusal', inTrace(traceId(5)))
   const [auth] = await rx.waitFor('the auth refusal', inTrace(traceId(6)))
   t.equal(budget!.kind, 'server')
   t.equal(budget!.parentSpanId, CALLER_SPAN)
-  t.match(budget!.attributes, { 'http.response.status_code': 429, 'error.type': 'rate_limited', 'cc_relay.client': 'bob' })
+  t.match(budget!.attributes, { 'http.response.status_code': 429, 'error.type': 'budget_exhausted', 'cc_relay.client': 'bob' })
   t.equal(budget!.status.code, 'error')
   t.match(budget!.status.message, /budget/)
   t.match(auth!.attributes, { 'http.response.status_code': 401, 'error.type': 'unauthenticated' })
   t.equal(auth!.status.code, 'error')
+  const [policy] = await rx.waitFor('the model policy refusal', inTrace(traceId(13)))
+  t.match(policy!.attributes, { 'http.response.status_code': 400, 'error.type': 'model_not_allowed', 'cc_relay.client': 'carol' })
+  t.match(policy!.status.message, /not allowed/)
   // Let one more batch go out, then check that nothing else belongs to those traces.
   await post(relay, { 'x-cc-relay-key': ALICE_KEY, traceparent: `00-${traceId(7)}-${CALLER_SPAN}-01` })
   await rx.waitFor('a later request', inTrace(traceId(7)), 2)
   t.equal(rx.spans.filter(inTrace(traceId(5))).length, 1, 'the budget refusal has no attempt span')
   t.equal(rx.spans.filter(inTrace(traceId(6))).length, 1, 'the auth refusal has no attempt span')
+  t.equal(rx.spans.filter(inTrace(traceId(13))).length, 1, 'the model policy refusal has no attempt span')
 })
 
 t.test('an answer that ends in event: error marks its spans as errors', async (t) => {

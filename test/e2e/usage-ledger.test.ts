@@ -75,8 +75,11 @@ t.test('spend is recorded per client; a budget refuses the next request, and no 
   const second = await ask(relay, 'alice-key')
   t.equal(second.status, 429, 'over budget: refused')
   const body = (await second.json()) as { type: string; error: { type: string; message: string } }
-  t.equal(body.error.type, 'rate_limit_error')
-  t.match(body.error.message, /alice is over its budget of \$0\.001 per day/)
+  // CONTRACT §10: Claude Code's gateway protocol shape for a spent budget.
+  t.equal(body.error.type, 'billing_error')
+  t.match(body.error.message, /^client alice's budget of \$0\.001 per day \(UTC\) is used up \(\$0\.067 spent\); it resets at \d{4}-\d\d-\d\dT00:00:00\.000Z, in \d+ (hours|minutes)$/)
+  t.equal(second.headers.get('anthropic-ratelimit-unified-status'), 'rejected')
+  t.equal(second.headers.get('anthropic-ratelimit-unified-overage-period'), 'daily')
   t.equal(second.headers.get('x-should-retry'), 'false')
   const retry = Number(second.headers.get('retry-after'))
   const expected = secondsToUtcMidnight()
@@ -219,6 +222,6 @@ t.test('two relays on one Redis: the ledger and the budget are shared (spent on 
   const { Redis } = await import('ioredis')
   const cli = new Redis(redis.url)
   const day = new Date().toISOString().slice(0, 10)
-  t.equal(await cli.hget(`ledger-${process.pid}:usage:${day}`, 'bob\u0000main\u0000claude-priced\u0000requests'), '3', 'the three requests made while Redis was away')
+  t.equal(await cli.hget(`ledger-${process.pid}:usage:${day}`, 'bob\u0000main\u0000claude-priced\u0000\u0000requests'), '3', 'the three requests made while Redis was away')
   cli.disconnect()
 })
