@@ -10,27 +10,18 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { installRelease } from '../../compat/releases.js'
 import { anthropicUpstream, MARKER, TOKEN } from '../../compat/upstreams.js'
 import { OtlpReceiver } from '../helpers/otlp-receiver.js'
 import { startRelay } from '../helpers/relay.js'
+import { PINNED_CLAUDE as PINNED, pinnedClaude } from '../helpers/claude-cli.js'
 
-/** The release the project pins (test/compat.test.ts). */
-const PINNED = '2.1.332'
 const RUN_TIMEOUT_MS = 180_000
 
 t.setTimeout(300_000)
 
-let cli: string | undefined
-let unavailable = ''
-try {
-  cli = installRelease(PINNED)
-} catch (err) {
-  unavailable = `needs Claude Code ${PINNED} from the npm registry (${(err as Error).message.split('\n')[0]})`
-  if (process.env.CC_RELAY_TEST_REQUIRE_ALL === '1') t.fail(`${unavailable} (CC_RELAY_TEST_REQUIRE_ALL=1)`)
-}
+const { bin: cli, skip } = pinnedClaude(t)
 
-t.test(`Claude Code ${PINNED} and the relay in one trace`, { skip: unavailable || false }, async (t) => {
+t.test(`Claude Code ${PINNED} and the relay in one trace`, { skip }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'cc-relay-cli-trace-'))
   const cwd = join(work, 'project')
   const home = join(work, 'home')
