@@ -34,6 +34,9 @@ const RULES_YAML = `routing:
     - { name: vision, when: { images: true }, use: { providers: [mock] } }
 `
 
+/** The scenarios the cc-relay[tracing] arm runs: a small call (where a trace weighs most), a burst stream, a Claude Code turn. */
+const TRACED_SCENARIOS = ['non-streaming', 'burst-64', 'claude-code']
+
 /**
  * The openai provider's answers are shaped by its base_url path, not by x-bench: the plugin sends only the
  * headers Chat Completions takes. So the path carries the openai scenario's whole shape (`--quick`'s too).
@@ -120,8 +123,16 @@ export async function startArms(o) {
     const memoryLedgerConfig = join(configDir, 'cc-relay-memory-ledger.yaml')
     writeFileSync(memoryLedgerConfig, readFileSync(config, 'utf8').replace(/^usage: .*$/m, 'usage: { db: "off" }'))
     const memoryLedgerArm = { name: 'cc-relay[memory-ledger]', env: {}, config: memoryLedgerConfig, only: ['team'] }
-    const relayNames = o.profile ? [o.profileArm] : ['cc-relay', ...o.variants.map((v) => v.name), ...(o.extraArms ? [rulesArm.name, memoryLedgerArm.name] : [])]
-    const specs = [{ name: 'cc-relay', env: {} }, ...o.variants, rulesArm, memoryLedgerArm].filter((v) => relayNames.includes(v.name))
+    // The same relay exporting a trace of every request (issue 25) to an OTLP sink in its own process.
+    const tracingConfig = join(configDir, 'cc-relay-tracing.yaml')
+    const tracingArm = { name: 'cc-relay[tracing]', env: {}, config: tracingConfig, only: TRACED_SCENARIOS }
+    const relayNames = o.profile ? [o.profileArm] : ['cc-relay', ...o.variants.map((v) => v.name), ...(o.extraArms ? [rulesArm.name, memoryLedgerArm.name, tracingArm.name] : [])]
+    if (relayNames.includes(tracingArm.name)) {
+      const sink = await startProcess(join(HERE, 'otlp-sink.mjs'), [])
+      children.push(sink.child)
+      writeFileSync(tracingConfig, `${readFileSync(config, 'utf8')}telemetry: { otlp: { endpoint: "http://127.0.0.1:${JSON.parse(sink.first).listening}" } }\n`)
+    }
+    const specs = [{ name: 'cc-relay', env: {} }, ...o.variants, rulesArm, memoryLedgerArm, tracingArm].filter((v) => relayNames.includes(v.name))
     if (specs.length === 0) throw new Error(`--profile-arm ${o.profileArm}: no such relay arm (cc-relay, or a --variant's cc-relay[NAME])`)
     const relays = []
     for (const spec of specs) {

@@ -182,6 +182,15 @@ export function goals(report) {
     const vsShared = plainSmall ? `; ${round(fileLedger / plainSmall, 2)}× the shared key's non-streaming calls` : ''
     out.push([`usage ledger: a team client's call with the file ledger ${x}× the memory ledger's CPU (${fileLedger} against ${memoryLedger} µs${vsShared}; goal: not measurable, ≤ 1.05, issue 16)`, x <= 1.05])
   }
+  // Tracing on (issue 25): the same calls with a trace of each exported to an OTLP sink.
+  for (const name of ['non-streaming', 'burst-64', 'claude-code']) {
+    const arms = find(report, name)?.arms
+    const on = arms?.['cc-relay[tracing]']?.cpuUsPerRequest
+    const off = arms?.['cc-relay']?.cpuUsPerRequest
+    if (!on || !off) continue
+    const added = round((on / off - 1) * 100, 1)
+    out.push([`tracing: ${name} relay CPU per request with every request traced ${on} µs against ${off} µs, ${added >= 0 ? '+' : ''}${added} % (goal ≤ 5 %, issue 25)`, added <= 5])
+  }
   const translated = h('openai')?.relay?.cpuNsPerEvent
   const passthrough = burst?.relay?.cpuNsPerEvent
   if (translated && passthrough) {

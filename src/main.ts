@@ -29,6 +29,7 @@ import { startHealthChecks } from './health/health-check.js'
 import { Supervisor } from './supervisor/supervisor.js'
 import type { UsageLedger } from './ledger/ledger.js'
 import { openLedger } from './ledger/open.js'
+import { tracingSettings } from './tracing/settings.js'
 
 export interface ServeOptions {
   readonly config?: string
@@ -83,6 +84,19 @@ export async function serve(opts: ServeOptions): Promise<number> {
   telemetryReady = telemetry
   telemetry.ledger = await openLedger(config, log, source === EMBEDDED_SOURCE ? process.cwd() : dirname(source))
   for (const warning of configWarnings(config)) log.warn({}, warning)
+  // Tracing (CONTRACT §11): the OpenTelemetry code is loaded only when an OTLP endpoint is configured.
+  const traces = tracingSettings(config.telemetry)
+  if (traces) {
+    const { startTracing } = await import('./tracing/tracing.js')
+    const plugins = catalog.byType()
+    telemetry.tracing = startTracing(traces, {
+      log,
+      version: VERSION,
+      baseUrlOf: (p) => p.base_url || plugins.get(p.type)?.defaultBaseUrl(p.options) || '',
+      costOf: (model, usage) => telemetry.activity.prices.costOf(model, usage),
+      dropped: (spans, reason) => telemetry.telemetryDropped(spans, reason),
+    })
+  }
   const admin: AdminDeps = {
     auth: new AdminAuth(config.server.admin.api_key, config.server.admin.allow_ips),
     supervisor,
@@ -105,6 +119,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     await dispatch.close()
     await gate.close()
     await telemetry.ledger?.close()
+    await telemetry.tracing?.shutdown(1000)
     flushLogsSync()
     return 1
   }
@@ -164,6 +179,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
       await Promise.all([step('close dispatch', () => deps.dispatch.close()), ...[...retiring].map((d) => step('close retired dispatch', () => d.close())), step('close shared store', () => gate.close())])
       // Every request has ended: its usage is booked; the last batch is written.
       await step('close usage ledger', () => telemetry.ledger?.close())
+      // What is queued goes to the collector, if it answers soon: a dead one must not hold the exit.
+      await step('flush traces', () => telemetry.tracing?.shutdown(5000))
       log.info({}, 'stopped')
       flushLogsSync()
       resolve(0)

@@ -47,6 +47,8 @@ export function restartOnlyChanges(running: RelayConfig, next: RelayConfig, list
   if (running.logging.format !== next.logging.format) changed.push('logging.format')
   if (differs(running.state, next.state)) changed.push('state')
   if (running.usage.db !== next.usage.db) changed.push('usage.db')
+  // The tracer and its exporter are built once, at start (src/tracing/).
+  if (differs(running.telemetry, next.telemetry)) changed.push('telemetry')
   return changed
 }
 

@@ -62,6 +62,7 @@ export class RelayMetrics {
   readonly #queueWait: Histogram<never>
   readonly #reloads: Counter<'result'>
   readonly #internalErrors: Counter<'where'>
+  readonly #telemetryDropped: Counter<'reason'>
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry]
@@ -101,6 +102,12 @@ export class RelayMetrics {
       name: 'cc_relay_internal_errors_total',
       help: 'Faults inside the relay caught at a boundary (the request they hit got an error; the relay kept serving), by where they were caught',
       labelNames: ['where'],
+      registers,
+    })
+    this.#telemetryDropped = new Counter({
+      name: 'cc_relay_telemetry_dropped_total',
+      help: 'Trace spans lost on the way to the OTLP collector: its queue was full (reason=queue_full) or it did not take an export (reason=export_failed)',
+      labelNames: ['reason'],
       registers,
     })
 
@@ -253,6 +260,10 @@ export class RelayMetrics {
 
   internalError(where: string): void {
     this.#internalErrors.inc({ where })
+  }
+
+  telemetryDropped(spans: number, reason: string): void {
+    this.#telemetryDropped.inc({ reason }, spans)
   }
 
   reload(result: 'applied' | 'invalid'): void {

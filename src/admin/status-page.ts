@@ -61,13 +61,16 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
   <th class="num">In-flight</th><th>Key</th><th class="num">Priority</th><th class="num">RPM</th><th class="num">TPM</th><th>Cooldown</th><th>Unusable</th><th>Available</th></tr></thead></table></div>
 <h2>Team clients</h2>
 <div class="wrap"><table id="clients" data-testid="clients"><thead><tr><th>Client</th><th>Group</th><th>Models</th><th class="num">Requests</th><th class="num">Errors</th><th class="num">Input</th>
-  <th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Est. cost</th><th class="num">In-flight</th><th class="num">RPM</th><th class="num">TPM</th><th class="num">Max concurrent</th></tr></thead><tbody></tbody></table></div>
+  <th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Cache hit</th><th class="num">Est. cost</th><th class="num">In-flight</th><th class="num">RPM</th><th class="num">TPM</th><th class="num">Max concurrent</th></tr></thead><tbody></tbody></table></div>
 <h2>Groups</h2>
 <div class="wrap"><table id="groups" data-testid="groups"><thead><tr><th>Group</th><th>Members</th><th>Models</th><th>Denied</th>
   <th class="num">In-flight</th><th class="num">RPM</th><th class="num">TPM</th><th class="num">Max concurrent</th></tr></thead><tbody></tbody></table></div>
 <h2>Usage by provider and model</h2>
 <div class="wrap"><table id="usage" data-testid="usage"><thead><tr><th>Provider</th><th>Model</th><th class="num">Requests</th><th class="num">Errors</th>
-  <th class="num">Input</th><th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Est. cost</th></tr></thead><tbody></tbody></table></div>
+  <th class="num">Input</th><th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Cache hit</th><th class="num">Est. cost</th></tr></thead><tbody></tbody></table></div>
+<h2>Busiest sessions of the last hour</h2>
+<div class="wrap"><table id="sessions" data-testid="sessions"><thead><tr><th>Session</th><th>Client</th><th class="num">Requests</th><th class="num">Input</th>
+  <th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Cache hit</th><th>Last seen</th></tr></thead><tbody></tbody></table></div>
 <h2>Subscription logins</h2>
 <div class="wrap"><table id="logins" data-testid="logins"><thead><tr><th>Login</th><th class="num">Requests</th><th class="num">Tokens</th></tr></thead><tbody></tbody></table></div>
 <h2>Budgets and spend</h2>
@@ -160,10 +163,15 @@ function renderProviders(s) {
   });
 }
 
-function tokenCells(t) {
+// cache_read / (input + cache_read + cache_creation), computed by the relay; null: no input yet.
+function hitRate(rate) { return rate === null || rate === undefined ? "–" : (rate * 100).toFixed(1) + " %"; }
+
+function cacheCells(t) {
   return [td(num(t.input_tokens), "num", "input"), td(num(t.output_tokens), "num", "output"),
-    td(num(t.cache_read_input_tokens) + " / " + num(t.cache_creation_input_tokens), "num", "cache"), td(cost(t), "num", "cost")];
+    td(num(t.cache_read_input_tokens) + " / " + num(t.cache_creation_input_tokens), "num", "cache"), td(hitRate(t.cache_hit_rate), "num", "cache-hit")];
 }
+
+function tokenCells(t) { return cacheCells(t).concat([td(cost(t), "num", "cost")]); }
 
 // A policy's served models: null means every model.
 function models(list) {
@@ -176,7 +184,7 @@ function renderTables(s) {
       td(c.group || "–", c.group ? "" : "muted", "group"), td(models(c.policy && c.policy.allowed), "mono", "models"),
       td(num(c.requests), "num", "requests"), td(num(c.errors), "num", "errors")].concat(tokenCells(c), [td(num(c.inflight), "num", "inflight"),
       td(used(c.rpm), "num", "rpm"), td(used(c.tpm), "num", "tpm"), td(limit(c.max_concurrent), "num", "max-concurrent")]));
-  }), 13, "no requests yet");
+  }), 14, "no requests yet");
   fillBody("groups", (s.groups || []).map(function (g) {
     return el("tr", { "data-group": g.name }, [td(g.name, "", "name"), td(g.members.join(", ") || "–", "", "members"),
       td(models(g.allowed), "mono", "models"), td(g.deny_models.join(", ") || "–", "mono", "denied"), td(num(g.inflight), "num", "inflight"),
@@ -185,7 +193,11 @@ function renderTables(s) {
   fillBody("usage", s.usage.map(function (u) {
     return el("tr", { "data-provider": u.provider, "data-model": u.model }, [td(u.provider), td(u.model, "mono"),
       td(num(u.requests), "num", "requests"), td(num(u.errors), "num", "errors")].concat(tokenCells(u)));
-  }), 8, "no usage yet");
+  }), 9, "no usage yet");
+  fillBody("sessions", (s.sessions || []).map(function (x) {
+    return el("tr", { "data-session": x.session }, [td(x.session, "mono", "session"), td(x.client === "" ? "(shared key)" : x.client, x.client === "" ? "muted" : "", "client"),
+      td(num(x.requests), "num", "requests")].concat(cacheCells(x), [td(clock(x.last_seen), "", "last-seen")]));
+  }), 8, "no Claude Code sessions in the last hour");
   fillBody("logins", s.logins.map(function (l) {
     return el("tr", { "data-login": l.hash }, [td(l.hash, "mono"), td(num(l.requests), "num", "requests"), td(num(l.tokens), "num", "tokens")]);
   }), 3, "no subscription logins");

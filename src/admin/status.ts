@@ -7,6 +7,8 @@ import { activeCooldowns, WHOLE_KEY } from '../supervisor/cooldowns.js'
 import { keyWaitMs } from '../supervisor/key-pick.js'
 import { emptyTotals } from './activity.js'
 import type { Activity, FailoverEvent, UsageTotals } from './activity.js'
+import type { SessionStatus } from './sessions.js'
+import { cacheHitRate } from '../shared/cache-hit-rate.js'
 
 /** The reload bookkeeping the snapshot reports. */
 export interface ConfigInfo {
@@ -59,6 +61,8 @@ export interface ProviderStatus {
 }
 
 export interface ClientStatus extends UsageTotals {
+  /** cache_read / (input + cache_read + cache_creation); null with no input yet. */
+  readonly cache_hit_rate: number | null
   /** The team client's name (a signed-in user's email); '' is everyone on the shared key (or no key). */
   readonly name: string
   /** Its team group (CONTRACT §10), '' for none. */
@@ -110,7 +114,9 @@ export interface StatusSnapshot {
   readonly clients: readonly ClientStatus[]
   /** Team groups (CONTRACT §10) with their policy, members and pooled limits. */
   readonly groups: readonly GroupStatus[]
-  readonly usage: readonly (UsageTotals & { readonly provider: string; readonly model: string })[]
+  readonly usage: readonly (UsageTotals & { readonly provider: string; readonly model: string; readonly cache_hit_rate: number | null })[]
+  /** The busiest Claude Code sessions of the last hour (by a short form of their id). */
+  readonly sessions: readonly SessionStatus[]
   /** Subscription logins forwarded to anthropic providers, by credential hash. */
   readonly logins: readonly { readonly hash: string; readonly requests: number; readonly tokens: number }[]
   readonly recent_failovers: readonly (Omit<FailoverEvent, 'at'> & { readonly at: string })[]
@@ -207,6 +213,7 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
       name,
       group: config?.group ?? '',
       ...(totals ?? emptyTotals()),
+      cache_hit_rate: totals ? cacheHitRate(totals) : null,
       inflight: team?.inflight ?? 0,
       rpm: used(team, 'rpm'),
       tpm: used(team, 'tpm'),
@@ -246,7 +253,8 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     providers,
     clients,
     groups,
-    usage: [...activity.byModel.values()],
+    usage: [...activity.byModel.values()].map((u) => ({ ...u, cache_hit_rate: cacheHitRate(u) })),
+    sessions: activity.sessions.busiest(10, now),
     logins: [...state.logins].map(([hash, u]) => ({ hash, requests: u.requests, tokens: u.tokens })),
     recent_failovers: activity.recentFailovers().map((f) => ({ ...f, at: iso(f.at) })),
     budgets,

@@ -44,6 +44,14 @@ export const CONFIG_DEFAULTS: Omit<RelayConfig, 'providers'> = deepFreeze({
   logging: { level: 'info', format: 'json' },
   pricing: {},
   usage: { db: '', retention_days: 400 },
+  // Unwritten keys stay undefined: OTEL_* variables, then the contract's defaults (src/tracing/settings.ts).
+  telemetry: {
+    otlp: { endpoint: '', protocol: undefined, headers: {}, timeout_ms: undefined },
+    service_name: undefined,
+    sample_ratio: undefined,
+    propagate_upstream: true,
+    client_telemetry: 'discard',
+  },
 })
 
 export const PROVIDER_DEFAULTS: Omit<ProviderConfig, 'name' | 'type' | 'keys' | 'options'> = deepFreeze({
@@ -138,5 +146,6 @@ export function applyDefaults(input: ConfigInput, providers: readonly ProviderPa
       Object.entries(input.pricing ?? {}).map(([model, p]) => [model, { cache_write: p.input * 1.25, cache_write_1h: p.input * 2, cache_read: p.input * 0.1, ...p }]),
     ),
     usage: { ...D.usage, ...input.usage },
+    telemetry: { ...D.telemetry, ...input.telemetry, otlp: { ...D.telemetry.otlp, ...input.telemetry?.otlp } },
   })
 }

@@ -5,7 +5,7 @@
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { Static, TProperties, TSchema } from 'typebox'
-import { BUDGET_PERIODS, LOG_FORMATS, LOG_LEVELS, POOLING_STRATEGIES, ROUTING_STRATEGIES, STATE_STORES } from './types.js'
+import { BUDGET_PERIODS, CLIENT_TELEMETRY, LOG_FORMATS, LOG_LEVELS, OTLP_PROTOCOLS, POOLING_STRATEGIES, ROUTING_STRATEGIES, STATE_STORES } from './types.js'
 
 /** A closed mapping: any key it does not declare is a typo, reported as `unknown key`. */
 const Closed = <P extends TProperties>(properties: P) => Type.Object(properties, { additionalProperties: false })
@@ -149,6 +149,15 @@ const LoggingSchema = Closed({
   format: Opt(Type.Enum(LOG_FORMATS)),
 })
 
+/** CONTRACT §11: OpenTelemetry export (semantic.ts checks the endpoint is an http(s) URL). */
+const TelemetrySchema = Closed({
+  otlp: Opt(Closed({ endpoint: Str(), protocol: Opt(Type.Enum(OTLP_PROTOCOLS)), headers: StringMap(), timeout_ms: Count(1) })),
+  service_name: Opt(Type.String({ minLength: 1 })),
+  sample_ratio: Opt(Type.Number({ minimum: 0, maximum: 1 })),
+  propagate_upstream: Bool(),
+  client_telemetry: Opt(Type.Enum(CLIENT_TELEMETRY)),
+})
+
 export const ConfigSchema = Closed({
   server: Opt(ServerSchema),
   plugin_dirs: Strings(),
@@ -159,6 +168,7 @@ export const ConfigSchema = Closed({
   logging: Opt(LoggingSchema),
   pricing: Opt(Type.Record(Type.String(), PriceSchema)),
   usage: Opt(Closed({ db: Str(), retention_days: Count(1) })),
+  telemetry: Opt(TelemetrySchema),
 })
 
 /** A config file that passed the schema: keys may be missing, present ones have the right shape. */

@@ -197,4 +197,11 @@ export function checkSemantics(raw: unknown, problems: ProblemList): void {
   if (state?.['store'] === 'redis' && (text(record(state['redis'])?.['url']) ?? '') === '') {
     problems.add(['state', 'redis', 'url'], 'is required when state.store is redis')
   }
+  checkTelemetry(record(root['telemetry']), problems)
+}
+
+/** CONTRACT §11: the OTLP endpoint, when written, is an http(s) URL (a typo must not silently mean "no tracing"). */
+function checkTelemetry(telemetry: Data | undefined, problems: ProblemList): void {
+  const endpoint = text(record(telemetry?.['otlp'])?.['endpoint']) ?? ''
+  if (endpoint !== '' && !/^https?:\/\/[^/]/.test(endpoint)) problems.add(['telemetry', 'otlp', 'endpoint'], `must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`)
 }

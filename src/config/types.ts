@@ -236,4 +236,31 @@ export interface RelayConfig {
   /** The operator's prices, over the built-in table (src/admin/pricing.ts), for cost estimates. */
   readonly pricing: Readonly<Record<string, ModelPrice>>
   readonly usage: UsageConfig
+  readonly telemetry: TelemetryConfig
+}
+
+// ---- telemetry (CONTRACT §1, §11) ----
+
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number]
+
+export const CLIENT_TELEMETRY = ['discard', 'forward'] as const
+export type ClientTelemetry = (typeof CLIENT_TELEMETRY)[number]
+
+/**
+ * `telemetry`: a key left out of the file is `undefined` here, so the standard OTEL_* variable can
+ * apply before the contract's default (src/tracing/settings.ts resolves the three in that order).
+ */
+export interface TelemetryConfig {
+  readonly otlp: {
+    /** "" = none written (OTEL_EXPORTER_OTLP_ENDPOINT / _TRACES_ENDPOINT may still give one). */
+    readonly endpoint: string
+    readonly protocol: OtlpProtocol | undefined
+    readonly headers: Readonly<Record<string, string>>
+    readonly timeout_ms: number | undefined
+  }
+  readonly service_name: string | undefined
+  readonly sample_ratio: number | undefined
+  readonly propagate_upstream: boolean
+  readonly client_telemetry: ClientTelemetry
 }

@@ -262,6 +262,8 @@ export class Attempts {
       stream: sniffed.stream,
       maxTokens: sniffed.maxTokens,
       lease,
+      // Tracing on: this attempt's span id is chosen now and goes upstream in its traceparent (CONTRACT §11).
+      upstreamHeaders: this.#log.trace?.attemptStarted(provider, lease),
     }
     const debug = config.routing.debug
       ? [
@@ -332,6 +334,7 @@ export class Attempts {
   #settled(lease: Lease, providerName: string, outcome: Outcome | undefined): void {
     const settled = outcome ?? noAttemptOutcome(providerName, lease.upstreamModel, this.#state.aborted)
     this.#deps.telemetry.attempt(providerName, settled.status, settled.ttfbMs)
+    this.#log.trace?.attemptEnded(settled)
     this.#deps.admission.settle(lease, settled)
   }
 

@@ -75,6 +75,7 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
     else log.done(0, undefined)
   })
   const headers = readHeaders(req)
+  log.headers(headers)
   const query = req.getQuery() ?? ''
   // Answers the relay gives on its own are all its own time (CONTRACT §4 x-cc-relay-overhead-ms).
   const reject = (error: RelayErrorData, close: boolean, extra: readonly string[] = []): void =>

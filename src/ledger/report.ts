@@ -4,6 +4,7 @@
  */
 import { addInto, COUNTERS, emptyRow, rowKey, utcDay, addDays } from './rows.js'
 import type { LedgerRow } from './rows.js'
+import { cacheHitRate } from '../shared/cache-hit-rate.js'
 
 export const DIMENSIONS = ['day', 'client', 'group', 'provider', 'model'] as const
 /** What a report is grouped by when `by` is not given (the group only when asked for). */
@@ -16,8 +17,11 @@ export interface UsageQuery {
   readonly by: readonly Dimension[]
 }
 
-/** One report row: the dimensions asked for (`client` always), and the counters. */
-export type ReportRow = Partial<Record<Dimension, string>> & { client: string } & Record<(typeof COUNTERS)[number], number>
+/**
+ * One report row: the dimensions asked for (`client` always), the counters, and the prompt-cache hit
+ * rate of its tokens (src/shared/cache-hit-rate.ts; null with no input).
+ */
+export type ReportRow = Partial<Record<Dimension, string>> & { client: string } & Record<(typeof COUNTERS)[number], number> & { cache_hit_rate: number | null }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/
 const REPORT_DAYS = 30
@@ -53,11 +57,11 @@ export function groupRows(rows: readonly LedgerRow[], by: readonly Dimension[]):
       const out: Record<string, string | number> = {}
       for (const d of DIMENSIONS) if (keep.has(d) || d === 'client') out[d] = r[d]
       for (const c of COUNTERS) out[c] = c === 'cost_usd' ? Math.round(r.cost_usd * 1e6) / 1e6 : r[c]
-      return out as ReportRow
+      return { ...out, cache_hit_rate: cacheHitRate(r) } as ReportRow
     })
 }
 
-const columns = (by: readonly Dimension[]): string[] => [...DIMENSIONS.filter((d) => by.includes(d) || d === 'client'), ...COUNTERS]
+const columns = (by: readonly Dimension[]): string[] => [...DIMENSIONS.filter((d) => by.includes(d) || d === 'client'), ...COUNTERS, 'cache_hit_rate']
 
 export function toCsv(rows: readonly ReportRow[], by: readonly Dimension[]): string {
   const cols = columns(by)
@@ -72,16 +76,17 @@ export function toCsv(rows: readonly ReportRow[], by: readonly Dimension[]): str
 export function toTable(rows: readonly ReportRow[], by: readonly Dimension[]): string {
   if (rows.length === 0) return 'no usage in this period\n'
   const cols = columns(by)
-  const header: Record<string, string> = { cache_read_input_tokens: 'cache_read', cache_creation_input_tokens: 'cache_write', input_tokens: 'input', output_tokens: 'output', cost_usd: 'cost_usd' }
+  const header: Record<string, string> = { cache_read_input_tokens: 'cache_read', cache_creation_input_tokens: 'cache_write', input_tokens: 'input', output_tokens: 'output', cost_usd: 'cost_usd', cache_hit_rate: 'cache_hit' }
   const cell = (r: ReportRow, c: string): string => {
     const v = r[c as keyof ReportRow]
     if (c === 'client' && v === '') return '(shared key)'
     if (c === 'group' && v === '') return '(no group)'
     if (c === 'cost_usd') return (v as number).toFixed(4)
+    if (c === 'cache_hit_rate') return v === null ? '–' : `${((v as number) * 100).toFixed(1)} %`
     return typeof v === 'number' ? v.toLocaleString('en-US') : String(v)
   }
   const grid = [cols.map((c) => header[c] ?? c), ...rows.map((r) => cols.map((c) => cell(r, c)))]
   const widths = cols.map((_, i) => Math.max(...grid.map((line) => line[i]!.length)))
-  const numeric = (i: number): boolean => (COUNTERS as readonly string[]).includes(cols[i]!)
+  const numeric = (i: number): boolean => (COUNTERS as readonly string[]).includes(cols[i]!) || cols[i] === 'cache_hit_rate'
   return grid.map((line) => line.map((v, i) => (numeric(i) ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
 }

@@ -66,6 +66,8 @@ export interface RelayTask {
   /** The client's `max_tokens` when it is a number (for `max_output_tokens` clamping). */
   readonly maxTokens: number | undefined
   readonly lease: Lease
+  /** Headers the relay adds to this attempt's upstream request: its own `traceparent` (CONTRACT §11). */
+  readonly upstreamHeaders?: Readonly<Record<string, string>>
 }
 
 /** Boot check: makes each worker prove its plugins loaded. */
@@ -88,6 +90,13 @@ export interface Usage {
   cache_creation_1h_input_tokens: number
 }
 
+/** What an answer says about itself (its id, model and stop reason; never its content), read with its usage. */
+export interface ReplyFacts {
+  id: string
+  model: string
+  stopReason: string
+}
+
 /** How one request went, for the request log (and, later, the supervisor's books). */
 export interface Outcome {
   /** The upstream's status; 0 when none came (transport failure, client gone before the head). */
@@ -107,6 +116,11 @@ export interface Outcome {
   readonly streamError?: string
   /** The plugin's word on what a failed answer is about, where its status alone misleads (MappedError.scope). */
   readonly scope?: 'key' | 'provider'
+  /** Milliseconds from dispatch to the answer's first byte leaving for the client (a stream's first event); -1 when none. */
+  readonly ttfeMs?: number
+  readonly reply?: ReplyFacts
+  /** A stream whose content had started and that ended with `event: error`: that error's type. */
+  readonly endedInError?: string
 }
 
 /** The outcome of a lease that reached no upstream (status 0, no usage). */

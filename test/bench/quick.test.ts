@@ -17,7 +17,7 @@ const ROOT = join(import.meta.dirname, '..', '..')
 const { SCENARIOS } = scenariosJs as unknown as { SCENARIOS: { name: string; setup?: unknown; unavailable?: string; perStream?: boolean }[] }
 const { nginxPath } = nginxJs as unknown as { nginxPath(): string | undefined }
 const COMMON_ARMS = ['direct', 'cc-relay', 'cc-relay[workers]', 'plain-proxy', 'floor', 'nginx']
-const RELAYS = ['cc-relay', 'cc-relay[workers]', 'cc-relay[rules]', 'cc-relay[memory-ledger]']
+const RELAYS = ['cc-relay', 'cc-relay[workers]', 'cc-relay[rules]', 'cc-relay[memory-ledger]', 'cc-relay[tracing]']
 
 interface Arm {
   ok: number
@@ -62,8 +62,10 @@ t.test('npm run bench -- --quick: every scenario and every arm, no response lost
       continue
     }
     const arms = r.arms!
-    // claude-code also runs the relay with five routing rules (issue 15), team with its ledger in memory (issue 16).
-    const extra = r.scenario === 'claude-code' ? ['cc-relay[rules]'] : r.scenario === 'team' ? ['cc-relay[memory-ledger]'] : []
+    // claude-code also runs the relay with five routing rules (issue 15), team with its ledger in memory
+    // (issue 16), and three scenarios with every request traced to an OTLP sink (issue 25).
+    const traced = ['non-streaming', 'burst-64', 'claude-code'].includes(r.scenario) ? ['cc-relay[tracing]'] : []
+    const extra = [...(r.scenario === 'claude-code' ? ['cc-relay[rules]'] : r.scenario === 'team' ? ['cc-relay[memory-ledger]'] : []), ...traced]
     const expected = [...common.slice(0, 3), ...extra, ...common.slice(3)]
     if (!scenario.setup) t.same(Object.keys(arms), expected, `${r.scenario}: every arm ran`)
     for (const [name, a] of Object.entries(arms)) {

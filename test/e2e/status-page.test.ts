@@ -150,6 +150,8 @@ providers:
     t.equal(await clientField(page, BOB.name, 'max-concurrent'), '4')
     t.match(await clientField(page, ALICE.name, 'cost'), /^\$\d+\.\d{4}$/, 'estimated cost in USD with 4 decimals')
     t.equal(await page.locator('#usage tr[data-provider="main"][data-model="claude-opus-4-8"]').count(), 1, 'usage per provider and model')
+    t.equal(await clientField(page, ALICE.name, 'cache-hit'), '0.0 %', 'the prompt-cache hit rate (no cache reads here)')
+    t.match(await page.locator('#sessions').textContent(), /no Claude Code sessions in the last hour/, 'no session header, no sessions')
   })
 
   t.test("alice's budget as a bar, and 30 days of spend as an inline SVG chart", async (t) => {
