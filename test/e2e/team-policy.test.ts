@@ -170,6 +170,11 @@ t.test('refusals are counted by reason, named in the log line and not booked', a
   t.ok(usage.some((r) => r.client === 'ian' && r.model === HAIKU), 'the served ones are booked')
   const byGroup = (await (await fetch(`${relay.url}/usage.json?by=group`)).json()) as { group: string; requests: number }[]
   t.same(byGroup.map((r) => r.group).sort(), ['', 'engineering', 'interns'], 'usage by group: the groups that granted requests, and none for solo')
+  const table = await cli(['usage', '--url', relay.url, '--by', 'group'])
+  t.equal(table.status, 0, table.stderr)
+  t.match(table.stdout, /^(client\s+)?group\s+requests\b/m, 'cc-relay usage --by group: a group column')
+  t.match(table.stdout, /\binterns\s+5\s/, "the interns' five requests")
+  t.match(table.stdout, /\(no group\)\s+1\s/, "solo's request, booked to no group")
 })
 
 t.test('status shows groups, members and each client effective policy', async (t) => {
