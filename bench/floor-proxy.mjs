@@ -12,7 +12,8 @@
 // upstream as they came, so the floor passes every scenario's body through (Bedrock included: like the
 // plain proxy, it asks the mock for the plain SSE stream).
 //
-// `node bench/floor-proxy.mjs --port N --upstream http://127.0.0.1:M [--threads T]` → prints {"listening":N}
+// `node bench/floor-proxy.mjs --port N --upstream http(s)://127.0.0.1:M [--threads T]` → prints {"listening":N}
+// (an https upstream, the bench's --tls, is trusted through NODE_EXTRA_CA_CERTS, which undici's TLS honours)
 import { availableParallelism } from 'node:os'
 import { MessageChannel } from 'node:worker_threads'
 import { parseArgs } from 'node:util'

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// `npm run bench [-- --quick] [--target URL [--target-pid N]] [--scenarios a,b] [--rounds N] [--seconds S] [--update-docs]`
+// `npm run bench [-- --quick] [--tls] [--target URL [--target-pid N] [--target-header 'name: value']…] [--scenarios a,b] [--rounds N] [--seconds S] [--update-docs]`
 // `npm run bench -- --profile [--scenarios a,b]`: CPU profile of the relay under load (bench/profile.mjs)
+// `npm run bench -- --profile --perf [--scenarios a,b]`: the main thread's CPU per event by part, with Linux perf (bench/perf.mjs)
 // `npm run bench -- --soak-minutes N`: the soak (bench/soak.mjs), mixed traffic and reloads for N minutes
 //
 // Starts the mock upstream, cc-relay (pointed at the mock; also a second one with its upstream I/O in
-// worker threads), the plainest Node proxy and the floor (the relay's architecture with no features) as
-// separate processes, then runs each scenario's load against every arm in the same run, interleaved
-// round by round: direct to the mock, through each of them, and through `--target` if given.
+// worker threads), the plainest Node proxy, the floor (the relay's architecture with no features) and
+// nginx (when installed) as separate processes (bench/arms.mjs), then runs each scenario's load against
+// every arm in the same run, interleaved round by round: direct to the mock, through each of them, and
+// through `--target` if given. `--tls`: the mock serves HTTPS, and every arm's upstream leg pays TLS.
 // A scenario may bring its own arms instead (`setup` in scenarios.mjs: shared-redis compares relays on
 // the memory store and on Redis).
 // Exits 1 when any response was lost or corrupted, never because of speed.
@@ -15,11 +17,14 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startArms } from './arms.mjs'
 import { Histogram } from './lib/histogram.mjs'
-import { freePort, relayListening, startProcess, stopProcess } from './lib/processes.mjs'
-import { cpuSeconds, rssMb, rssPeak } from './lib/procstat.mjs'
+import { rssMb, rssPeak } from './lib/procstat.mjs'
 import { encodeParams } from './lib/shape.mjs'
-import { profileNodeArgs, renderProfiles } from './profile.mjs'
+import { both, mergeSplit, threadSnapshot, threadSplit } from './lib/threads.mjs'
+import { tlsUnavailable } from './lib/tls.mjs'
+import { perfUnavailable, renderPerf, startPerf } from './perf.mjs'
+import { renderProfiles } from './profile.mjs'
 import { renderMarkdown, renderTable, summarise } from './report.mjs'
 import { SCENARIOS } from './scenarios.mjs'
 
@@ -36,9 +41,13 @@ const wanted = option('scenarios', '')
   .split(',')
   .filter(Boolean)
 const target = option('target', '')
+/** `--tls`: the mock serves HTTPS with a fresh self-signed certificate every arm trusts. */
+const tls = flag('tls')
 const outDir = option('out', join(HERE, 'results'))
+/** `--perf`: the profile is taken with Linux perf instead of V8's profiler (bench/perf.mjs). */
+const perf = flag('perf')
 /** `--profile`: only the relay arm (and direct), started under `node --cpu-prof`; `--profile-arm` picks another relay arm. */
-const profile = flag('profile')
+const profile = flag('profile') || perf
 const profileArm = option('profile-arm', 'cc-relay')
 /** `--variant NAME:ENV=VALUE[+ENV=VALUE]` (repeatable): extra cc-relay arms started with that environment. */
 const variant = (spec) => {
@@ -52,116 +61,19 @@ const variants = [...(flag('no-workers-arm') ? [] : [WORKERS_ARM]), ...args.flat
   .filter((v, i, all) => all.findLastIndex((w) => w.name === v.name) === i) // a --variant of the same name replaces the default
 
 /**
- * Five rules in the order an operator would write them, none matching a bench request: the cheap checks
- * (model, the estimate, a header) and the ones that read the body (thinking, tool names, an image search
- * over the whole conversation).
+ * The target's headers: `--target-header 'name: value'` (repeatable), else `x-api-key: $BENCH_TARGET_KEY`
+ * (default `bench`); with headers given, x-api-key goes too only when BENCH_TARGET_KEY is set.
  */
-const RULES_YAML = `routing:
-  rules:
-    - { name: background, when: { model: "claude-haiku-*" }, use: { providers: [mock], model: small } }
-    - { name: long-context, when: { min_input_tokens: 2000000 }, use: { providers: [mock] } }
-    - { name: plain-turns, when: { thinking: false, tools: ["Bash"] }, use: { providers: [mock] } }
-    - { name: web-search, when: { tools: ["web_search*"] }, use: { providers: [mock] } }
-    - { name: vision, when: { images: true }, use: { providers: [mock] } }
-`
-
-/**
- * The openai provider's answers are shaped by its base_url path, not by x-bench: the plugin sends only the
- * headers Chat Completions takes. So the path carries the openai scenario's whole shape (`--quick`'s too).
- */
-function openaiShape() {
-  const scenario = SCENARIOS.find((s) => s.name === 'openai')
-  return encodeParams({ ...scenario.params, ...(quick ? scenario.quick?.params : {}), format: 'openai' })
-}
-
-async function startArms() {
-  const mock = await startProcess(join(HERE, 'mock-upstream.mjs'), [])
-  const mockUrl = `http://127.0.0.1:${JSON.parse(mock.first).listening}`
-  const configDir = mkdtempSync(join(tmpdir(), 'cc-relay-bench-'))
-  const config = join(configDir, 'cc-relay.yaml')
-  // A realistic relay: a relay key, a pooled upstream key, the default JSON request log.
-  // `flaky` serves only the failover scenario's model, ahead of `mock`, and answers 529 to every 4th request;
-  // `bedrock` serves only the bedrock scenario's model, and the mock answers it in Bedrock's event stream.
-  writeFileSync(
-    config,
-    `server:
-  auth:
-    api_key: "bench-relay-key"
-    # The team scenario's client: a budget that never binds, checked on every request.
-    clients: [{ name: bench-team, key: bench-team-key, budget: { usd: 1000000, period: month } }]
-usage: { db: "${join(configDir, 'usage.db')}" }
-providers:
-  - name: mock
-    type: anthropic
-    base_url: "${mockUrl}"
-    keys: [{ key: "bench-upstream-key" }]
-  - name: flaky
-    type: anthropic
-    base_url: "${mockUrl}/bench/fail=529:4"
-    priority: 2
-    keys: [{ key: "bench-flaky-key" }]
-    models: ["claude-bench-failover"]
-  - name: bedrock
-    type: bedrock
-    base_url: "${mockUrl}/bench/format=bedrock"
-    aws_region: us-east-1
-    aws_access_key_id: AKIDBENCHEXAMPLE
-    aws_secret_access_key: bench-secret-access-key
-    priority: 3
-    models: ["claude-bench-bedrock"]
-  - name: openai
-    type: openai
-    base_url: "${mockUrl}/bench/${encodeURIComponent(openaiShape())}/v1"
-    keys: [{ key: "bench-openai-key" }]
-    priority: 4
-    models: ["claude-bench-openai"]
-logging: { level: info, format: json }
-`,
-  )
-  // The same relay with five routing rules that the bench's requests never match, so each request runs
-  // every one of them to its last check (issue 15: rules must add no measurable CPU on a large body).
-  const rulesConfig = join(configDir, 'cc-relay-rules.yaml')
-  writeFileSync(rulesConfig, `${readFileSync(config, 'utf8')}${RULES_YAML}`)
-  const rulesArm = { name: 'cc-relay[rules]', env: {}, config: rulesConfig, only: ['claude-code'] }
-  // The same relay with its usage ledger in memory (usage.db: off) beside the file one (issue 16).
-  const memoryLedgerConfig = join(configDir, 'cc-relay-memory-ledger.yaml')
-  writeFileSync(memoryLedgerConfig, readFileSync(config, 'utf8').replace(/^usage: .*$/m, 'usage: { db: "off" }'))
-  const memoryLedgerArm = { name: 'cc-relay[memory-ledger]', env: {}, config: memoryLedgerConfig, only: ['team'] }
-  const relayNames = profile ? [profileArm] : ['cc-relay', ...variants.map((v) => v.name), ...(flag('no-extra-arms') ? [] : [rulesArm.name, memoryLedgerArm.name])]
-  const specs = [{ name: 'cc-relay', env: {} }, ...variants, rulesArm, memoryLedgerArm].filter((v) => relayNames.includes(v.name))
-  if (specs.length === 0) throw new Error(`--profile-arm ${profileArm}: no such relay arm (cc-relay, or a --variant's cc-relay[NAME])`)
-  const children = [mock.child]
-  const relays = []
-  for (const spec of specs) {
-    const port = await freePort()
-    const nodeArgs = profile ? profileNodeArgs(profileDir) : []
-    const relay = await startProcess(join(ROOT, 'bin', 'cc-relay.js'), ['serve', '--config', spec.config ?? config, '--listen', `127.0.0.1:${port}`], spec.env, relayListening, nodeArgs)
-    children.push(relay.child)
-    const url = `http://127.0.0.1:${port}`
-    // /metrics answers loopback clients without a key (no server.admin.api_key in this config).
-    relays.push({ name: spec.name, url, headers: { 'x-api-key': 'bench-relay-key' }, pid: relay.child.pid, metricsUrls: [`${url}/metrics`], child: relay.child, only: spec.only })
+function targetHeaders() {
+  const given = args.flatMap((a, i) => (a === '--target-header' ? [args[i + 1] ?? ''] : []))
+  const headers = {}
+  if (given.length === 0 || process.env.BENCH_TARGET_KEY !== undefined) headers['x-api-key'] = process.env.BENCH_TARGET_KEY ?? 'bench'
+  for (const line of given) {
+    const colon = line.indexOf(':')
+    if (colon < 1) throw new Error(`--target-header wants 'name: value', got ${JSON.stringify(line)}`)
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
   }
-  const others = []
-  if (!profile) {
-    for (const [name, file] of [
-      ['plain-proxy', 'plain-proxy.mjs'],
-      ['floor', 'floor-proxy.mjs'],
-    ]) {
-      const port = await freePort()
-      const started = await startProcess(join(HERE, file), ['--port', String(port), '--upstream', mockUrl])
-      children.push(started.child)
-      others.push({ name, url: `http://127.0.0.1:${port}`, headers: {}, pid: started.child.pid })
-    }
-  }
-  const arms = [{ name: 'direct', url: mockUrl, headers: {} }, ...relays, ...others]
-  // `--target-pid N`: the target's process, so its CPU and memory are measured like the others' (a
-  // before/after comparison against another build of the relay on this machine).
-  const targetPid = Number(option('target-pid', '')) || undefined
-  if (target && !profile) arms.push({ name: 'target', url: target, headers: { 'x-api-key': process.env.BENCH_TARGET_KEY ?? 'bench' }, pid: targetPid })
-  const stop = () => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGTERM'))
-  /** Stops every process and waits until they have exited (a profiled relay writes its profile then). */
-  const stopAndWait = () => Promise.all(children.map((c) => stopProcess(c)))
-  return { arms, stop, stopAndWait, mockUrl }
+  return headers
 }
 
 /**
@@ -249,26 +161,38 @@ async function measure(scenario, arm) {
     warmupMs: s.requests ? 0 : quick ? 200 : Math.min(1000, seconds * 300),
   }
   const pids = arm.pids ?? (arm.pid ? [arm.pid] : [])
-  const cpuOfArm = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
   const idleRss = pids.map((pid) => rssMb(pid))
   const stopRss = pids.map((pid) => rssPeak(pid))
-  let cpuBefore = 0
-  let cpuS = null
+  let threadsBefore = null
+  let threads = null
   let gcBefore = null
   let gc = null
+  /** When the counted requests ran, in µs of the monotonic clock V8's profiler stamps samples with. */
+  const window = []
+  // --perf: the profiled relay is recorded over exactly its counted requests.
+  const perfFile = perf && arm.name === profileArm ? join(profileDir, `perf-${scenario.name}-${recordings.length}.data`) : undefined
+  let recording
   const result = await runLoad(job, async (phase) => {
     if (phase === 'warm') {
       gcBefore = await gcOf(arm) // first: a scrape costs the relay some CPU
-      cpuBefore = cpuOfArm()
+      if (pids.length) threadsBefore = threadSnapshot(pids)
+      window.push(Number(process.hrtime.bigint() / 1000n))
+      if (perfFile) recording = startPerf(pids[0], perfFile)
     } else if (phase === 'done') {
-      if (pids.length) cpuS = cpuOfArm() - cpuBefore
+      await recording?.stop()
+      window.push(Number(process.hrtime.bigint() / 1000n))
+      // Every thread's CPU over the counted requests: the process total and who spent it.
+      if (pids.length) threads = threadSplit(threadsBefore, threadSnapshot(pids), arm.mainPids ?? pids)
       gc = gcDelta(await gcOf(arm), gcBefore)
     }
   })
   const peaks = stopRss.map((stop) => stop())
+  if (perfFile) recordings.push({ scenario: scenario.name, file: perfFile, events: result.events })
   return {
     ...result,
-    cpuS,
+    cpuS: threads ? both(threads.total) : null,
+    threads,
+    windows: [window],
     gc,
     peakRssMb: pids.length ? Math.max(...peaks) : null,
     rssGrowthMb: pids.length ? peaks.reduce((sum, peak, i) => sum + peak - idleRss[i], 0) : null,
@@ -285,12 +209,16 @@ async function runRounds(scenario, arms) {
       process.stdout.write(`  ${scenario.name} round ${round + 1}/${rounds} ${arm.name} … `)
       const r = await measure(scenario, arm)
       merged[arm.name] = merge(merged[arm.name], r)
-      const cpu = r.cpuS !== null && r.ok ? `, ${Math.round((r.cpuS / r.ok) * 1e6)} µs CPU/req` : ''
+      const main = r.threads ? ` (main thread ${Math.round((both(r.threads.main) / r.ok) * 1e6)})` : ''
+      const cpu = r.cpuS !== null && r.ok ? `, ${Math.round((r.cpuS / r.ok) * 1e6)} µs CPU/req${main}` : ''
       process.stdout.write(`${Math.round(r.rps)} req/s${cpu}, ${r.errors} errors, ${r.corrupted} corrupted\n`)
     }
   }
   const streams = scenario.perStream ? scenario.concurrency : undefined
-  return { scenario: scenario.name, what: scenario.what, arms: Object.fromEntries(arms.map((a) => [a.name, summarise(merged[a.name], { streams })])) }
+  const figures = Object.fromEntries(arms.map((a) => [a.name, summarise(merged[a.name], { streams })]))
+  // A profile run keeps when each arm's counted requests ran, to read only those samples.
+  const windows = profile ? { windows: Object.fromEntries(arms.map((a) => [a.name, merged[a.name].windows])) } : {}
+  return { scenario: scenario.name, what: scenario.what, arms: figures, ...windows }
 }
 
 /** A scenario with its own arms (`setup`): started before its rounds, stopped after them, also on failure. */
@@ -305,13 +233,15 @@ async function withOwnArms(scenario, mockUrl) {
 }
 
 function merge(into, r) {
-  if (!into) return { ...r, ttfe: new Histogram(r.ttfe), gaps: new Histogram(r.gaps), durations: new Histogram(r.durations), gc: r.gc && { ...r.gc, byKind: { ...r.gc.byKind } }, rounds: 1 }
+  if (!into) return { ...r, ttfe: new Histogram(r.ttfe), gaps: new Histogram(r.gaps), durations: new Histogram(r.durations), gc: r.gc && { ...r.gc, byKind: { ...r.gc.byKind } }, threads: r.threads && mergeSplit(null, r.threads), rounds: 1 }
   for (const k of ['requests', 'ok', 'errors', 'corrupted', 'events', 'bytes', 'elapsedS']) into[k] += r[k]
   for (const [k, v] of Object.entries(r.errorKinds)) into.errorKinds[k] = (into.errorKinds[k] ?? 0) + v
   into.ttfe.merge(new Histogram(r.ttfe))
   into.gaps.merge(new Histogram(r.gaps))
   into.durations.merge(new Histogram(r.durations))
   if (r.cpuS !== null) into.cpuS += r.cpuS
+  if (r.threads) into.threads = mergeSplit(into.threads, r.threads)
+  into.windows = [...into.windows, ...r.windows]
   if (r.gc && into.gc) {
     into.gc.ms += r.gc.ms
     into.gc.count += r.gc.count
@@ -329,13 +259,33 @@ function machine() {
   return { cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` }
 }
 
+/** --perf: what perf recorded, one file per scenario and round of the profiled relay. */
+const recordings = []
+
 /** Where `--profile` leaves its .cpuprofile files: a fresh directory under `--out` (or the temp dir). */
 const profileDir = profile ? mkdtempSync(join(args.includes('--out') ? (mkdirSync(outDir, { recursive: true }), outDir) : tmpdir(), 'cc-relay-profile-')) : ''
 
 async function main() {
   const scenarios = SCENARIOS.filter((s) => (wanted.length === 0 || wanted.includes(s.name)) && !(profile && s.setup))
-  const { arms, stop, stopAndWait, mockUrl } = await startArms()
+  if (tls && tlsUnavailable()) throw new Error(`--tls: ${tlsUnavailable()}`)
+  if (perf && perfUnavailable()) throw new Error(`--perf: ${perfUnavailable()}`)
+  const started = await startArms({
+    quick,
+    tls,
+    profile,
+    perf,
+    profileDir,
+    profileArm,
+    variants,
+    extraArms: !flag('no-extra-arms'),
+    nginx: !flag('no-nginx'),
+    target,
+    targetPid: Number(option('target-pid', '')) || undefined,
+    targetHeaders: target ? targetHeaders() : {},
+  })
+  const { arms, stop, stopAndWait, mockUrl, leftOut } = started
   process.on('exit', stop)
+  for (const { arm, why } of leftOut) process.stdout.write(`- ${arm} arm left out: ${why}\n`)
   const startedAt = new Date().toISOString()
   const results = []
   try {
@@ -352,20 +302,25 @@ async function main() {
     // Waited for: a profiled relay writes its profiles (every thread's) as it exits.
     await stopAndWait()
   }
-  const report = { startedAt, mode: quick ? 'quick' : 'full', rounds, secondsPerRun: seconds, machine: machine(), results }
+  const report = { startedAt, mode: quick ? 'quick' : 'full', tls, rounds, secondsPerRun: seconds, machine: machine(), leftOut, results }
   process.stdout.write('\n' + renderTable(report) + '\n')
   const lost = results.flatMap((r) => Object.entries(r.arms ?? {}).filter(([name, a]) => name !== 'target' && (a.errors > 0 || a.corrupted > 0)).map(([name]) => `${r.scenario}/${name}`))
   if (profile) {
     // A profile run is not a measurement: its figures stay beside the profiles, bench/results is untouched.
     writeFileSync(join(profileDir, 'report.json'), JSON.stringify(report, null, 2) + '\n')
-    const text = renderProfiles(profileDir, ROOT)
+    // Only the profiled relay's counted requests: not its start, the warm-ups, or direct's turns.
+    const windows = results.flatMap((r) => r.windows?.[profileArm] ?? [])
+    const relayPid = arms.find((a) => a.name === profileArm).pids[0]
+    const text = perf ? renderPerf(profileDir, relayPid, recordings) : renderProfiles(profileDir, ROOT, 25, windows.length ? windows : undefined)
     writeFileSync(join(profileDir, 'top.txt'), text)
     process.stdout.write(`\n${text}`)
   } else {
     mkdirSync(outDir, { recursive: true })
-    writeFileSync(join(outDir, `${report.mode}.json`), JSON.stringify(report, null, 2) + '\n')
+    // --tls figures are kept beside the plain ones, not over them.
+    const name = `${report.mode}${tls ? '-tls' : ''}`
+    writeFileSync(join(outDir, `${name}.json`), JSON.stringify(report, null, 2) + '\n')
     const markdown = renderMarkdown(report)
-    writeFileSync(join(outDir, `${report.mode}.md`), markdown)
+    writeFileSync(join(outDir, `${name}.md`), markdown)
     if (flag('update-docs')) updateDocs(markdown)
   }
   if (lost.length) {

@@ -23,14 +23,14 @@ for (const [name, store] of [['file (LMDB)', FileLedgerStore.open(join(dir, 'usa
   const ledger = new UsageLedger(store, log, 400)
   // Booking: the only work on the request path.
   const t0 = process.hrtime.bigint()
-  for (let i = 0; i < requests; i++) ledger.book({ client: `client-${i % 5}`, provider: `p${i % 2}`, model: `m${i % 2}`, usage, cost: 0.01 })
+  for (let i = 0; i < requests; i++) ledger.book({ client: `client-${i % 5}`, group: '', provider: `p${i % 2}`, model: `m${i % 2}`, usage, cost: 0.01 })
   const bookNs = Number(process.hrtime.bigint() - t0) / requests
   await ledger.flush()
   // Writes of 20-row batches, as the timer makes them.
   const writes = []
   const cpu = []
   for (let round = 0; round < 300; round++) {
-    for (let i = 0; i < 20; i++) ledger.book({ client: `client-${i % 5}`, provider: `p${i % 2}`, model: `m${i % 4}`, usage, cost: 0.01 })
+    for (let i = 0; i < 20; i++) ledger.book({ client: `client-${i % 5}`, group: '', provider: `p${i % 2}`, model: `m${i % 4}`, usage, cost: 0.01 })
     const c0 = process.cpuUsage()
     const w0 = process.hrtime.bigint()
     await ledger.flush()

@@ -5,6 +5,7 @@
 // value and a request costs a map lookup and a few writes of cached bytes.
 //
 //   node bench/mock-upstream.mjs [--port N] [--host 127.0.0.1]   → prints {"listening":PORT}
+//   … [--tls-cert FILE --tls-key FILE]                            → serves HTTPS instead (the bench's --tls)
 //   GET /stats                                                    → {"requests","bytes_in","bytes_out","active"}
 //
 // Plain JavaScript on purpose: it runs as its own process, outside the relay's build.
@@ -342,7 +343,12 @@ function onOther(res) {
 
 function main() {
   const { values } = parseArgs({
-    options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } },
+    options: {
+      port: { type: 'string', default: '0' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+    },
   })
   const port = Number(values.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0..65535, got ${values.port}`)
@@ -353,7 +359,13 @@ function main() {
     fail(`uWebSockets.js has no native binary for Node ${process.version}; the mock upstream needs Node 20`)
   }
 
-  const app = uWS.App().post('/*', onPost).get('/stats', onStats).any('/*', onOther)
+  const tls = values['tls-cert'] !== undefined || values['tls-key'] !== undefined
+  if (tls && !(values['tls-cert'] && values['tls-key'])) fail('--tls-cert and --tls-key go together')
+  // uWS terminates TLS itself (its own BoringSSL), so the mock stays cheap beside what it serves.
+  const app = (tls ? uWS.SSLApp({ cert_file_name: values['tls-cert'], key_file_name: values['tls-key'] }) : uWS.App())
+    .post('/*', onPost)
+    .get('/stats', onStats)
+    .any('/*', onOther)
   app.listen(values.host, port, (listenSocket) => {
     if (!listenSocket) fail(`cannot listen on ${values.host}:${port}`)
     process.stdout.write(`${JSON.stringify({ listening: uWS.us_socket_local_port(listenSocket) })}\n`)

@@ -26,16 +26,24 @@ export function shortUrl(url, root) {
   return url
 }
 
-/** Self time per function of one profile: [{ name, where, ms }] largest first, and the totals. */
-export function selfTimes(profile, root) {
+/**
+ * Self time per function of one profile: [{ name, where, ms }] largest first, and the totals.
+ * `windows` ([fromUs, toUs] on the monotonic clock V8 stamps its samples with, which is the one
+ * `process.hrtime` reads): only the samples taken inside them count (the bench's counted requests,
+ * leaving out the relay's start, its warm-ups and the other arms' turns).
+ */
+export function selfTimes(profile, root, windows) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const { samples, timeDeltas } = profile
   const perNode = new Map()
+  const inside = (at) => !windows || windows.some(([from, to]) => at >= from && at < to)
+  let at = profile.startTime
   for (let i = 0; i < samples.length; i++) {
     // timeDeltas[i] is the time from sample i-1 to sample i; sample i lasts until sample i+1 (the last
     // one until the profile's end).
-    const us = i + 1 < samples.length ? timeDeltas[i + 1] : Math.max(0, profile.endTime - (profile.startTime + timeDeltas.reduce((a, b) => a + b, 0)))
-    perNode.set(samples[i], (perNode.get(samples[i]) ?? 0) + Math.max(0, us))
+    at += timeDeltas[i]
+    const us = i + 1 < samples.length ? timeDeltas[i + 1] : Math.max(0, profile.endTime - at)
+    if (inside(at)) perNode.set(samples[i], (perNode.get(samples[i]) ?? 0) + Math.max(0, us))
   }
   const perFunction = new Map()
   let totalUs = 0
@@ -68,13 +76,17 @@ export function profileFiles(dir) {
     .sort((a, b) => Number(a.split('.').at(-3)) - Number(b.split('.').at(-3)) || a.localeCompare(b))
 }
 
-/** The top `top` functions by self time, one table per thread's profile, and where the files are. */
-export function renderProfiles(dir, root, top = 25) {
+/**
+ * The top `top` functions by self time, one table per thread's profile, and where the files are;
+ * `windows`: only the samples inside them (selfTimes).
+ */
+export function renderProfiles(dir, root, top = 25, windows) {
   const files = profileFiles(dir)
   const out = []
   if (files.length === 0) out.push(`no .cpuprofile was written in ${dir}`)
+  if (windows) out.push(`only the samples taken while the relay's counted requests ran (${windows.length} window(s), ${(windows.reduce((a, [f, t]) => a + t - f, 0) / 1e6).toFixed(1)} s)`, '')
   for (const file of files) {
-    const { functions, totalMs, idleMs } = selfTimes(JSON.parse(readFileSync(join(dir, file), 'utf8')), root)
+    const { functions, totalMs, idleMs } = selfTimes(JSON.parse(readFileSync(join(dir, file), 'utf8')), root, windows)
     const busyMs = totalMs - idleMs
     out.push(
       `${threadOf(file)} (${file}): ${(totalMs / 1000).toFixed(1)} s profiled, ${(busyMs / 1000).toFixed(1)} s busy (${totalMs ? ((100 * busyMs) / totalMs).toFixed(0) : 0} %); top ${top} functions by self time, % of busy time:`,

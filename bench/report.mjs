@@ -2,11 +2,50 @@
 // Per arm: throughput, time to first event (and what it adds to direct's), CPU per request and per
 // event, peak RSS (and its growth per open stream where the scenario asks), the relay's GC pauses.
 // The headline is the relay against direct (what it costs), against the plainest Node proxy (what it
-// must beat) and against the floor (its own architecture with no features: what the features cost).
+// must beat), against the floor (its own architecture with no features: what the features cost) and
+// against nginx (what a hop costs when it costs little more than syscalls), and its main thread's share.
 
 const round = (x, digits = 2) => (x === null || x === undefined || Number.isNaN(x) ? null : Number(x.toFixed(digits)))
 const ratio = (a, b) => (a && b ? round(a / b, 2) : null)
 const minus = (a, b) => (a !== null && b !== null ? round(a - b, 3) : null)
+
+/**
+ * What `t` ({ user, system } CPU seconds) comes to per request and per event (per event only where a
+ * response is a stream of them: a non-streaming answer counts as one event).
+ */
+function cost(t, m) {
+  const s = t.user + t.system
+  const perEvent = m.events > m.ok
+  return {
+    userS: round(t.user, 2),
+    systemS: round(t.system, 2),
+    usPerRequest: m.ok ? round((s / m.ok) * 1e6, 0) : null,
+    nsPerEvent: perEvent ? round((s / m.events) * 1e9, 0) : null,
+    userNsPerEvent: perEvent ? round((t.user / m.events) * 1e9, 0) : null,
+    systemNsPerEvent: perEvent ? round((t.system / m.events) * 1e9, 0) : null,
+  }
+}
+
+const sum = (times) => times.reduce((a, t) => ({ user: a.user + t.user, system: a.system + t.system }), { user: 0, system: 0 })
+
+/**
+ * Who spent the arm's CPU (lib/threads.mjs): the whole process (user and system), the main thread, the
+ * worker threads (together and each), V8's platform threads (GC, compiler) and the other threads;
+ * `shares`: each one's part of the whole.
+ */
+function threadFigures(t, m) {
+  const total = t.total.user + t.total.system
+  const workers = sum(Object.values(t.workers))
+  const share = (x) => (total ? round((x.user + x.system) / total, 2) : null)
+  return {
+    total: cost(t.total, m),
+    main: cost(t.main, m),
+    workers: { ...cost(workers, m), byName: Object.fromEntries(Object.entries(t.workers).map(([name, w]) => [name, cost(w, m)])) },
+    v8: cost(t.v8, m),
+    other: { ...cost(t.other, m), byName: Object.fromEntries(Object.entries(t.otherByName).map(([name, o]) => [name, cost(o, m)])) },
+    shares: { main: share(t.main), workers: share(workers), v8: share(t.v8), other: share(t.other) },
+  }
+}
 
 /** `streams`: the scenario's open streams, for the RSS growth per stream (scenarios.mjs `perStream`). */
 export function summarise(m, { streams } = {}) {
@@ -28,6 +67,8 @@ export function summarise(m, { streams } = {}) {
     cpuUsPerRequest: hasCpu && m.ok ? round((m.cpuS / m.ok) * 1e6, 0) : null,
     // Per event only where a response is a stream of them (a non-streaming answer counts as one event).
     cpuNsPerEvent: hasCpu && m.events > m.ok ? round((m.cpuS / m.events) * 1e9, 0) : null,
+    // Per thread: main (the thread that owns the sockets), workers, other (lib/threads.mjs).
+    threads: m.threads ? threadFigures(m.threads, m) : null,
     peakRssMb: round(m.peakRssMb, 0),
     rssGrowthMb: round(m.rssGrowthMb, 1),
     kbPerStream: streams && m.rssGrowthMb !== null && m.rssGrowthMb !== undefined ? round((m.rssGrowthMb * 1024) / streams, 1) : null,
@@ -45,9 +86,14 @@ export function summarise(m, { streams } = {}) {
 
 /** The relay against the other arms of one scenario (any of them may be missing: null then). */
 export function headline(result) {
-  const { direct, 'cc-relay': relay, 'cc-relay[workers]': workers, 'plain-proxy': plain, floor } = result.arms
+  const { direct, 'cc-relay': relay, 'cc-relay[workers]': workers, 'plain-proxy': plain, floor, nginx } = result.arms
   if (!relay) return null
   return {
+    relayVsNginxEvents: ratio(relay.eventsPerS, nginx?.eventsPerS),
+    relayVsNginxCpu: ratio(relay.cpuUsPerRequest, nginx?.cpuUsPerRequest),
+    relayMainNsPerEvent: relay.threads?.main.nsPerEvent ?? null,
+    relayMainUsPerRequest: relay.threads?.main.usPerRequest ?? null,
+    relayMainShare: relay.threads?.shares.main ?? null,
     relayVsDirectEvents: ratio(relay.eventsPerS, direct?.eventsPerS),
     relayVsPlainEvents: ratio(relay.eventsPerS, plain?.eventsPerS),
     relayVsFloorEvents: ratio(relay.eventsPerS, floor?.eventsPerS),
@@ -136,6 +182,15 @@ export function goals(report) {
     const vsShared = plainSmall ? `; ${round(fileLedger / plainSmall, 2)}× the shared key's non-streaming calls` : ''
     out.push([`usage ledger: a team client's call with the file ledger ${x}× the memory ledger's CPU (${fileLedger} against ${memoryLedger} µs${vsShared}; goal: not measurable, ≤ 1.05, issue 16)`, x <= 1.05])
   }
+  // Tracing on (issue 25): the same calls with a trace of each exported to an OTLP sink.
+  for (const name of ['non-streaming', 'burst-64', 'claude-code']) {
+    const arms = find(report, name)?.arms
+    const on = arms?.['cc-relay[tracing]']?.cpuUsPerRequest
+    const off = arms?.['cc-relay']?.cpuUsPerRequest
+    if (!on || !off) continue
+    const added = round((on / off - 1) * 100, 1)
+    out.push([`tracing: ${name} relay CPU per request with every request traced ${on} µs against ${off} µs, ${added >= 0 ? '+' : ''}${added} % (goal ≤ 5 %, issue 25)`, added <= 5])
+  }
   const translated = h('openai')?.relay?.cpuNsPerEvent
   const passthrough = burst?.relay?.cpuNsPerEvent
   if (translated && passthrough) {
@@ -145,6 +200,21 @@ export function goals(report) {
     const hopped = find(report, 'burst-64')?.arms['cc-relay[workers]']?.cpuNsPerEvent
     const same = hopped ? `; ${round(translated / hopped, 2)}× the passthrough through the same worker pool` : ''
     out.push([`openai translation: relay CPU per event ${x}× the passthrough's (openai against burst-64, the same stream and concurrency; goal ≤ 2, issue 14)${same}`, x <= 2])
+  }
+  // Issue 26: against nginx (one worker, unbuffered, keep-alive upstream), judged on the --tls run.
+  const withTls = report.tls ? '' : '; judged on a --tls run, this one is not'
+  const paced = h('paced-256')
+  if (paced?.relayVsNginxCpu != null) {
+    out.push([
+      `paced-256: relay CPU per stream ${paced.relayVsNginxCpu}× nginx's (goal ≤ 1.5) and ${paced.relayVsPlainCpu}× the plain proxy's (goal ≤ 0.7); main thread ${paced.relayMainNsPerEvent ?? '—'} ns per event, ${paced.relayMainShare ?? '—'} of the relay's CPU (issue 26${withTls})`,
+      report.tls && paced.relayVsNginxCpu <= 1.5 && paced.relayVsPlainCpu <= 0.7 && lost(paced) === 0,
+    ])
+  }
+  if (burst?.relayVsNginxCpu != null) {
+    out.push([
+      `burst-64: relay CPU per stream ${burst.relayVsNginxCpu}× nginx's (goal ≤ 2.5), throughput ${burst.relayVsNginxEvents}× nginx's (goal ≥ 0.7) (issue 26${withTls})`,
+      report.tls && burst.relayVsNginxCpu <= 2.5 && burst.relayVsNginxEvents >= 0.7,
+    ])
   }
   const thousand = h('paced-1000')?.relay
   if (thousand) {
@@ -179,6 +249,9 @@ const COLUMNS = [
   ['lost', (_, a) => a.errors + a.corrupted],
   ['CPU µs/req', (_, a) => a.cpuUsPerRequest],
   ['CPU ns/event', (_, a) => a.cpuNsPerEvent],
+  ['main µs/req', (_, a) => a.threads?.main.usPerRequest],
+  ['main ns/event', (_, a) => a.threads?.main.nsPerEvent],
+  ['main/workers/V8/other %', (_, a) => (a.threads?.shares.main != null ? Object.values(a.threads.shares).map((x) => Math.round(x * 100)).join(' / ') : null)],
   ['peak RSS MB', (_, a) => a.peakRssMb],
   ['KB/stream', (_, a) => a.kbPerStream],
   ['GC ms/s', (_, a) => a.gc?.msPerS],
@@ -198,8 +271,12 @@ const HEADLINE = [
   ['relay/direct events/s', (r, h) => h.relayVsDirectEvents],
   ['relay/plain events/s', (r, h) => h.relayVsPlainEvents],
   ['relay/floor events/s', (r, h) => h.relayVsFloorEvents],
+  ['relay/nginx events/s', (r, h) => h.relayVsNginxEvents],
   ['relay/plain CPU/req', (r, h) => h.relayVsPlainCpu],
   ['relay/floor CPU/req', (r, h) => h.relayVsFloorCpu],
+  ['relay/nginx CPU/req', (r, h) => h.relayVsNginxCpu],
+  ['relay main ns/event', (r, h) => h.relayMainNsPerEvent],
+  ['relay main share', (r, h) => h.relayMainShare],
   ['+TTFE p50', (r, h) => h.addedTtfeP50Ms],
   ['+TTFE p99', (r, h) => h.addedTtfeP99Ms],
   ['workers/main CPU', (r, h) => h.workersVsRelayCpu],
@@ -220,7 +297,8 @@ function aligned(rows, indent = '  ') {
 const markdownTable = (rows) => [`| ${rows[0].join(' | ')} |`, `|${rows[0].map(() => '---').join('|')}|`, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`)]
 
 export function renderTable(report) {
-  const lines = [`cc-relay bench (${report.mode}, ${report.rounds} round(s) × ${report.secondsPerRun} s per arm) on ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}`]
+  const lines = [`cc-relay bench (${report.mode}${report.tls ? ', HTTPS upstream (--tls)' : ''}, ${report.rounds} round(s) × ${report.secondsPerRun} s per arm) on ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}`]
+  for (const { arm, why } of report.leftOut ?? []) lines.push(`${arm} arm left out: ${why}`)
   for (const result of report.results) {
     lines.push('', `${result.scenario}: ${result.what}`)
     if (result.skipped) {
@@ -237,10 +315,15 @@ export function renderTable(report) {
   return lines.join('\n')
 }
 
+const flags = (report) => {
+  const f = [report.mode === 'quick' ? '--quick' : '', report.tls ? '--tls' : ''].filter(Boolean)
+  return f.length ? ` -- ${f.join(' ')}` : ''
+}
+
 export function renderMarkdown(report) {
   const m = report.machine
   const out = [
-    `Measured ${report.startedAt.slice(0, 10)} with \`npm run bench${report.mode === 'quick' ? ' -- --quick' : ''}\` (${report.rounds} round(s) × ${report.secondsPerRun} s per arm, arms interleaved) on ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, Node ${m.node}. The mock upstream, the load generator and the proxies share these cores. TTFE = time to first event (ms), +TTFE = added to direct's; CPU = the proxy process's user + system time (all threads) over the counted requests; KB/stream = RSS growth during the run over the open streams; GC = the relay's main-thread GC pauses.`,
+    `Measured ${report.startedAt.slice(0, 10)} with \`npm run bench${flags(report)}\` (${report.rounds} round(s) × ${report.secondsPerRun} s per arm, arms interleaved) on ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, Node ${m.node}${report.tls ? '; the mock serves HTTPS, so every arm\'s upstream leg (and direct) pays TLS' : ''}. The mock upstream, the load generator and the proxies share these cores. TTFE = time to first event (ms), +TTFE = added to direct's; CPU = the proxy process's user + system time (all threads; nginx: master and worker) over the counted requests; main = the main thread's part (nginx: its worker process), main/workers/V8/other % = how the CPU splits between the main thread, the worker threads, V8's platform threads (parallel and concurrent GC, background compilation) and the rest (libuv's thread pool); KB/stream = RSS growth during the run over the open streams; GC = the relay's main-thread GC pauses.${(report.leftOut ?? []).map(({ arm, why }) => ` The ${arm} arm was left out: ${why}.`).join('')}`,
     '',
   ]
   const head = headlineTable(report)

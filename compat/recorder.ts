@@ -1,6 +1,6 @@
 /**
  * What the CLI sends, exactly: a plain HTTP proxy between Claude Code and the relay that keeps every
- * request's method, path, headers and body, and the status the relay answered, and passes both ways
+ * request's method, path, headers and body, and the status and headers the relay answered, and passes both ways
  * through untouched.
  */
 import { createServer, request } from 'node:http'
@@ -13,6 +13,8 @@ export interface Sent {
   readonly headers: IncomingHttpHeaders
   readonly body: Buffer
   status: number
+  /** The relay's answer headers. */
+  answer: IncomingHttpHeaders
 }
 
 export class Recorder {
@@ -26,10 +28,11 @@ export class Recorder {
       const chunks: Buffer[] = []
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
-        const entry: Sent = { method: req.method!, path: req.url!, headers: req.headers, body: Buffer.concat(chunks), status: 0 }
+        const entry: Sent = { method: req.method!, path: req.url!, headers: req.headers, body: Buffer.concat(chunks), status: 0, answer: {} }
         this.sent.push(entry)
         const upstream = request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } }, (answer) => {
           entry.status = answer.statusCode ?? 0
+          entry.answer = answer.headers
           res.writeHead(answer.statusCode ?? 502, answer.headers)
           answer.pipe(res)
         })

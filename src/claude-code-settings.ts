@@ -10,6 +10,11 @@ export type Settings = Record<string, unknown>
 export const RELAY_KEY_HEADER = 'x-cc-relay-key'
 export const BASE_URL_VAR = 'ANTHROPIC_BASE_URL'
 export const HEADERS_VAR = 'ANTHROPIC_CUSTOM_HEADERS'
+/**
+ * Claude Code (≥ 2.1.126) fills its `/model` picker from the gateway's `GET /v1/models` when this is set;
+ * the relay answers each client with the models its team policy allows (CONTRACT §10).
+ */
+export const MODEL_DISCOVERY_VAR = 'CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY'
 /** Credentials Claude Code sends as its own; the relay may forward them upstream, so the user is told. */
 export const CREDENTIAL_VARS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'] as const
 
@@ -17,6 +22,8 @@ export interface RelayTarget {
   readonly url: string
   /** Undefined when the relay needs no key: a stale key line is then removed. */
   readonly key: string | undefined
+  /** Also set MODEL_DISCOVERY_VAR (`--model-discovery`); otherwise it is left as it is. */
+  readonly modelDiscovery?: boolean
 }
 
 export interface Edit {
@@ -118,16 +125,21 @@ export function applyRelay(settings: Settings, target: RelayTarget): Edit {
     if (target.key !== undefined) changes.push(`${had ? 'replaced' : 'set'} in env.${HEADERS_VAR}: ${RELAY_KEY_HEADER}: ${maskKey(target.key)}`)
     else changes.push(`removed ${RELAY_KEY_HEADER} from env.${HEADERS_VAR} (this relay needs no key)`)
   }
+  if (target.modelDiscovery && env[MODEL_DISCOVERY_VAR] !== '1') {
+    env[MODEL_DISCOVERY_VAR] = '1'
+    changes.push(`set env.${MODEL_DISCOVERY_VAR} = 1 (the /model picker lists what the relay allows you)`)
+  }
   return { settings: changes.length > 0 ? withEnv(settings, env) : settings, changes }
 }
 
-/** Undoes `applyRelay`: drops the base URL and the relay-key line, and nothing else. */
+/** Undoes `applyRelay`: drops the base URL, the relay-key line and model discovery, and nothing else. */
 export function removeRelay(settings: Settings): Edit {
   const env = envOf(settings)
   const changes: string[] = []
-  if (env[BASE_URL_VAR] !== undefined) {
-    delete env[BASE_URL_VAR]
-    changes.push(`removed env.${BASE_URL_VAR}`)
+  for (const name of [BASE_URL_VAR, MODEL_DISCOVERY_VAR]) {
+    if (env[name] === undefined) continue
+    delete env[name]
+    changes.push(`removed env.${name}`)
   }
   const oldHeaders = env[HEADERS_VAR] as string | undefined
   if (currentKeyLine(oldHeaders) !== undefined) {

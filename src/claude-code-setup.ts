@@ -1,5 +1,5 @@
 /**
- * `cc-relay claude-code setup [--url URL] [--key KEY] [--remove] [--config FILE]` (CONTRACT §2):
+ * `cc-relay claude-code setup [--url URL] [--key KEY] [--model-discovery] [--remove] [--config FILE]` (CONTRACT §2):
  * points Claude Code at the relay through the `env` block of its settings.json, so every `claude`
  * run uses the relay without shell exports. A subscription login and every other setting are left
  * alone; the JSON editing itself lives in claude-code-settings.ts.
@@ -24,6 +24,8 @@ export interface SetupOptions {
   url?: string | undefined
   key?: string | undefined
   remove: boolean
+  /** `--model-discovery`: Claude Code's /model picker from the relay's per-client /v1/models. */
+  modelDiscovery?: boolean
   config?: string | undefined
 }
 
@@ -41,11 +43,11 @@ export async function claudeCodeSetup(opts: SetupOptions): Promise<number> {
   try {
     const file = settingsFile()
     if (opts.remove) {
-      if (opts.url !== undefined || opts.key !== undefined) throw new SetupError('--remove takes no --url or --key', 2)
+      if (opts.url !== undefined || opts.key !== undefined || opts.modelDiscovery) throw new SetupError('--remove takes no --url, --key or --model-discovery', 2)
       editSettings(file, removeRelay, 'nothing to remove')
       return 0
     }
-    const target = await relayTarget(opts)
+    const target = { ...(await relayTarget(opts)), modelDiscovery: opts.modelDiscovery === true }
     noteOwnCredentials(editSettings(file, (settings) => applyRelay(settings, target), `already points at ${target.url}; nothing changed`))
     return 0
   } catch (error) {

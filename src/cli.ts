@@ -11,9 +11,9 @@ const USAGE = `usage:
   cc-relay plugins [--config FILE]
   cc-relay status [--url URL] [--config FILE]
   cc-relay route FILE.json|- [--config FILE] [--client NAME] [--header "name: value"]... [--json]
-  cc-relay usage [--url URL] [--config FILE] [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by day,client,provider,model] [--format table|csv|json]
+  cc-relay usage [--url URL] [--config FILE] [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--by day,client,group,provider,model] [--format table|csv|json]
   cc-relay users [list | revoke EMAIL] [--url URL] [--config FILE] [--json]
-  cc-relay claude-code setup [--url URL] [--key KEY] [--remove] [--config FILE]
+  cc-relay claude-code setup [--url URL] [--key KEY] [--model-discovery] [--remove] [--config FILE]
 `
 
 interface Parsed {
@@ -55,8 +55,8 @@ async function validate(file: string | undefined): Promise<number> {
     const { source, config } = await loadConfig({ file, discover: pluginCatalog().discover })
     const enabled = config.providers.filter((p) => p.enabled).length
     process.stdout.write(`${source}: valid (${config.providers.length} providers, ${enabled} enabled)\n`)
-    const { budgetWarnings } = await import('./ledger/warnings.js')
-    for (const warning of budgetWarnings(config)) process.stderr.write(`warning: ${warning}\n`)
+    const { configWarnings } = await import('./config/warnings.js')
+    for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`)
     return 0
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
@@ -96,7 +96,7 @@ async function initConfig(output: string | undefined): Promise<number> {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parse(argv, ['config', 'listen', 'output', 'url', 'key', 'client', 'header', 'since', 'until', 'by', 'format'], ['remove', 'json'])
+  const parsed = parse(argv, ['config', 'listen', 'output', 'url', 'key', 'client', 'header', 'since', 'until', 'by', 'format'], ['remove', 'json', 'model-discovery'])
   if (typeof parsed === 'string') {
     process.stderr.write(`cc-relay: ${parsed}\n${USAGE}`)
     return 2
@@ -134,7 +134,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (command === 'claude-code' && sub === 'setup' && extra === undefined) {
     const { claudeCodeSetup } = await import('./claude-code-setup.js')
-    return claudeCodeSetup({ url: flags.get('url'), key: flags.get('key'), remove: flags.has('remove'), config: flags.get('config') })
+    return claudeCodeSetup({ url: flags.get('url'), key: flags.get('key'), remove: flags.has('remove'), modelDiscovery: flags.has('model-discovery'), config: flags.get('config') })
   }
   if (command === 'help' || command === undefined) {
     process.stdout.write(USAGE)

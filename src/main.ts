@@ -11,24 +11,27 @@ import { AdminAuth } from './admin/admin-auth.js'
 import type { AdminDeps } from './admin/routes.js'
 import type { ConfigInfo } from './admin/status.js'
 import { Telemetry } from './admin/telemetry.js'
-import { ClientAuth } from './ingress/client-auth.js'
+import { Admission } from './admission/admission.js'
+import { openGate } from './admission/shared-gate.js'
 import { assertNativeUws, createApp, listen, splitListen } from './ingress/server.js'
 import type { Lifecycle, RelayDeps } from './ingress/relay-handler.js'
 import { ConfigError, EMBEDDED_SOURCE, loadConfig } from './config/load.js'
 import type { RelayConfig } from './config/types.js'
 import { watchConfigFile } from './config/watch.js'
+import { configWarnings } from './config/warnings.js'
 import { mainThreadTypes, pluginCatalog } from './plugin-types.js'
 import { Reloader, startDispatch } from './reload.js'
 import { relayError } from './shared/errors.js'
 import { collectFaults, fault } from './shared/faults.js'
 import { createLogger, flushLogsSync } from './shared/log.js'
 import { PROJECT_ROOT } from './shared/plugins.js'
-import { startHealthChecks } from './supervisor/health-check.js'
+import { startHealthChecks } from './health/health-check.js'
 import { Supervisor } from './supervisor/supervisor.js'
 import type { UsageLedger } from './ledger/ledger.js'
 import { openLedger } from './ledger/open.js'
 import { isLoopbackHost } from './config/sso-checks.js'
 import { SignIn } from './signin/service.js'
+import { tracingSettings } from './tracing/settings.js'
 
 export interface ServeOptions {
   readonly config?: string
@@ -71,18 +74,10 @@ export async function serve(opts: ServeOptions): Promise<number> {
   // Proves every plugin loads in a worker before the relay takes traffic.
   const dispatch = await startDispatch(config, catalog, mainThread, log)
 
-  // Limits shared across relays (issue 7); when Redis fails, the supervisor gets divided local limits.
-  // Its reapply callback uses `deps`; nothing calls it before `started`, awaited once `deps` exists.
-  // ioredis is loaded only when it is used (about 25 MB of resident memory otherwise spent for nothing).
-  const shared =
-    config.state.store === 'redis'
-      ? new (await import('./supervisor/shared/shared-state.js')).SharedState(config, log, {
-          reapply: () => supervisor.replaceConfig(shared!.effective(deps.config)),
-          hear: (event) => supervisor.applyShared(event),
-          pooledKeys: () => supervisor.state.providers.flatMap((p) => p.keys.map((k) => ({ provider: p.config.name, hash: k.hash, id: k.id }))),
-        })
-      : undefined
-  if (shared) supervisor.onNews((event) => shared.announce(event))
+  // Limits shared across relays (issue 7): the admission's gate, memory or Redis. When Redis fails, the
+  // supervisor gets divided local limits; the gate reads the running config through `deps`, which
+  // exists before the gate first needs it (`started` is awaited below).
+  const gate = await openGate(config, supervisor, () => deps.config, log)
   const lifecycle: Lifecycle = { draining: false, inflight: new Inflight() }
   const { inflight } = lifecycle
   const configInfo: ConfigInfo = { source, loadedAt: Date.now(), reloads: 0, lastError: undefined, restartNeeded: [] }
@@ -95,18 +90,34 @@ export async function serve(opts: ServeOptions): Promise<number> {
   })
   telemetryReady = telemetry
   telemetry.ledger = await openLedger(config, log, source === EMBEDDED_SOURCE ? process.cwd() : dirname(source))
+  for (const warning of configWarnings(config)) log.warn({}, warning)
+  // Tracing (CONTRACT §11): the OpenTelemetry code is loaded only when an OTLP endpoint is configured.
+  const traces = tracingSettings(config.telemetry)
+  if (traces) {
+    const { startTracing } = await import('./tracing/tracing.js')
+    const plugins = catalog.byType()
+    telemetry.tracing = startTracing(traces, {
+      log,
+      version: VERSION,
+      baseUrlOf: (p) => p.base_url || plugins.get(p.type)?.defaultBaseUrl(p.options) || '',
+      costOf: (model, usage) => telemetry.activity.prices.costOf(model, usage),
+      dropped: (spans, reason) => telemetry.telemetryDropped(spans, reason),
+    })
+  }
   const admin: AdminDeps = {
-    auth: new AdminAuth(config.server.admin.api_key),
+    auth: new AdminAuth(config.server.admin.api_key, config.server.admin.allow_ips),
     supervisor,
     telemetry,
     configInfo,
     activeRequests: () => inflight.size,
     version: VERSION,
-    store: () => shared?.status ?? { kind: 'memory', shared: false, instances: 1 },
+    store: () => gate.status(),
+    book: () => admission.book,
   }
   const signin = await SignIn.open(config, source === EMBEDDED_SOURCE ? process.cwd() : dirname(source), { config: () => deps.config, log, ledger: () => telemetry.ledger })
-  const deps: RelayDeps = { config, auth: new ClientAuth(config.server.auth, signin), dispatch, supervisor, log, lifecycle, telemetry, admin, shared, signin }
-  await shared?.started(config.state.redis.connect_timeout_ms)
+  const admission = new Admission(config, { supervisor, gate, telemetry, draining: () => lifecycle.draining, signin })
+  const deps: RelayDeps = { config, admission, dispatch, log, lifecycle, telemetry, admin, signin }
+  await gate.started()
   const app = createApp(deps)
   let listening
   try {
@@ -114,9 +125,10 @@ export async function serve(opts: ServeOptions): Promise<number> {
   } catch (err) {
     log.fatal({ listen: address }, (err as Error).message)
     await dispatch.close()
-    await shared?.close()
+    await gate.close()
     await signin?.close()
     await telemetry.ledger?.close()
+    await telemetry.tracing?.shutdown(1000)
     flushLogsSync()
     return 1
   }
@@ -174,10 +186,12 @@ export async function serve(opts: ServeOptions): Promise<number> {
       const deadline = Date.now() + timeoutMs
       while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       for (const request of inflight.items()) await step('end request', () => request.fail(relayError('overloaded', 'the relay is shutting down; retry')))
-      await Promise.all([step('close dispatch', () => deps.dispatch.close()), ...[...retiring].map((d) => step('close retired dispatch', () => d.close())), step('close shared store', () => shared?.close())])
+      await Promise.all([step('close dispatch', () => deps.dispatch.close()), ...[...retiring].map((d) => step('close retired dispatch', () => d.close())), step('close shared store', () => gate.close())])
       // Every request has ended: its usage is booked; the last batch is written.
       await step('close sign-in store', () => signin?.close())
       await step('close usage ledger', () => telemetry.ledger?.close())
+      // What is queued goes to the collector, if it answers soon: a dead one must not hold the exit.
+      await step('flush traces', () => telemetry.tracing?.shutdown(5000))
       log.info({}, 'stopped')
       flushLogsSync()
       resolve(0)

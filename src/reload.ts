@@ -1,17 +1,16 @@
 /**
  * Hot reload (SIGHUP or a change to the config file). The new file is validated exactly as at start; an
  * invalid one is logged with every problem and the running config stays. A valid one is applied in one
- * synchronous step — supervisor, client keys, admin key, price table, log level, dispatch — so each new
+ * synchronous step — admission (supervisor, client keys, team policy), admin key, price table, log level, dispatch — so each new
  * request sees either the old config or the new one, never a mix. Requests in flight finish on what
  * they started with: their upstream exchange and worker pool stay until the last of them ends. What
  * the supervisor learned (windows, cooldowns, breakers, affinity) carries over by provider name and
  * key hash. Settings bound at start (listen address, TLS files, plugin folders, log format, state
  * store) are reported as needing a restart.
  */
-import { budgetWarnings } from './ledger/warnings.js'
+import { configWarnings } from './config/warnings.js'
 import { AdminAuth } from './admin/admin-auth.js'
 import type { ConfigInfo } from './admin/status.js'
-import { ClientAuth } from './ingress/client-auth.js'
 import { createDispatch } from './ingress/dispatch.js'
 import type { Dispatch } from './ingress/dispatch.js'
 import type { RelayDeps } from './ingress/relay-handler.js'
@@ -48,6 +47,8 @@ export function restartOnlyChanges(running: RelayConfig, next: RelayConfig, list
   if (running.logging.format !== next.logging.format) changed.push('logging.format')
   if (differs(running.state, next.state)) changed.push('state')
   if (running.usage.db !== next.usage.db) changed.push('usage.db')
+  // The tracer and its exporter are built once, at start (src/tracing/).
+  if (differs(running.telemetry, next.telemetry)) changed.push('telemetry')
   // Sign-in's routes, IdP client and signing keys are set up at start (issue 24).
   if (differs(running.server.auth.sso, next.server.auth.sso)) changed.push('server.auth.sso')
   if (running.server.public_url !== next.server.public_url) changed.push('server.public_url')
@@ -116,11 +117,10 @@ export class Reloader {
     if (this.#ignoredWhileDraining(trigger)) return void (await dispatch.close())
     const previous = deps.dispatch
     // One synchronous step: no request sees half of each config.
-    deps.supervisor.replaceConfig(deps.shared ? deps.shared.effective(config) : config)
+    deps.admission.configure(config)
     deps.config = config
-    deps.auth = new ClientAuth(config.server.auth, deps.signin)
     deps.dispatch = dispatch
-    deps.admin.auth = new AdminAuth(config.server.admin.api_key)
+    deps.admin.auth = new AdminAuth(config.server.admin.api_key, config.server.admin.allow_ips)
     deps.telemetry.setPricing(config.pricing)
     this.#ctx.restartHealthChecks(config)
 
@@ -133,7 +133,7 @@ export class Reloader {
       { trigger, config: info.source, providers: config.providers.filter((p) => p.enabled).map((p) => `${p.name} (${p.type})`), restart_needed: info.restartNeeded },
       info.restartNeeded.length ? `config reloaded; restart needed for ${info.restartNeeded.join(', ')}` : 'config reloaded',
     )
-    for (const warning of budgetWarnings(config)) log.warn({}, warning)
+    for (const warning of configWarnings(config)) log.warn({}, warning)
     // After the lines above, so a reload to a quieter level still says it happened.
     log.level = config.logging.level
     this.#retire(previous)

@@ -7,6 +7,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { ConfigError, loadConfig } from './config/load.js'
+import { notAllowed } from './admission/admission.js'
+import { TeamBook } from './admission/team-book.js'
 import { rulesOf } from './ingress/rules.js'
 import { sniffBody } from './ingress/sniff.js'
 import { pluginCatalog } from './plugin-types.js'
@@ -25,6 +27,8 @@ export interface RouteOptions {
 
 interface Explanation {
   readonly model: string
+  /** The team policy's verdict for `--client` (CONTRACT §10): refused requests go nowhere. */
+  readonly policy: { readonly allowed: boolean; readonly group: string | null; readonly message: string | null }
   readonly input_tokens_estimate: number
   readonly rule: string | null
   readonly strategy: string
@@ -76,6 +80,11 @@ export async function routeCommand(opts: RouteOptions): Promise<number> {
   if (typeof headers === 'string') return fail(headers)
 
   const model = stripContextMarker(sniffed.model)
+  // The admission's own policy, compiled as the relay compiles it.
+  const book = new TeamBook(config)
+  const profile = client === '' ? book.shared : book.client(client)!
+  const decision = profile.policy.decide(model)
+  const policy = decision.ok ? { allowed: true, group: decision.group ?? null, message: null } : { allowed: false, group: null, message: notAllowed(sniffed.model, profile) }
   // The ingress's estimate (attempts.ts): body bytes / 4.
   const inputTokens = Math.ceil(body.byteLength / 4)
   const rule = rulesOf(config).match({ model, inputTokens, client, headers, body: sniffed.facts })
@@ -86,6 +95,7 @@ export async function routeCommand(opts: RouteOptions): Promise<number> {
   const ordered = providerOrder(state, candidates.map((c) => c.p), model, false, rule !== undefined)
   const explanation: Explanation = {
     model: sniffed.model,
+    policy,
     input_tokens_estimate: inputTokens,
     rule: rule?.name ?? null,
     strategy: config.routing.strategy,
@@ -95,8 +105,13 @@ export async function routeCommand(opts: RouteOptions): Promise<number> {
     process.stdout.write(`${JSON.stringify(explanation, null, 2)}\n`)
     return 0
   }
+  if (!policy.allowed) {
+    process.stdout.write(`model       ${explanation.model}\npolicy      refused: ${policy.message} (the relay answers 400; nothing is sent)\n`)
+    return 0
+  }
   const lines = [
     `model       ${explanation.model} (about ${inputTokens} input tokens)`,
+    ...(client !== '' ? [`policy      allowed${policy.group ? ` by group ${policy.group}` : ''}`] : []),
     `rule        ${rule ? rule.name : '(none: the strategy over every provider)'}`,
     `strategy    ${config.routing.strategy}${config.routing.strategy === 'failover' ? '' : ' (it orders or rotates these per request)'}`,
   ]

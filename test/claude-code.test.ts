@@ -248,3 +248,16 @@ t.test('an empty settings.json counts as no settings; --remove with --url or --k
   t.equal(setup(box, ['--remove', '--key', RELAY_KEY]).status, 2)
   t.same(readJson(box.settings), { env: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:8787' } }, 'left as it was')
 })
+
+t.test('--model-discovery also sets CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY; --remove takes it away again', async (t) => {
+  const box = sandbox()
+  writeSettings(box, JSON.stringify(EXISTING))
+  const r = setup(box, ['--url', 'http://127.0.0.1:8787', '--model-discovery'])
+  t.equal(r.status, 0, r.stderr)
+  t.equal(envOf(readJson(box.settings))['CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY'], '1')
+  t.match(r.stdout, /CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY = 1/)
+  const removed = setup(box, ['--remove'])
+  t.equal(removed.status, 0, removed.stderr)
+  t.same(readJson(box.settings), EXISTING, 'the original settings, exactly')
+  t.equal(setup(box, ['--remove', '--model-discovery']).status, 2, 'a usage error with --remove')
+})

@@ -133,6 +133,15 @@ t.test('config init writes a commented starter that validates, and never overwri
   t.match(run(['config', 'init']).stdout, /^# cc-relay configuration/, 'without --output it prints')
 })
 
+t.test("the starter's team example (allow_ips, a group, a client in it) validates once uncommented", async (t) => {
+  const starter = run(['config', 'init']).stdout
+  const team = starter.split('\n').filter((l) => /^    # (allow_ips:|groups:|clients:|  - \{ name)/.test(l)).map((l) => l.replace(/^    # ?/, '    '))
+  t.equal(team.length, 5, 'allow_ips, groups and a group, clients and a client')
+  const file = writeConfig(`server:\n  auth:\n${team.join('\n')}\nproviders:\n  - { name: anthropic, type: anthropic }\n`)
+  const check = spawnSync(process.execPath, [BIN, 'config', 'validate', file], { encoding: 'utf8', env: { ...process.env, ALICE_RELAY_KEY: 'k' }, timeout: 20_000 })
+  t.equal(check.status, 0, check.stderr)
+})
+
 t.test("the starter's four example rules validate once uncommented, with the providers they name", async (t) => {
   const starter = run(['config', 'init']).stdout
   const rules = starter.split('\n').filter((l) => /^  #( rules:|   [ -] )/.test(l)).map((l) => l.replace(/^  # ?/, '  '))

@@ -20,7 +20,7 @@ t.test("the README's team config is valid", async (t) => {
   const section = readme.slice(readme.indexOf("## A team's relay in one file"))
   const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1]
   t.ok(yaml, 'the section has a YAML block')
-  const env = { ...process.env, ALICE_RELAY_KEY: 'a', CI_RELAY_KEY: 'c', RELAY_ADMIN_KEY: 'admin', ANTHROPIC_KEY_1: 'k1', ANTHROPIC_KEY_2: 'k2' }
+  const env = { ...process.env, ALICE_RELAY_KEY: 'a', IAN_RELAY_KEY: 'i', CI_RELAY_KEY: 'c', RELAY_ADMIN_KEY: 'admin', ANTHROPIC_KEY_1: 'k1', ANTHROPIC_KEY_2: 'k2' }
   const run = spawnSync(process.execPath, [BIN, 'config', 'validate', writeConfig(yaml!)], { env, encoding: 'utf8' })
   t.equal(run.status, 0, run.stdout + run.stderr)
   t.match(run.stdout, /valid \(3 providers, 3 enabled\)/)

@@ -18,6 +18,13 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGTERM')
 })
 
+/** Puts a child the bench spawned itself (nginx, redis-server) under the same rule. */
+export function track(child) {
+  running.add(child)
+  child.on('exit', () => running.delete(child))
+  return child
+}
+
 /**
  * Spawns a node process and waits for the stdout line that says it is ready: by default its first line
  * (the mock's and the plain proxy's "I am listening"); `isReady` picks another, e.g. a relay's
@@ -25,9 +32,7 @@ process.on('exit', () => {
  * file (e.g. `--cpu-prof`).
  */
 export function startProcess(file, argv, env = {}, isReady = () => true, nodeArgs = []) {
-  const child = spawn(process.execPath, [...nodeArgs, file, ...argv], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
-  running.add(child)
-  child.on('exit', () => running.delete(child))
+  const child = track(spawn(process.execPath, [...nodeArgs, file, ...argv], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } }))
   return new Promise((resolve, reject) => {
     let out = ''
     const onData = (d) => {

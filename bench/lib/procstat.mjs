@@ -4,11 +4,44 @@ import { readFileSync } from 'node:fs'
 
 const TICKS_PER_SECOND = 100 // USER_HZ on Linux
 
-export function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+/** User and system CPU seconds from a `stat` file's text (a process's or one thread's). */
+function timesOf(stat) {
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+  return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND }
+}
+
+/** User and system CPU seconds of the whole process (every thread, those that have ended included). */
+export function cpuTimes(pid) {
+  return timesOf(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+}
+
+export function cpuSeconds(pid) {
+  const { user, system } = cpuTimes(pid)
+  return user + system
+}
+
+/** The command name of one thread (`comm`: 15 bytes at most, settable per thread). */
+export function threadName(pid, tid) {
+  return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+}
+
+/**
+ * Seconds one thread of `pid` has run on a CPU, to the nanosecond (the scheduler's own count, the first
+ * field of `schedstat`): per-thread `stat` times are whole clock ticks, and a dozen threads' rounding
+ * adds up to more than a short run's differences. null where the kernel has no schedstat.
+ */
+export function threadRunSeconds(pid, tid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e9
+  } catch {
+    return null
+  }
+}
+
+/** User and system CPU seconds of one thread of `pid`. */
+export function threadTimes(pid, tid) {
+  return timesOf(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'))
 }
 
 export function rssMb(pid) {
@@ -30,4 +63,9 @@ export function rssPeak(pid, everyMs = 50) {
     clearInterval(timer)
     return peak
   }
+}
+
+/** The processes `pid` started (nginx's master: its worker). */
+export function childPids(pid) {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number)
 }

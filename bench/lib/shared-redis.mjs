@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { freePort, relayListening, startProcess } from './processes.mjs'
+import { NAME_THREADS } from './threads.mjs'
 
 const RELAY_KEY = 'bench-relay-key'
 const HEADERS = { 'x-api-key': RELAY_KEY }
@@ -55,7 +56,7 @@ logging: { level: info, format: json }
 
 async function startRelay(root, config) {
   const port = await freePort()
-  const relay = await startProcess(join(root, 'bin', 'cc-relay.js'), ['serve', '--config', config, '--listen', `127.0.0.1:${port}`], {}, relayListening)
+  const relay = await startProcess(join(root, 'bin', 'cc-relay.js'), ['serve', '--config', config, '--listen', `127.0.0.1:${port}`], {}, relayListening, NAME_THREADS)
   return { url: `http://127.0.0.1:${port}`, child: relay.child }
 }
 

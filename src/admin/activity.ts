@@ -6,12 +6,15 @@
  */
 import type { Usage } from '../shared/protocol.js'
 import type { PriceTable } from './pricing.js'
+import { RecentSessions } from './sessions.js'
 
 /** One finished client request, as the request log sees it. */
 export interface FinishedRequest {
   readonly route: string
   /** The team client's name (`server.auth.clients`), or '' for the shared key / no auth. */
   readonly client: string
+  /** The team group it was booked to (CONTRACT §10), or ''. */
+  readonly group: string
   /** The routing rule it matched (CONTRACT §8), or ''. */
   readonly rule: string
   readonly status: number
@@ -20,6 +23,8 @@ export interface FinishedRequest {
   readonly provider: string | undefined
   readonly upstreamModel: string | undefined
   readonly usage: Usage | undefined
+  /** Claude Code's `x-claude-code-session-id`, when it sent one. */
+  readonly session?: string | undefined
 }
 
 export interface UsageTotals {
@@ -74,6 +79,8 @@ export class Activity {
   readonly byClient = new Map<string, UsageTotals>()
   /** Keyed `provider\u0000model`. */
   readonly byModel = new Map<string, UsageTotals & { provider: string; model: string }>()
+  /** Claude Code sessions of the last hour (the status page's busiest sessions). */
+  readonly sessions = new RecentSessions()
   /** Requests per routing rule that matched them, since start. */
   readonly ruleHits = new Map<string, number>()
   failoverCount = 0
@@ -96,6 +103,7 @@ export class Activity {
     if (failed) this.#errors[slot]!++
     const cost = r.usage && r.upstreamModel ? this.prices.costOf(r.upstreamModel, r.usage) : undefined
     if (r.rule) this.ruleHits.set(r.rule, (this.ruleHits.get(r.rule) ?? 0) + 1)
+    if (r.session) this.sessions.record(r.session, r.client, r.usage, now)
     let client = this.byClient.get(r.client)
     if (!client) this.byClient.set(r.client, (client = emptyTotals()))
     add(client, r, failed, cost)

@@ -1,12 +1,15 @@
 /**
- * Who may call the admin endpoints (CONTRACT §4, §1 `server.admin`): with `admin.api_key` set, whoever
- * presents it — as the password of HTTP Basic auth (so a browser can open the status page; the user
- * name is ignored) or as `Authorization: Bearer`. Without it, loopback peers only.
+ * Who may call the admin endpoints (CONTRACT §4, §1 `server.admin`, §10): a peer outside
+ * `admin.allow_ips` (when set) is refused first. Then, with `admin.api_key` set, whoever presents it —
+ * as the password of HTTP Basic auth (so a browser can open the status page; the user name is ignored)
+ * or as `Authorization: Bearer`. Without a key, the peers `allow_ips` lists, or loopback peers only
+ * when it lists none.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { isIPv4 } from 'node:net'
 import { relayError } from '../shared/errors.js'
 import type { RelayErrorData } from '../shared/errors.js'
+import { AllowList } from '../shared/cidr.js'
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
 
@@ -41,15 +44,19 @@ function offeredSecret(authorization: string): string | undefined {
 
 export class AdminAuth {
   readonly #digest: Buffer | undefined
+  readonly #ips: AllowList
 
-  constructor(apiKey: string) {
+  constructor(apiKey: string, allowIps: readonly string[] = []) {
     this.#digest = apiKey ? digest(apiKey) : undefined
+    this.#ips = new AllowList(allowIps)
   }
 
   /** undefined = allowed; otherwise the error to answer with. */
   check(authorization: string, peer: string): RelayErrorData | undefined {
+    if (!this.#ips.allows(peer)) return relayError('ip_forbidden', `${peer} may not call the admin endpoints (server.admin.allow_ips)`)
     if (this.#digest === undefined) {
-      return isLoopback(peer) ? undefined : relayError('admin_forbidden', 'admin endpoints answer loopback clients only; set server.admin.api_key to open them to others')
+      if (!this.#ips.empty || isLoopback(peer)) return undefined
+      return relayError('admin_forbidden', 'admin endpoints answer loopback clients only; set server.admin.api_key (or server.admin.allow_ips) to open them to others')
     }
     const secret = offeredSecret(authorization)
     if (secret !== undefined && timingSafeEqual(digest(secret), this.#digest)) return undefined

@@ -5,11 +5,14 @@
  * MODEL_LABELS distinct values the rest are counted as `other`). Gauges that mirror the supervisor's
  * state (breakers, keys) are computed when scraped, not kept up to date on the hot path.
  */
+import { REFUSAL_REASONS } from '../admission/refusal.js'
+import type { RefusalReason } from '../admission/refusal.js'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Piscina } from 'piscina'
 import type { Supervisor } from '../supervisor/supervisor.js'
 import type { FinishedRequest } from './activity.js'
 import type { UsageLedger } from '../ledger/ledger.js'
+import { groupAccount } from '../ledger/ledger.js'
 import { keyAvailable } from './status.js'
 
 const MODEL_LABELS = 64
@@ -55,9 +58,11 @@ export class RelayMetrics {
   readonly #attempts = new Sums<'provider' | 'status'>()
   readonly #failovers: Counter<'provider' | 'scope' | 'reason'>
   readonly #rateLimited: Counter<'scope'>
+  readonly #refused: Counter<'reason'>
   readonly #queueWait: Histogram<never>
   readonly #reloads: Counter<'result'>
   readonly #internalErrors: Counter<'where'>
+  readonly #telemetryDropped: Counter<'reason'>
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry]
@@ -88,12 +93,21 @@ export class RelayMetrics {
       registers,
     })
     this.#rateLimited = new Counter({ name: 'cc_relay_rate_limited_total', help: "Requests the relay answered 429 itself: every key busy (scope=key), a team client's own limit (scope=client) or its spend budget (scope=budget)", labelNames: ['scope'], registers })
+    this.#refused = new Counter({ name: 'cc_relay_refused_total', help: 'Requests the admission step refused before any lease (CONTRACT §10), by reason: draining, ip, auth, model_policy, budget, limit', labelNames: ['reason'], registers })
+    // Every reason has a series from the start: 0 on a relay that refused nothing.
+    for (const reason of REFUSAL_REASONS) this.#refused.inc({ reason }, 0)
     this.#queueWait = new Histogram({ name: 'cc_relay_queue_wait_seconds', help: 'Time requests waited for a free key (routing.queue_timeout_ms)', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60], registers })
     this.#reloads = new Counter({ name: 'cc_relay_config_reloads_total', help: 'Config reloads by result (applied, invalid)', labelNames: ['result'], registers })
     this.#internalErrors = new Counter({
       name: 'cc_relay_internal_errors_total',
       help: 'Faults inside the relay caught at a boundary (the request they hit got an error; the relay kept serving), by where they were caught',
       labelNames: ['where'],
+      registers,
+    })
+    this.#telemetryDropped = new Counter({
+      name: 'cc_relay_telemetry_dropped_total',
+      help: 'Trace spans lost on the way to the OTLP collector: its queue was full (reason=queue_full) or it did not take an export (reason=export_failed)',
+      labelNames: ['reason'],
       registers,
     })
 
@@ -116,6 +130,27 @@ export class RelayMetrics {
       collect() {
         this.reset()
         for (const c of sources.supervisor().state.config.server.auth.clients) if (c.budget) this.set({ client: c.name }, c.budget.usd)
+      },
+    })
+    new Gauge({
+      name: 'cc_relay_group_budget_spent_usd',
+      help: "A team group's pooled spend (all its members) in its budget's current UTC period (CONTRACT §10)",
+      labelNames: ['group'],
+      registers,
+      collect() {
+        this.reset()
+        const ledger = sources.ledger()
+        for (const g of sources.supervisor().state.config.server.auth.groups) if (g.budget) this.set({ group: g.name }, ledger?.spent(groupAccount(g.name), g.budget.period) ?? 0)
+      },
+    })
+    new Gauge({
+      name: 'cc_relay_group_budget_limit_usd',
+      help: "A team group's pooled spend budget per period (USD)",
+      labelNames: ['group'],
+      registers,
+      collect() {
+        this.reset()
+        for (const g of sources.supervisor().state.config.server.auth.groups) if (g.budget) this.set({ group: g.name }, g.budget.usd)
       },
     })
     new Gauge({
@@ -215,12 +250,20 @@ export class RelayMetrics {
     this.#rateLimited.inc({ scope })
   }
 
+  refused(reason: RefusalReason): void {
+    this.#refused.inc({ reason })
+  }
+
   queueWait(ms: number): void {
     this.#queueWait.observe(ms / 1000)
   }
 
   internalError(where: string): void {
     this.#internalErrors.inc({ where })
+  }
+
+  telemetryDropped(spans: number, reason: string): void {
+    this.#telemetryDropped.inc({ reason }, spans)
   }
 
   reload(result: 'applied' | 'invalid'): void {

@@ -8,6 +8,7 @@ import { nextRequestId } from '../ingress/request-id.js'
 import { sendError, statusLine } from '../ingress/respond.js'
 import type { ResponseState } from '../ingress/respond.js'
 import type { Supervisor } from '../supervisor/supervisor.js'
+import type { TeamBook } from '../admission/team-book.js'
 import type { AdminAuth } from './admin-auth.js'
 import { STATUS_PAGE_HTML } from './status-page.js'
 import { statusSnapshot } from './status.js'
@@ -24,6 +25,8 @@ export interface AdminDeps {
   readonly activeRequests: () => number
   readonly version: string
   readonly store: () => { readonly kind: string; readonly shared: boolean; readonly instances: number }
+  /** The compiled team config (policies), as the admission step has it now. */
+  readonly book: () => TeamBook
 }
 
 export type AdminRoute = 'page' | 'status' | 'metrics' | 'usage'
@@ -63,6 +66,7 @@ export function handleAdmin(deps: AdminDeps, route: AdminRoute, res: HttpRespons
       version: deps.version,
       store: deps.store(),
       ledger: deps.telemetry.ledger,
+      book: deps.book(),
     })
     return send(res, state, 'application/json', JSON.stringify(snapshot), requestId)
   }

@@ -181,7 +181,18 @@ export function formatStatus(s: StatusSnapshot, url: string): string {
     const width = Math.max(...s.clients.map((c) => (c.name || '(shared key)').length))
     for (const c of s.clients) {
       const limits = `rpm ${used(c.rpm)} tpm ${used(c.tpm)} concurrent ${num(c.inflight)}/${limit(c.max_concurrent)}`
-      out.push(`  ${(c.name || '(shared key)').padEnd(width)}  ${plural(c.requests, 'request')}, ${plural(c.errors, 'error')}, ${tokens(c)}, ${cost(c)}  ${limits}`)
+      // Older relays have no groups or policy in their snapshot.
+      const policy = c.policy?.allowed ? `  models: ${c.policy.allowed.join(', ') || 'none'}` : ''
+      const group = c.group ? `  group ${c.group}` : ''
+      out.push(`  ${(c.name || '(shared key)').padEnd(width)}${group}  ${plural(c.requests, 'request')}, ${plural(c.errors, 'error')}, ${tokens(c)}, ${cost(c)}  ${limits}${policy}`)
+    }
+  }
+  if (s.groups && s.groups.length > 0) {
+    out.push('', 'groups:')
+    for (const g of s.groups) {
+      const models = g.allowed === null ? 'every model' : g.allowed.join(', ') || 'no served model'
+      const limits = `rpm ${used(g.rpm)} tpm ${used(g.tpm)} concurrent ${num(g.inflight)}/${limit(g.max_concurrent)}`
+      out.push(`  ${g.name}  members: ${g.members.join(', ') || 'none'}  models: ${models}  ${limits}`)
     }
   }
   if (s.usage.length > 0) {

@@ -60,15 +60,21 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 <div class="wrap"><table id="providers" data-testid="providers"><thead><tr><th>Provider</th><th>Type</th><th>Breaker</th>
   <th class="num">In-flight</th><th>Key</th><th class="num">Priority</th><th class="num">RPM</th><th class="num">TPM</th><th>Cooldown</th><th>Unusable</th><th>Available</th></tr></thead></table></div>
 <h2>Team clients</h2>
-<div class="wrap"><table id="clients" data-testid="clients"><thead><tr><th>Client</th><th class="num">Requests</th><th class="num">Errors</th><th class="num">Input</th>
-  <th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Est. cost</th><th class="num">In-flight</th><th class="num">RPM</th><th class="num">TPM</th><th class="num">Max concurrent</th></tr></thead><tbody></tbody></table></div>
+<div class="wrap"><table id="clients" data-testid="clients"><thead><tr><th>Client</th><th>Group</th><th>Models</th><th class="num">Requests</th><th class="num">Errors</th><th class="num">Input</th>
+  <th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Cache hit</th><th class="num">Est. cost</th><th class="num">In-flight</th><th class="num">RPM</th><th class="num">TPM</th><th class="num">Max concurrent</th></tr></thead><tbody></tbody></table></div>
+<h2>Groups</h2>
+<div class="wrap"><table id="groups" data-testid="groups"><thead><tr><th>Group</th><th>Members</th><th>Models</th><th>Denied</th>
+  <th class="num">In-flight</th><th class="num">RPM</th><th class="num">TPM</th><th class="num">Max concurrent</th></tr></thead><tbody></tbody></table></div>
 <h2>Usage by provider and model</h2>
 <div class="wrap"><table id="usage" data-testid="usage"><thead><tr><th>Provider</th><th>Model</th><th class="num">Requests</th><th class="num">Errors</th>
-  <th class="num">Input</th><th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Est. cost</th></tr></thead><tbody></tbody></table></div>
+  <th class="num">Input</th><th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Cache hit</th><th class="num">Est. cost</th></tr></thead><tbody></tbody></table></div>
+<h2>Busiest sessions of the last hour</h2>
+<div class="wrap"><table id="sessions" data-testid="sessions"><thead><tr><th>Session</th><th>Client</th><th class="num">Requests</th><th class="num">Input</th>
+  <th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Cache hit</th><th>Last seen</th></tr></thead><tbody></tbody></table></div>
 <h2>Subscription logins</h2>
 <div class="wrap"><table id="logins" data-testid="logins"><thead><tr><th>Login</th><th class="num">Requests</th><th class="num">Tokens</th></tr></thead><tbody></tbody></table></div>
 <h2>Budgets and spend</h2>
-<div class="wrap"><table id="budgets" data-testid="budgets"><thead><tr><th>Client</th><th>Period (UTC)</th><th class="num">Spent</th><th class="num">Budget</th><th>Use</th><th>Resets</th></tr></thead><tbody></tbody></table></div>
+<div class="wrap"><table id="budgets" data-testid="budgets"><thead><tr><th>Whose</th><th>Period (UTC)</th><th class="num">Spent</th><th class="num">Budget</th><th>Use</th><th>Resets</th></tr></thead><tbody></tbody></table></div>
 <div class="wrap" style="margin-top:.8rem"><div id="spend-chart" data-testid="spend-chart"><span class="muted">loading…</span></div></div>
 <h2>Routing rules</h2>
 <div class="wrap"><table id="rules" data-testid="rules"><thead><tr><th>Rule</th><th>Providers</th><th>Model</th><th class="num">Hits</th></tr></thead><tbody></tbody></table></div>
@@ -157,21 +163,41 @@ function renderProviders(s) {
   });
 }
 
-function tokenCells(t) {
+// cache_read / (input + cache_read + cache_creation), computed by the relay; null: no input yet.
+function hitRate(rate) { return rate === null || rate === undefined ? "–" : (rate * 100).toFixed(1) + " %"; }
+
+function cacheCells(t) {
   return [td(num(t.input_tokens), "num", "input"), td(num(t.output_tokens), "num", "output"),
-    td(num(t.cache_read_input_tokens) + " / " + num(t.cache_creation_input_tokens), "num", "cache"), td(cost(t), "num", "cost")];
+    td(num(t.cache_read_input_tokens) + " / " + num(t.cache_creation_input_tokens), "num", "cache"), td(hitRate(t.cache_hit_rate), "num", "cache-hit")];
+}
+
+function tokenCells(t) { return cacheCells(t).concat([td(cost(t), "num", "cost")]); }
+
+// A policy's served models: null means every model.
+function models(list) {
+  return list === null || list === undefined ? "every model" : list.length ? list.join(", ") : "none served";
 }
 
 function renderTables(s) {
   fillBody("clients", s.clients.map(function (c) {
     return el("tr", { "data-client": c.name }, [td(c.name === "" ? "(shared key)" : c.name, c.name === "" ? "muted" : "", "name"),
+      td(c.group || "–", c.group ? "" : "muted", "group"), td(models(c.policy && c.policy.allowed), "mono", "models"),
       td(num(c.requests), "num", "requests"), td(num(c.errors), "num", "errors")].concat(tokenCells(c), [td(num(c.inflight), "num", "inflight"),
       td(used(c.rpm), "num", "rpm"), td(used(c.tpm), "num", "tpm"), td(limit(c.max_concurrent), "num", "max-concurrent")]));
-  }), 11, "no requests yet");
+  }), 14, "no requests yet");
+  fillBody("groups", (s.groups || []).map(function (g) {
+    return el("tr", { "data-group": g.name }, [td(g.name, "", "name"), td(g.members.join(", ") || "–", "", "members"),
+      td(models(g.allowed), "mono", "models"), td(g.deny_models.join(", ") || "–", "mono", "denied"), td(num(g.inflight), "num", "inflight"),
+      td(used(g.rpm), "num", "rpm"), td(used(g.tpm), "num", "tpm"), td(limit(g.max_concurrent), "num", "max-concurrent")]);
+  }), 8, "no groups (server.auth.groups)");
   fillBody("usage", s.usage.map(function (u) {
     return el("tr", { "data-provider": u.provider, "data-model": u.model }, [td(u.provider), td(u.model, "mono"),
       td(num(u.requests), "num", "requests"), td(num(u.errors), "num", "errors")].concat(tokenCells(u)));
-  }), 8, "no usage yet");
+  }), 9, "no usage yet");
+  fillBody("sessions", (s.sessions || []).map(function (x) {
+    return el("tr", { "data-session": x.session }, [td(x.session, "mono", "session"), td(x.client === "" ? "(shared key)" : x.client, x.client === "" ? "muted" : "", "client"),
+      td(num(x.requests), "num", "requests")].concat(cacheCells(x), [td(clock(x.last_seen), "", "last-seen")]));
+  }), 8, "no Claude Code sessions in the last hour");
   fillBody("logins", s.logins.map(function (l) {
     return el("tr", { "data-login": l.hash }, [td(l.hash, "mono"), td(num(l.requests), "num", "requests"), td(num(l.tokens), "num", "tokens")]);
   }), 3, "no subscription logins");
@@ -179,9 +205,10 @@ function renderTables(s) {
     var share = b.usd > 0 ? b.spent_usd / b.usd : 1;
     var percent = Math.min(100, Math.round(share * 100));
     var bar = el("div", { class: "bar" + (share >= 1 ? " over" : share >= 0.8 ? " warn" : ""), "data-field": "bar", "data-percent": percent, title: (share * 100).toFixed(1) + " %" }, [el("div", { style: "width:" + percent + "%" })]);
-    return el("tr", { "data-client": b.client }, [td(b.client, "", "name"), td(b.period, "", "period"), td("$" + b.spent_usd.toFixed(4), "num", "spent"),
+    var whose = b.scope === "group_pool" ? "group " + b.group + " (pool)" : b.scope === "member" ? b.client + " in " + b.group : b.client;
+    return el("tr", { "data-client": b.client, "data-group": b.group || "", "data-scope": b.scope || "client" }, [td(whose, "", "name"), td(b.period, "", "period"), td("$" + b.spent_usd.toFixed(4), "num", "spent"),
       td("$" + b.usd.toFixed(2), "num", "budget"), el("td", {}, [bar]), td(new Date(b.resets_at).toLocaleString(), "", "resets")]);
-  }), 6, "no budgets (server.auth.clients[].budget)");
+  }), 6, "no budgets (server.auth.clients[].budget, groups[].budget and member_budget)");
   renderSpendChart(s.ledger);
   fillBody("rules", (s.rules || []).map(function (r) {
     return el("tr", { "data-rule": r.name }, [td(r.name, "", "name"), td(r.providers.join(" → "), "", "providers"),

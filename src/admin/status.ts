@@ -7,6 +7,8 @@ import { activeCooldowns, WHOLE_KEY } from '../supervisor/cooldowns.js'
 import { keyWaitMs } from '../supervisor/key-pick.js'
 import { emptyTotals } from './activity.js'
 import type { Activity, FailoverEvent, UsageTotals } from './activity.js'
+import type { SessionStatus } from './sessions.js'
+import { cacheHitRate } from '../shared/cache-hit-rate.js'
 
 /** The reload bookkeeping the snapshot reports. */
 export interface ConfigInfo {
@@ -59,12 +61,48 @@ export interface ProviderStatus {
 }
 
 export interface ClientStatus extends UsageTotals {
-  /** The team client's name; '' is everyone on the shared key (or no key). */
+  /** cache_read / (input + cache_read + cache_creation); null with no input yet. */
+  readonly cache_hit_rate: number | null
+  /** The team client's name (a signed-in user's email); '' is everyone on the shared key (or no key). */
   readonly name: string
+  /** Its team group (CONTRACT §10), '' for none. */
+  readonly group: string
   readonly inflight: number
   readonly rpm: Used
   readonly tpm: Used
   readonly max_concurrent: number
+  /**
+   * Its effective model policy: its own lists, and of the served model names and the config's patterns
+   * those it may use (null: every model).
+   */
+  readonly policy: { readonly models: readonly string[]; readonly deny_models: readonly string[]; readonly allowed: readonly string[] | null }
+}
+
+export interface GroupStatus {
+  readonly name: string
+  readonly models: readonly string[]
+  readonly deny_models: readonly string[]
+  /** Configured client keys in the group (signed-in members appear under clients once they call). */
+  readonly members: readonly string[]
+  /** Requests of its members in flight, and its pooled windows. */
+  readonly inflight: number
+  readonly rpm: Used
+  readonly tpm: Used
+  readonly max_concurrent: number
+  /** Served model names and patterns the group allows (null: every model). */
+  readonly allowed: readonly string[] | null
+}
+
+export interface BudgetStatus {
+  /** The client (or member) whose spend it caps; '' for a group's pool. */
+  readonly client: string
+  /** The group of a pool or member budget; '' for a client's own. */
+  readonly group: string
+  readonly scope: 'client' | 'member' | 'group_pool'
+  readonly usd: number
+  readonly period: string
+  readonly spent_usd: number
+  readonly resets_at: string
 }
 
 export interface StatusSnapshot {
@@ -74,12 +112,19 @@ export interface StatusSnapshot {
   readonly traffic: { readonly requests_per_s: number; readonly error_rate: number; readonly window_s: number; readonly active_requests: number; readonly failovers: number }
   readonly providers: readonly ProviderStatus[]
   readonly clients: readonly ClientStatus[]
-  readonly usage: readonly (UsageTotals & { readonly provider: string; readonly model: string })[]
+  /** Team groups (CONTRACT §10) with their policy, members and pooled limits. */
+  readonly groups: readonly GroupStatus[]
+  readonly usage: readonly (UsageTotals & { readonly provider: string; readonly model: string; readonly cache_hit_rate: number | null })[]
+  /** The busiest Claude Code sessions of the last hour (by a short form of their id). */
+  readonly sessions: readonly SessionStatus[]
   /** Subscription logins forwarded to anthropic providers, by credential hash. */
   readonly logins: readonly { readonly hash: string; readonly requests: number; readonly tokens: number }[]
   readonly recent_failovers: readonly (Omit<FailoverEvent, 'at'> & { readonly at: string })[]
-  /** Team clients' spend budgets (CONTRACT §9) against their spend in the current UTC period. */
-  readonly budgets: readonly { readonly client: string; readonly usd: number; readonly period: string; readonly spent_usd: number; readonly resets_at: string }[]
+  /**
+   * Spend budgets (CONTRACT §9, §10) against their spend in the current UTC period: clients' own
+   * (`client`), groups' pools (`group`, scope group_pool); a group's `member_budget` shows per member.
+   */
+  readonly budgets: readonly BudgetStatus[]
   /** The usage ledger: its store, and every client's spend per UTC day over the last 30 days. */
   readonly ledger: { readonly store: string; readonly daily: readonly { readonly day: string; readonly cost_usd: number }[] } | null
   /** The loaded routing rules in order (CONTRACT §8), with the requests each matched since start. */
@@ -87,7 +132,13 @@ export interface StatusSnapshot {
 }
 
 import type { UsageLedger } from '../ledger/ledger.js'
+import { groupAccount } from '../ledger/ledger.js'
 import { periodOf } from '../ledger/rows.js'
+import type { BudgetConfig } from '../config/types.js'
+import { ModelPolicy } from '../admission/policy.js'
+import type { TeamBook } from '../admission/team-book.js'
+import { servedModels } from '../supervisor/model-map.js'
+import type { TeamAccountState } from '../supervisor/team.js'
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 const NO_ESTIMATE = { input: 0, output: 0 }
@@ -128,6 +179,8 @@ export interface SnapshotInputs {
   readonly version: string
   readonly store: { readonly kind: string; readonly shared: boolean; readonly instances: number }
   readonly ledger?: UsageLedger | undefined
+  /** The compiled team config: policies by caller. */
+  readonly book: TeamBook
 }
 
 export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): StatusSnapshot {
@@ -141,20 +194,57 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     breaker: { state: p.breaker.available(now) && p.breaker.state === 'open' ? 'half_open' : p.breaker.state, failures: p.breaker.failures, open_until: p.breaker.state === 'open' && p.breaker.openUntil > now ? iso(p.breaker.openUntil) : null },
     keys: p.keys.map((k) => keyStatus(k, now)),
   }))
-  // Every configured team client, used or not, and anyone else who used the relay (the shared key).
-  const names = new Set<string>([...state.team.keys(), ...activity.byClient.keys()])
+  // What a policy may be judged against: the served model names, and the policies' own patterns (a
+  // provider without model lists serves any name, so the patterns say more than an empty list would).
+  const { clients: clientConfigs, groups: groupConfigs } = state.config.server.auth
+  const named = [...servedModels(state.config.providers), ...[...groupConfigs, ...clientConfigs].flatMap((x) => x.models)]
+  const candidates = [...new Set(named)]
+  const allowedBy = (policy: ModelPolicy): string[] | null => (policy.unrestricted ? null : candidates.filter((m) => policy.decide(m).ok))
+  const used = (a: TeamAccountState | undefined, window: 'rpm' | 'tpm'): Used => ({ used: a ? a[window].used(now) : 0, limit: a ? a.limits[`${window}_limit`] : 0 })
+  const configured = new Map(state.config.server.auth.clients.map((c) => [c.name, c]))
+  // Every configured team client, used or not, and anyone else who used the relay (the shared key, signed-in users).
+  const names = new Set<string>([...state.team.clients.keys(), ...activity.byClient.keys()])
   const clients = [...names].map((name): ClientStatus => {
-    const team = state.team.get(name)
+    const team = state.team.clients.get(name)
     const totals = activity.byClient.get(name)
+    const config = configured.get(name)
+    const profile = inputs.book.client(name)
     return {
       name,
+      group: config?.group ?? '',
       ...(totals ?? emptyTotals()),
+      cache_hit_rate: totals ? cacheHitRate(totals) : null,
       inflight: team?.inflight ?? 0,
-      rpm: { used: team ? team.rpm.used(now) : 0, limit: team?.config.rpm_limit ?? 0 },
-      tpm: { used: team ? team.tpm.used(now) : 0, limit: team?.config.tpm_limit ?? 0 },
-      max_concurrent: team?.config.max_concurrent ?? 0,
+      rpm: used(team, 'rpm'),
+      tpm: used(team, 'tpm'),
+      max_concurrent: team?.limits.max_concurrent ?? 0,
+      policy: { models: config?.models ?? [], deny_models: config?.deny_models ?? [], allowed: profile ? allowedBy(profile.policy) : null },
     }
   })
+  const groups = state.config.server.auth.groups.map((g): GroupStatus => {
+    const books = state.team.groups.get(g.name)
+    return {
+      name: g.name,
+      models: g.models,
+      deny_models: g.deny_models,
+      members: state.config.server.auth.clients.filter((c) => c.group === g.name).map((c) => c.name),
+      inflight: books?.inflight ?? 0,
+      rpm: used(books, 'rpm'),
+      tpm: used(books, 'tpm'),
+      max_concurrent: g.max_concurrent,
+      allowed: allowedBy(new ModelPolicy([g], undefined)),
+    }
+  })
+  const budget = (client: string, group: string, scope: BudgetStatus['scope'], b: BudgetConfig, account: string): BudgetStatus => ({
+    client, group, scope, usd: b.usd, period: b.period, spent_usd: Math.round((inputs.ledger?.spent(account, b.period, now) ?? 0) * 1e6) / 1e6, resets_at: iso(periodOf(b.period, now).resetsAt),
+  })
+  const budgets: BudgetStatus[] = []
+  for (const c of state.config.server.auth.clients) {
+    if (c.budget && c.budget.usd > 0) budgets.push(budget(c.name, '', 'client', c.budget, c.name))
+    const g = c.group ? state.config.server.auth.groups.find((x) => x.name === c.group) : undefined
+    if (g?.member_budget && g.member_budget.usd > 0) budgets.push(budget(c.name, g.name, 'member', g.member_budget, c.name))
+  }
+  for (const g of state.config.server.auth.groups) if (g.budget && g.budget.usd > 0) budgets.push(budget('', g.name, 'group_pool', g.budget, groupAccount(g.name)))
   return {
     relay: { version: inputs.version, started_at: iso(activity.startedAt), uptime_s: Math.round((now - activity.startedAt) / 1000), pid: process.pid },
     config: { source: config.source, loaded_at: iso(config.loadedAt), reloads: config.reloads, last_error: config.lastError ?? null, restart_needed: config.restartNeeded },
@@ -162,12 +252,12 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     traffic: { ...activity.lastMinute(now), active_requests: inputs.activeRequests, failovers: activity.failoverCount },
     providers,
     clients,
-    usage: [...activity.byModel.values()],
+    groups,
+    usage: [...activity.byModel.values()].map((u) => ({ ...u, cache_hit_rate: cacheHitRate(u) })),
+    sessions: activity.sessions.busiest(10, now),
     logins: [...state.logins].map(([hash, u]) => ({ hash, requests: u.requests, tokens: u.tokens })),
     recent_failovers: activity.recentFailovers().map((f) => ({ ...f, at: iso(f.at) })),
-    budgets: state.config.server.auth.clients.flatMap((c) =>
-      c.budget ? [{ client: c.name, usd: c.budget.usd, period: c.budget.period, spent_usd: inputs.ledger?.spent(c.name, c.budget.period, now) ?? 0, resets_at: iso(periodOf(c.budget.period, now).resetsAt) }] : [],
-    ),
+    budgets,
     ledger: inputs.ledger ? { store: inputs.ledger.kind, daily: inputs.ledger.dailySpend(30, now) } : null,
     rules: state.config.routing.rules.map((r) => ({ name: r.name, providers: r.use.providers, model: r.use.model ?? null, hits: activity.ruleHits.get(r.name) ?? 0 })),
   }

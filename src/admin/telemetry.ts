@@ -9,12 +9,16 @@ import { RelayMetrics } from './metrics.js'
 import type { MetricsSources } from './metrics.js'
 import { PriceTable } from './pricing.js'
 import type { UsageLedger } from '../ledger/ledger.js'
+import type { Tracing } from '../tracing/tracing.js'
+import type { RefusalReason } from '../admission/refusal.js'
 
 export class Telemetry {
   readonly activity: Activity
   readonly metrics: RelayMetrics
   /** The usage ledger (CONTRACT §9), once its store is open. */
   ledger: UsageLedger | undefined
+  /** OpenTelemetry export (CONTRACT §11); undefined when no OTLP endpoint is configured (src/tracing/ not loaded). */
+  tracing: Tracing | undefined
 
   constructor(pricing: Readonly<Record<string, ModelPrice>>, sources: MetricsSources) {
     this.activity = new Activity(new PriceTable(pricing))
@@ -26,12 +30,14 @@ export class Telemetry {
     this.activity.prices = new PriceTable(pricing)
   }
 
-  finished(r: FinishedRequest, durationMs: number): void {
-    // Priced once: the books, the ledger and the metrics get the same figure.
+  /** Books a finished request; returns its estimated cost (undefined: no price or no usage), for its trace. */
+  finished(r: FinishedRequest, durationMs: number): number | undefined {
+    // Priced once: the books, the ledger, the metrics and the trace get the same figure.
     const cost = this.activity.finished(r)
     this.metrics.finished(r, durationMs, cost)
     // Only a request that reached an upstream is in the ledger; the relay's own refusals are not.
-    if (r.provider && r.upstreamModel && r.usage) this.ledger?.book({ client: r.client, provider: r.provider, model: r.upstreamModel, usage: r.usage, cost: cost ?? 0 })
+    if (r.provider && r.upstreamModel && r.usage) this.ledger?.book({ client: r.client, group: r.group, provider: r.provider, model: r.upstreamModel, usage: r.usage, cost: cost ?? 0 })
+    return cost
   }
 
   /** One upstream attempt ended (the request may go on to another). */
@@ -49,7 +55,17 @@ export class Telemetry {
     this.metrics.rateLimited(scope)
   }
 
+  /** The admission step refused a request (CONTRACT §10): counted by reason. */
+  refused(reason: RefusalReason): void {
+    this.metrics.refused(reason)
+  }
+
   queueWait(ms: number): void {
     this.metrics.queueWait(ms)
+  }
+
+  /** Trace spans lost on their way to the collector (CONTRACT §11). */
+  telemetryDropped(spans: number, reason: string): void {
+    this.metrics.telemetryDropped(spans, reason)
   }
 }

@@ -1,6 +1,6 @@
 /**
  * `cc-relay usage [--url URL] [--config FILE] [--since YYYY-MM-DD] [--until YYYY-MM-DD]
- * [--by day,client,provider,model] [--format table|csv|json]` (CONTRACT §2): a running relay's usage
+ * [--by day,client,group,provider,model] [--format table|csv|json]` (CONTRACT §2): a running relay's usage
  * ledger from its `/usage.json`, found and authenticated as `cc-relay status` does.
  */
 import { parseUsageQuery, toCsv, toTable } from '../ledger/report.js'

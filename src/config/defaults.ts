@@ -3,7 +3,7 @@
  * The defaults are frozen, so sharing their nested objects between loaded configs is safe.
  */
 import type { ConfigInput, ProviderInput } from './schema.js'
-import type { ClientConfig, KeyConfig, ProviderConfig, RelayConfig } from './types.js'
+import type { ClientConfig, GroupConfig, KeyConfig, ProviderConfig, RelayConfig } from './types.js'
 
 export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -25,6 +25,7 @@ export const CONFIG_DEFAULTS: Omit<RelayConfig, 'providers'> = deepFreeze({
     auth: {
       api_key: '',
       allow_subscription: false,
+      allow_ips: [],
       clients: [],
       groups: [],
       sso: {
@@ -41,7 +42,7 @@ export const CONFIG_DEFAULTS: Omit<RelayConfig, 'providers'> = deepFreeze({
         signing_secret: '',
       },
     },
-    admin: { api_key: '' },
+    admin: { api_key: '', allow_ips: [] },
   },
   plugin_dirs: [],
   routing: {
@@ -63,6 +64,14 @@ export const CONFIG_DEFAULTS: Omit<RelayConfig, 'providers'> = deepFreeze({
   logging: { level: 'info', format: 'json' },
   pricing: {},
   usage: { db: '', retention_days: 400 },
+  // Unwritten keys stay undefined: OTEL_* variables, then the contract's defaults (src/tracing/settings.ts).
+  telemetry: {
+    otlp: { endpoint: '', protocol: undefined, headers: {}, timeout_ms: undefined },
+    service_name: undefined,
+    sample_ratio: undefined,
+    propagate_upstream: true,
+    client_telemetry: 'discard',
+  },
 })
 
 export const PROVIDER_DEFAULTS: Omit<ProviderConfig, 'name' | 'type' | 'keys' | 'options'> = deepFreeze({
@@ -87,10 +96,24 @@ export const KEY_DEFAULTS: KeyConfig = deepFreeze({
 })
 
 export const CLIENT_DEFAULTS: Omit<ClientConfig, 'name' | 'key'> = deepFreeze({
+  group: '',
+  models: [],
+  deny_models: [],
   rpm_limit: 0,
   tpm_limit: 0,
   max_concurrent: 0,
   budget: undefined,
+})
+
+export const GROUP_DEFAULTS: Omit<GroupConfig, 'name'> = deepFreeze({
+  models: [],
+  deny_models: [],
+  rpm_limit: 0,
+  tpm_limit: 0,
+  max_concurrent: 0,
+  budget: undefined,
+  member_budget: undefined,
+  managed_settings: undefined,
 })
 
 /** A provider entry split by providers.ts: `common` holds only the shared keys, `options` the rest. */
@@ -126,7 +149,7 @@ export function applyDefaults(input: ConfigInput, providers: readonly ProviderPa
         ...D.server.auth,
         ...server.auth,
         clients: (server.auth?.clients ?? []).map((client) => ({ ...CLIENT_DEFAULTS, ...client })),
-        groups: (server.auth?.groups ?? []).map((group) => ({ managed_settings: undefined, ...group })),
+        groups: (server.auth?.groups ?? []).map((group) => ({ ...GROUP_DEFAULTS, ...group })),
         sso: { ...D.server.auth.sso, ...server.auth?.sso, allowed_domains: (server.auth?.sso?.allowed_domains ?? []).map((d) => d.trim().replace(/^@/, '').toLowerCase()) },
       },
       admin: { ...D.server.admin, ...server.admin },
@@ -144,5 +167,6 @@ export function applyDefaults(input: ConfigInput, providers: readonly ProviderPa
       Object.entries(input.pricing ?? {}).map(([model, p]) => [model, { cache_write: p.input * 1.25, cache_write_1h: p.input * 2, cache_read: p.input * 0.1, ...p }]),
     ),
     usage: { ...D.usage, ...input.usage },
+    telemetry: { ...D.telemetry, ...input.telemetry, otlp: { ...D.telemetry.otlp, ...input.telemetry?.otlp } },
   })
 }

@@ -5,7 +5,7 @@
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { Static, TProperties, TSchema } from 'typebox'
-import { BUDGET_PERIODS, LOG_FORMATS, LOG_LEVELS, POOLING_STRATEGIES, ROUTING_STRATEGIES, STATE_STORES } from './types.js'
+import { BUDGET_PERIODS, CLIENT_TELEMETRY, LOG_FORMATS, LOG_LEVELS, OTLP_PROTOCOLS, POOLING_STRATEGIES, ROUTING_STRATEGIES, STATE_STORES } from './types.js'
 
 /** A closed mapping: any key it does not declare is a typo, reported as `unknown key`. */
 const Closed = <P extends TProperties>(properties: P) => Type.Object(properties, { additionalProperties: false })
@@ -20,14 +20,21 @@ const StringMap = () => Opt(Type.Record(Type.String(), Type.String()))
 /** Weights divide a share of traffic, so 0 (or less) would make a weighted pick undefined. */
 const Weight = () => Opt(Type.Number({ exclusiveMinimum: 0 }))
 
+/** CONTRACT §9: a spend cap per UTC period. */
+const Budget = () => Opt(Closed({ usd: Type.Number({ minimum: 0 }), period: Type.Enum(BUDGET_PERIODS) }))
+/** Model patterns (CONTRACT §10): exact names or a trailing `*` prefix; semantic.ts checks the star. */
+const Patterns = () => Opt(Type.Array(Type.String({ minLength: 1 })))
+
 const ClientSchema = Closed({
   name: Type.String({ minLength: 1 }),
   key: Type.String({ minLength: 1 }),
+  group: Opt(Type.String({ minLength: 1 })),
+  models: Patterns(),
+  deny_models: Patterns(),
   rpm_limit: Count(),
   tpm_limit: Count(),
   max_concurrent: Count(),
-  // CONTRACT §9: a spend cap per UTC period.
-  budget: Opt(Closed({ usd: Type.Number({ minimum: 0 }), period: Type.Enum(BUDGET_PERIODS) })),
+  budget: Budget(),
 })
 
 /**
@@ -49,11 +56,22 @@ const SsoSchema = Closed({
   signing_secret: Opt(Type.Union([Type.String(), Type.Array(Type.String())])),
 })
 
-/** Stand-in for issue 23's groups (name and managed_settings only): the team-policy schema replaces it. */
-const SsoGroupSchema = Closed({
+/** CONTRACT §10: a team's policy, limits and budgets, shared by its members. */
+const GroupSchema = Closed({
   name: Type.String({ minLength: 1 }),
+  models: Patterns(),
+  deny_models: Patterns(),
+  rpm_limit: Count(),
+  tpm_limit: Count(),
+  max_concurrent: Count(),
+  budget: Budget(),
+  member_budget: Budget(),
+  // A Claude Code managed-settings.json object, served to signed-in members (CONTRACT §12).
   managed_settings: Opt(Type.Record(Type.String(), Type.Unknown())),
 })
+
+/** CIDRs (IPv4 or IPv6, or a bare address); semantic.ts parses them. */
+const Cidrs = () => Opt(Type.Array(Type.String({ minLength: 1 })))
 
 const ServerSchema = Closed({
   listen: Str(),
@@ -63,8 +81,8 @@ const ServerSchema = Closed({
   timeouts: Opt(Closed({ connect_ms: Count(), first_byte_ms: Count(), idle_ms: Count(), total_ms: Count() })),
   tls: Opt(Closed({ cert_file: Str(), key_file: Str() })),
   public_url: Str(),
-  auth: Opt(Closed({ api_key: Str(), allow_subscription: Bool(), clients: Opt(Type.Array(ClientSchema)), groups: Opt(Type.Array(SsoGroupSchema)), sso: Opt(SsoSchema) })),
-  admin: Opt(Closed({ api_key: Str() })),
+  auth: Opt(Closed({ api_key: Str(), allow_subscription: Bool(), allow_ips: Cidrs(), clients: Opt(Type.Array(ClientSchema)), groups: Opt(Type.Array(GroupSchema)), sso: Opt(SsoSchema) })),
+  admin: Opt(Closed({ api_key: Str(), allow_ips: Cidrs() })),
 })
 
 const KeySchema = Closed({
@@ -151,6 +169,15 @@ const LoggingSchema = Closed({
   format: Opt(Type.Enum(LOG_FORMATS)),
 })
 
+/** CONTRACT §11: OpenTelemetry export (semantic.ts checks the endpoint is an http(s) URL). */
+const TelemetrySchema = Closed({
+  otlp: Opt(Closed({ endpoint: Str(), protocol: Opt(Type.Enum(OTLP_PROTOCOLS)), headers: StringMap(), timeout_ms: Count(1) })),
+  service_name: Opt(Type.String({ minLength: 1 })),
+  sample_ratio: Opt(Type.Number({ minimum: 0, maximum: 1 })),
+  propagate_upstream: Bool(),
+  client_telemetry: Opt(Type.Enum(CLIENT_TELEMETRY)),
+})
+
 export const ConfigSchema = Closed({
   server: Opt(ServerSchema),
   plugin_dirs: Strings(),
@@ -161,6 +188,7 @@ export const ConfigSchema = Closed({
   logging: Opt(LoggingSchema),
   pricing: Opt(Type.Record(Type.String(), PriceSchema)),
   usage: Opt(Closed({ db: Str(), retention_days: Count(1) })),
+  telemetry: Opt(TelemetrySchema),
 })
 
 /** A config file that passed the schema: keys may be missing, present ones have the right shape. */

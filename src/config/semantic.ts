@@ -5,6 +5,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isIPv6 } from 'node:net'
+import { cidrProblem } from '../shared/cidr.js'
 import { formatPath, type Segments } from './paths.js'
 import type { ProblemList } from './problems.js'
 import { checkSso } from './sso-checks.js'
@@ -146,8 +147,36 @@ function checkServer(server: Data | undefined, problems: ProblemList): void {
     const problem = tlsFilesProblem(cert, key)
     if (problem !== undefined) problems.add(['server', 'tls', problem.field], problem.message)
   }
-  checkUnique(list(record(server?.['auth'])?.['clients']), ['server', 'auth', 'clients'], 'client', problems)
+  const auth = record(server?.['auth'])
+  checkUnique(list(auth?.['clients']), ['server', 'auth', 'clients'], 'client', problems)
+  checkPolicy(auth, problems)
   checkSso(server, problems)
+  checkCidrs(auth?.['allow_ips'], ['server', 'auth', 'allow_ips'], problems)
+  checkCidrs(record(server?.['admin'])?.['allow_ips'], ['server', 'admin', 'allow_ips'], problems)
+}
+
+function checkCidrs(entries: unknown, path: Segments, problems: ProblemList): void {
+  list(entries).forEach((entry, i) => {
+    const problem = typeof entry === 'string' ? cidrProblem(entry) : undefined
+    if (problem !== undefined) problems.add([...path, i], problem)
+  })
+}
+
+/** CONTRACT §10: group names unique, a client's group exists, model patterns well formed. */
+function checkPolicy(auth: Data | undefined, problems: ProblemList): void {
+  const groups = list(auth?.['groups'])
+  checkUnique(groups, ['server', 'auth', 'groups'], 'group', problems)
+  const groupNames = new Set(groups.flatMap((g) => text(record(g)?.['name']) ?? []))
+  const patterns = (entry: Data | undefined, base: Segments): void => {
+    for (const field of ['models', 'deny_models']) list(entry?.[field]).forEach((p, i) => checkGlob(p, [...base, field, i], problems))
+  }
+  groups.forEach((g, i) => patterns(record(g), ['server', 'auth', 'groups', i]))
+  list(auth?.['clients']).forEach((c, i) => {
+    const client = record(c)
+    patterns(client, ['server', 'auth', 'clients', i])
+    const group = text(client?.['group'])
+    if (group !== undefined && group !== '' && !groupNames.has(group)) problems.add(['server', 'auth', 'clients', i, 'group'], `no group is named "${group}" (server.auth.groups)`)
+  })
 }
 
 export function checkSemantics(raw: unknown, problems: ProblemList): void {
@@ -170,4 +199,11 @@ export function checkSemantics(raw: unknown, problems: ProblemList): void {
   if (state?.['store'] === 'redis' && (text(record(state['redis'])?.['url']) ?? '') === '') {
     problems.add(['state', 'redis', 'url'], 'is required when state.store is redis')
   }
+  checkTelemetry(record(root['telemetry']), problems)
+}
+
+/** CONTRACT §11: the OTLP endpoint, when written, is an http(s) URL (a typo must not silently mean "no tracing"). */
+function checkTelemetry(telemetry: Data | undefined, problems: ProblemList): void {
+  const endpoint = text(record(telemetry?.['otlp'])?.['endpoint']) ?? ''
+  if (endpoint !== '' && !/^https?:\/\/[^/]/.test(endpoint)) problems.add(['telemetry', 'otlp', 'endpoint'], `must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`)
 }

@@ -9,6 +9,14 @@ server:
     api_key: "\${RELAY_API_KEY:-}"
     # Forward a client's own Claude login or API key to anthropic providers.
     allow_subscription: true
+    # Only these networks may call (CIDRs, IPv4 or IPv6); empty = any.
+    # allow_ips: ["10.0.0.0/8"]
+    # Team members, each with a key, in a group that says which models they may use and what they may
+    # spend (docs/configuration.md "Team policy").
+    # groups:
+    #   - { name: interns, models: ["claude-haiku-*", "claude-sonnet-*"], member_budget: { usd: 20, period: week } }
+    # clients:
+    #   - { name: alice, key: "\${ALICE_RELAY_KEY}", group: interns }
 
 providers:
   - name: anthropic

@@ -53,10 +53,31 @@ export interface BudgetConfig {
 export interface ClientConfig {
   readonly name: string
   readonly key: string
+  /** The team group whose policy, pooled limits and budgets the client shares (CONTRACT §10); '' = none. */
+  readonly group: string
+  /** Model patterns (exact, or a trailing `*` prefix) that narrow what the group allows; empty = no narrowing. */
+  readonly models: readonly string[]
+  readonly deny_models: readonly string[]
   readonly rpm_limit: number
   readonly tpm_limit: number
   readonly max_concurrent: number
   readonly budget: BudgetConfig | undefined
+}
+
+/** CONTRACT §10: a group's policy; its limits and `budget` are pooled by all its members together. */
+export interface GroupConfig {
+  readonly name: string
+  /** Allowed model patterns; empty = every model. */
+  readonly models: readonly string[]
+  readonly deny_models: readonly string[]
+  readonly rpm_limit: number
+  readonly tpm_limit: number
+  readonly max_concurrent: number
+  readonly budget: BudgetConfig | undefined
+  /** Each member's own cap. */
+  readonly member_budget: BudgetConfig | undefined
+  /** A Claude Code managed-settings.json object for signed-in members (CONTRACT §12). */
+  readonly managed_settings: Readonly<Record<string, unknown>> | undefined
 }
 
 /** CONTRACT §1 `usage`: the ledger's file ('' = the default under $XDG_STATE_HOME, 'off' = memory only). */
@@ -85,22 +106,20 @@ export interface SsoConfig {
   readonly signing_secret: string | readonly string[]
 }
 
-/** Stand-in for issue 23's team groups: what sign-in reads of a group (its name, its managed settings). */
-export interface SsoGroupConfig {
-  readonly name: string
-  readonly managed_settings: Readonly<Record<string, unknown>> | undefined
-}
-
 export interface AuthConfig {
   readonly api_key: string
   readonly allow_subscription: boolean
+  /** CIDRs that may call client endpoints; empty = any peer (CONTRACT §10). */
+  readonly allow_ips: readonly string[]
   readonly clients: readonly ClientConfig[]
-  readonly groups: readonly SsoGroupConfig[]
+  readonly groups: readonly GroupConfig[]
   readonly sso: SsoConfig
 }
 
 export interface AdminConfig {
   readonly api_key: string
+  /** CIDRs that may call admin endpoints; empty = as before (the key, or loopback). */
+  readonly allow_ips: readonly string[]
 }
 
 export interface ServerConfig {
@@ -240,4 +259,31 @@ export interface RelayConfig {
   /** The operator's prices, over the built-in table (src/admin/pricing.ts), for cost estimates. */
   readonly pricing: Readonly<Record<string, ModelPrice>>
   readonly usage: UsageConfig
+  readonly telemetry: TelemetryConfig
+}
+
+// ---- telemetry (CONTRACT §1, §11) ----
+
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number]
+
+export const CLIENT_TELEMETRY = ['discard', 'forward'] as const
+export type ClientTelemetry = (typeof CLIENT_TELEMETRY)[number]
+
+/**
+ * `telemetry`: a key left out of the file is `undefined` here, so the standard OTEL_* variable can
+ * apply before the contract's default (src/tracing/settings.ts resolves the three in that order).
+ */
+export interface TelemetryConfig {
+  readonly otlp: {
+    /** "" = none written (OTEL_EXPORTER_OTLP_ENDPOINT / _TRACES_ENDPOINT may still give one). */
+    readonly endpoint: string
+    readonly protocol: OtlpProtocol | undefined
+    readonly headers: Readonly<Record<string, string>>
+    readonly timeout_ms: number | undefined
+  }
+  readonly service_name: string | undefined
+  readonly sample_ratio: number | undefined
+  readonly propagate_upstream: boolean
+  readonly client_telemetry: ClientTelemetry
 }

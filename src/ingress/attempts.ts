@@ -12,11 +12,14 @@
 import { createHash } from 'node:crypto'
 import type { HttpResponse } from 'uWebSockets.js'
 import type { Route } from '../../plugins/sdk.js'
+import { AGAIN } from '../admission/admission.js'
+import type { Admitted, Caller } from '../admission/admission.js'
+import { isUpstreamRateHeader } from '../admission/budgets.js'
 import { relayError } from '../shared/errors.js'
 import { fault } from '../shared/faults.js'
 import type { RelayErrorData } from '../shared/errors.js'
-import { PROTOCOL } from '../shared/protocol.js'
-import type { Lease, Outcome, RelayTask } from '../shared/protocol.js'
+import { noAttemptOutcome, PROTOCOL } from '../shared/protocol.js'
+import type { Lease, LeaseReply, Outcome, RelayTask } from '../shared/protocol.js'
 import type { RelayDeps } from './relay-handler.js'
 import type { RequestLog } from './request-log.js'
 import { sendError, sendJson, writeHead } from './respond.js'
@@ -26,11 +29,9 @@ import { StreamBridge } from './stream-bridge.js'
 import { affinityKey, sessionOf } from '../supervisor/affinity.js'
 import { attemptScope } from '../supervisor/failure-scope.js'
 import type { AttemptFacts } from '../supervisor/failure-scope.js'
-import type { SharedReservation } from '../supervisor/shared/shared-state.js'
 import { stripContextMarker } from '../supervisor/model-map.js'
 import type { RuleChoice } from '../shared/protocol.js'
 import { rulesOf } from './rules.js'
-import { periodOf } from '../ledger/rows.js'
 
 export interface RequestParts {
   readonly route: Route
@@ -39,8 +40,8 @@ export interface RequestParts {
   readonly credential: Readonly<Record<string, string>>
   readonly body: Buffer
   readonly sniffed: Extract<Sniffed, { ok: true }>
-  /** The team client's name (`server.auth.clients`), or ''. */
-  readonly client: string
+  /** Who is calling, as the admission door found them. */
+  readonly caller: Caller
 }
 
 interface LastAnswer {
@@ -67,8 +68,8 @@ export class Attempts {
   #bridge: StreamBridge | undefined
   /** Providers whose half-open probes other relays have all taken (state.store: redis). */
   readonly #probesTaken = new Set<number>()
-  /** Shared-window reservations (state.store: redis) of this request's leases, by lease id. */
-  readonly #sharedReservations = new Map<number, SharedReservation>()
+  /** The admission's verdict: the group booked to, the usage-limit headers. */
+  #admitted: Admitted | undefined
   /** When this request started waiting for a free key (routing.queue_timeout_ms). */
   #queuedAt: number | undefined
   #last: LastAnswer | undefined
@@ -88,101 +89,47 @@ export class Attempts {
   /** The routing rule this request matched (CONTRACT §8), decided once when it starts. */
   #rule: RuleChoice | undefined
 
+  /**
+   * The admission step (src/admission/) decides whether the request may go on: model policy, budgets,
+   * the client's and its group's limits, and their shared counterparts across relays. With the memory
+   * store it answers at once.
+   */
   start(): void {
     this.#rule = this.#matchRule()
     if (this.#rule) this.#log.rule(this.#rule.name)
-    if (this.#parts.client !== '' && (!this.#withinBudget() || !this.#admitClient())) return
-    const shared = this.#deps.shared
-    if (!shared) return this.#next()
-    const client = this.#parts.client === '' ? undefined : this.#deps.config.server.auth.clients.find((c) => c.name === this.#parts.client)
-    const session = this.#session()
-    if (!client && !session) return this.#next()
-    // Relays sharing state: the client's rpm/tpm hold across relays, and the session may have been
-    // served by another relay last time. Both questions go to Redis at once.
-    const clientId = client ? `client:${client.name}` : ''
-    const clientWindows = client ? shared.admit(clientId, { rpm_limit: client.rpm_limit, tpm_limit: client.tpm_limit, itpm_limit: 0, otpm_limit: 0 }, this.#estimate()) : undefined
-    const clientSlot = client && client.max_concurrent > 0 ? shared.takeSlot(clientId, client.max_concurrent) : undefined
-    // Affinity is kept per session and matched rule (affinity.ts).
-    const sticky = session ? affinityKey(session, this.#rule?.name) : undefined
-    void Promise.all([clientWindows, clientSlot, sticky ? shared.recallSession(sticky) : undefined]).then(([verdict, slot, entry]) => {
-      if (this.#log.finished) return
-      if (typeof slot === 'string') this.#log.onDone(() => shared.freeSlot(clientId, slot))
-      const refusal =
-        verdict && !verdict.ok
-          ? { ms: verdict.retryAfterMs, what: 'its rpm/tpm limit' }
-          : slot === false
-            ? { ms: 1000, what: `its max_concurrent of ${client!.max_concurrent}` }
-            : undefined
-      if (refusal) {
-        if (verdict?.ok && verdict.reservation) shared.settle(verdict.reservation, { input: 0, output: 0 })
-        this.#deps.telemetry.rateLimited('client')
-        const seconds = Math.max(1, Math.ceil(refusal.ms / 1000))
-        const error = relayError('rate_limited', `client ${client!.name} is at ${refusal.what} across relays; retry in ${seconds} s`)
-        return this.#sendError(error, ['retry-after', String(seconds)])
-      }
-      if (verdict?.ok && verdict.reservation) {
-        const reservation = verdict.reservation
-        this.#log.onDone((outcome) => {
-          const u = outcome?.usage
-          shared.settle(reservation, { input: u ? u.input_tokens + u.cache_creation_input_tokens : 0, output: u?.output_tokens ?? 0 })
-        })
-      }
-      if (entry && sticky) this.#deps.supervisor.applyShared({ type: 'affinity', session: sticky, ...entry, ttlMs: this.#deps.config.routing.affinity.ttl_ms })
-      this.#next()
-    }).catch((err: unknown) => this.#fault('attempts.shared_admission', err))
+    const facts = { route: this.#parts.route, model: this.#parts.sniffed.model, estimate: this.#estimate(), sticky: this.#sticky() }
+    this.#deps.admission.admit(this.#parts.caller, facts, (callback) => this.#log.onDone(callback), (verdict) =>
+      this.#guard('attempts.admitted', () => {
+        // A request ended meanwhile (a shutdown, a fault) starts nothing more.
+        if (this.#log.finished) return
+        if (!verdict.ok) {
+          this.#log.refused(verdict.reason)
+          // No group granted anything: the line names the caller's groups.
+          this.#log.group(this.#parts.caller.profile.groups.join(', '))
+          return this.#sendError(verdict.error, verdict.headers)
+        }
+        this.#admitted = verdict
+        this.#log.group(verdict.group)
+        this.#next()
+      }),
+    )
   }
 
-  /** Relays sharing state: where this session was just served, for whichever relay takes its next turn. */
-  #shareAffinity(): void {
-    const session = this.#session()
-    if (!session) return
-    const sticky = affinityKey(session, this.#rule?.name)
-    const entry = this.#deps.supervisor.state.affinity.get(sticky, Date.now())
-    if (entry) this.#deps.shared!.rememberSession(sticky, entry.provider, entry.keyHash, entry.family, this.#deps.config.routing.affinity.ttl_ms)
-  }
-
-  /**
-   * CONTRACT §9: a team client over its spend budget for the current UTC period gets 429 until the
-   * period resets, with `x-should-retry: false` so the Anthropic SDKs do not retry (CONTRACT §6).
-   */
-  #withinBudget(): boolean {
-    const { config, telemetry } = this.#deps
-    const budget = config.server.auth.clients.find((c) => c.name === this.#parts.client)?.budget
-    if (!budget || !telemetry.ledger) return true
-    const now = Date.now()
-    const spent = telemetry.ledger.spent(this.#parts.client, budget.period, now)
-    if (spent < budget.usd) return true
-    const seconds = Math.max(1, Math.ceil((periodOf(budget.period, now).resetsAt - now) / 1000))
-    telemetry.rateLimited('budget')
-    const error = relayError('rate_limited', `client ${this.#parts.client} is over its budget of $${budget.usd} per ${budget.period} (UTC): $${spent.toFixed(4)} spent; it resets in ${seconds} s`)
-    this.#sendError(error, ['retry-after', String(seconds), 'x-should-retry', 'false'])
-    return false
-  }
-
-  /** A team client's own limits, checked once per request (failover attempts are the relay's business). */
-  #admitClient(): boolean {
-    const { supervisor, telemetry } = this.#deps
-    const estimate = this.#estimate()
-    const reply = supervisor.admitClient(this.#parts.client, estimate.input + estimate.output)
-    if (reply.ok) {
-      const ticket = reply.ticket
-      this.#log.onDone((outcome) => {
-        const u = outcome?.usage
-        supervisor.releaseClient(ticket, u ? u.input_tokens + u.cache_creation_input_tokens + u.output_tokens : 0)
-      })
-      return true
+  /** A callback's boundary: a fault ends this request with a 500, never the process or the caller's promise. */
+  #guard(where: string, run: () => void): void {
+    try {
+      run()
+    } catch (err) {
+      this.#fault(where, err)
     }
-    telemetry.rateLimited('client')
-    this.#sendError(reply.error, ['retry-after', String(Math.max(1, Math.ceil(reply.retryAfterMs / 1000)))])
-    return false
   }
 
   #matchRule(): RuleChoice | undefined {
     const rules = rulesOf(this.#deps.config)
     if (rules.size === 0) return undefined
-    const { sniffed, client, headers } = this.#parts
+    const { sniffed, caller, headers } = this.#parts
     // The same input estimate the tpm reservations use (CONTRACT §8).
-    return rules.match({ model: stripContextMarker(sniffed.model), inputTokens: this.#estimate().input, client, headers, body: sniffed.facts })
+    return rules.match({ model: stripContextMarker(sniffed.model), inputTokens: this.#estimate().input, client: caller.profile.name, headers, body: sniffed.facts })
   }
 
   /** Token estimate for the windows: input ≈ body bytes / 4, output = max_tokens (4096 when absent). */
@@ -219,6 +166,12 @@ export class Attempts {
   /** A short hash of the client's own credential, if it sent one (counted per login, never logged). */
   readonly #credentialHash: string | undefined
 
+  /** The session's affinity key (kept per session and matched rule, affinity.ts), when affinity is on. */
+  #sticky(): string | undefined {
+    const session = this.#session()
+    return session === undefined ? undefined : affinityKey(session, this.#rule?.name)
+  }
+
   /** Read once per request, and only with affinity on. */
   #session(): string | undefined {
     if (this.#sessionId === null) {
@@ -239,7 +192,7 @@ export class Attempts {
     if (this.#log.finished) return
     if (this.#state.aborted) return this.#log.done(0, undefined)
     const { sniffed, route } = this.#parts
-    const reply = this.#deps.supervisor.lease({
+    const ask = {
       route,
       model: sniffed.model,
       hasClientCredential: this.#credentialHash !== undefined,
@@ -251,17 +204,28 @@ export class Attempts {
       session: this.#session(),
       estimate: this.#estimate(),
       rule: this.#rule,
-    })
+    }
+    this.#deps.admission.lease(ask, this.#sticky(), (reply) => this.#guard('attempts.lease', () => this.#leased(reply)))
+  }
+
+  #leased(reply: LeaseReply | typeof AGAIN): void {
+    if (reply === AGAIN) return this.#next()
     if (reply.ok) {
+      // The client left, or the request was ended meanwhile, while the lease was being confirmed.
+      if (this.#state.aborted || this.#log.finished) {
+        this.#deps.admission.release(reply.lease)
+        return this.#log.done(0, undefined)
+      }
       if (this.#queuedAt !== undefined) this.#deps.telemetry.queueWait(Date.now() - this.#queuedAt)
       this.#queuedAt = undefined
-      return this.#deps.shared ? this.#confirmShared(reply.lease) : this.#dispatch(reply.lease)
+      return this.#dispatch(reply.lease)
     }
+    const { sniffed, route } = this.#parts
     if (this.#last) return this.#sendLast()
     if (this.#lastFailure && reply.exhausted) return this.#sendError(this.#lastFailure)
     // CONTRACT §4: a model that is served, but by providers without a token counter, gets an estimate.
     // A rule's providers serve what it matches, whatever their model lists say.
-    if (route === 'count_tokens' && reply.error.code === 'model_not_served' && (this.#rule !== undefined || this.#deps.supervisor.serves('messages', sniffed.model))) {
+    if (route === 'count_tokens' && reply.error.code === 'model_not_served' && (this.#rule !== undefined || this.#deps.admission.serves('messages', sniffed.model))) {
       return this.#sendEstimate()
     }
     const wait = reply.retryAfterMs ?? 0
@@ -269,59 +233,12 @@ export class Attempts {
     if (reply.error.code === 'rate_limited' && queueLeft > 0) {
       // Wait for the earliest key to free up (or the queue time to end), then ask again.
       this.#queuedAt ??= Date.now()
-      setTimeout(() => {
-        try {
-          this.#next()
-        } catch (err) {
-          this.#fault('attempts.queue', err)
-        }
-      }, Math.max(1, Math.min(wait, queueLeft)))
+      setTimeout(() => this.#guard('attempts.queue', () => this.#next()), Math.max(1, Math.min(wait, queueLeft)))
       return
     }
     const retryAfter = reply.retryAfterMs === undefined ? [] : ['retry-after', String(Math.max(1, Math.ceil(wait / 1000)))]
     if (reply.error.code === 'rate_limited') this.#deps.telemetry.rateLimited('key')
     this.#sendError(reply.error, retryAfter)
-  }
-
-  /**
-   * `state.store: redis`: the key's windows are shared with the other relays, so the lease is confirmed
-   * there first. A refusal cools the key here until the shared window frees up (a 429 the relay gives
-   * itself: no attempt, no breaker count) and the next lease is asked for.
-   */
-  #confirmShared(lease: Lease): void {
-    const shared = this.#deps.shared!
-    const key = lease.key < 0 ? undefined : this.#deps.config.providers[lease.provider]?.keys[lease.key]
-    const probe = lease.probe ? shared.admitProbe(this.#deps.config.providers[lease.provider]!.name, lease.probe.period, lease.probe.limit) : Promise.resolve(true)
-    // A pooled key's lease is recorded as in flight by the same round trip (for least_loaded elsewhere).
-    const admitted = key ? shared.admit(lease.keyId, key, this.#estimate(), lease.id) : Promise.resolve({ ok: true as const, reservation: undefined })
-    void Promise.all([probe, admitted]).then(([probeAllowed, verdict]) => {
-      const outcome = this.#noAttempt(lease)
-      // The client left, or the request was ended meanwhile (a shutdown, a fault).
-      const gone = this.#state.aborted || this.#log.finished
-      if ((gone || !probeAllowed) && verdict.ok) {
-        // Admitted, but it goes nowhere: give back the shared share and the in-flight record.
-        if (verdict.reservation) shared.settle(verdict.reservation, { input: 0, output: 0 })
-        if (lease.key >= 0) shared.leaseEnded(lease.keyId, lease.id)
-      }
-      if (gone) {
-        this.#deps.supervisor.report(lease.id, { ...outcome, clientAborted: true })
-        return this.#log.done(0, undefined)
-      }
-      if (!probeAllowed) {
-        // Other relays already probe this circuit: leave it to them (status 0 frees the local probe slot).
-        this.#probesTaken.add(lease.provider)
-        this.#deps.supervisor.report(lease.id, outcome)
-        return this.#next()
-      }
-      if (verdict.ok) {
-        if (verdict.reservation) this.#sharedReservations.set(lease.id, verdict.reservation)
-        this.#shareAffinity()
-        return this.#dispatch(lease)
-      }
-      // The relay's own refusal: this key's shared window is full (key-scoped whatever the provider type).
-      this.#deps.supervisor.report(lease.id, { ...outcome, status: 429, scope: 'key', rateHeaders: { 'retry-after-ms': String(verdict.retryAfterMs) } })
-      this.#next()
-    }).catch((err: unknown) => this.#fault('attempts.shared_lease', err))
   }
 
   #dispatch(lease: Lease): void {
@@ -345,6 +262,8 @@ export class Attempts {
       stream: sniffed.stream,
       maxTokens: sniffed.maxTokens,
       lease,
+      // Tracing on: this attempt's span id is chosen now and goes upstream in its traceparent (CONTRACT §11).
+      upstreamHeaders: this.#log.trace?.attemptStarted(provider, lease),
     }
     const debug = config.routing.debug
       ? [
@@ -355,8 +274,11 @@ export class Attempts {
           ...(this.#rule ? ['x-cc-relay-rule', this.#rule.name] : []),
         ]
       : []
+    const usage = this.#admitted?.usageHeaders ?? []
     const bridge = new StreamBridge(this.#res, this.#state, lane.port1, this.#requestId, {
-      headHeaders: (ttfbMs) => [...debug, ...this.#overhead(Math.max(0, ttfbMs))],
+      // CONTRACT §10: a caller with a budget sees its usage, not the team key's quota.
+      headHeaders: (ttfbMs, status) => [...debug, ...this.#overhead(Math.max(0, ttfbMs)), ...(status < 300 ? usage : [])],
+      dropHeader: usage.length > 0 ? isUpstreamRateHeader : undefined,
       retryAnswer: (status, answerHeaders, answerBody, outcome) => {
         const reason = outcome.streamError ?? String(status)
         if (!this.#failover(lease, provider.name, { status, streamError: outcome.streamError, declared: outcome.scope }, reason)) return false
@@ -399,8 +321,7 @@ export class Attempts {
    * never fail over (CONTRACT §3, §6).
    */
   #failover(lease: Lease, providerName: string, facts: Omit<AttemptFacts, 'clientCredential' | 'keysAreCredentials'>, reason: string): boolean {
-    const keysAreCredentials = this.#deps.supervisor.state.providers[lease.provider]?.keysAreCredentials ?? true
-    const scope = attemptScope({ ...facts, clientCredential: lease.forwardClientCredential, keysAreCredentials })
+    const scope = attemptScope({ ...facts, clientCredential: lease.forwardClientCredential, keysAreCredentials: lease.keysAreCredentials })
     if (scope === 'ok' || scope === 'final' || !this.#canRetry()) return false
     if (scope === 'refused') this.#refusedBy.add(lease.provider)
     if (scope === 'provider') this.#failedProviders.add(lease.provider)
@@ -410,30 +331,11 @@ export class Attempts {
     return true
   }
 
-  /** The outcome of a lease that reached no upstream. */
-  #noAttempt(lease: Lease, providerName = this.#deps.config.providers[lease.provider]?.name ?? ''): Outcome {
-    return {
-      status: 0,
-      provider: providerName,
-      upstreamModel: lease.upstreamModel,
-      ttfbMs: -1,
-      usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, cache_creation_1h_input_tokens: 0 },
-      clientAborted: this.#state.aborted,
-      rateHeaders: {},
-    }
-  }
-
   #settled(lease: Lease, providerName: string, outcome: Outcome | undefined): void {
-    const settled = outcome ?? this.#noAttempt(lease, providerName)
-    if (this.#deps.shared && lease.key >= 0) this.#deps.shared.leaseEnded(lease.keyId, lease.id)
-    const reservation = this.#sharedReservations.get(lease.id)
-    if (reservation) {
-      this.#sharedReservations.delete(lease.id)
-      const u = settled.usage
-      this.#deps.shared!.settle(reservation, { input: u.input_tokens + u.cache_creation_input_tokens, output: u.output_tokens })
-    }
+    const settled = outcome ?? noAttemptOutcome(providerName, lease.upstreamModel, this.#state.aborted)
     this.#deps.telemetry.attempt(providerName, settled.status, settled.ttfbMs)
-    this.#deps.supervisor.report(lease.id, settled)
+    this.#log.trace?.attemptEnded(settled)
+    this.#deps.admission.settle(lease, settled)
   }
 
   /**
@@ -458,7 +360,7 @@ export class Attempts {
     const last = this.#last!
     if (!this.#state.aborted) {
       this.#res.cork(() => {
-        writeHead(this.#res, last.status, last.headers, this.#requestId, this.#overhead(0))
+        writeHead(this.#res, last.status, last.headers, this.#requestId, this.#overhead(0), this.#admitted?.usageHeaders.length ? isUpstreamRateHeader : undefined)
         this.#res.end(last.body)
       })
     }

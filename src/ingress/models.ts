@@ -1,13 +1,14 @@
 /**
  * `GET /v1/models` and `GET /v1/models/{id}` in Anthropic's shape (API-MODELS): the model names clients
- * may send — `model_mapping` keys without wildcards and `models` lists of enabled providers (CONTRACT §1) —
+ * may send — `model_mapping` keys without wildcards and `models` lists of enabled providers (CONTRACT §1),
+ * those the caller's policy allows (§10) —
  * with `limit` (1–1000, default 20), `after_id` and `before_id` paging. Claude Code reads `data[].id`
  * and `display_name` for gateway model discovery.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import { relayError } from '../shared/errors.js'
-import { servedModels } from '../supervisor/model-map.js'
 import type { RelayDeps } from './relay-handler.js'
+import { peerAddress } from './relay-handler.js'
 import { readHeaders } from './read-request.js'
 import { nextRequestId } from './request-id.js'
 import { sendError, sendJson } from './respond.js'
@@ -38,10 +39,10 @@ export function handleModels(deps: RelayDeps, res: HttpResponse, req: HttpReques
   const state = { aborted: false }
   const requestId = nextRequestId()
   const ids = ['request-id', requestId, 'x-cc-relay-request-id', requestId]
-  const verdict = deps.auth.check(readHeaders(req))
-  if (verdict.refusal) return void sendError(res, state, relayError('unauthenticated', verdict.refusal.message), requestId, false, verdict.refusal.headers)
-  if (!verdict.ok) return void sendError(res, state, relayError('unauthenticated', 'a valid relay key is required (x-cc-relay-key, x-api-key or Authorization: Bearer)'), requestId)
-  const models = servedModels(deps.config.providers)
+  const caller = deps.admission.door(() => peerAddress(res), readHeaders(req))
+  if (!caller.ok) return void sendError(res, state, caller.error, requestId, caller.close, caller.headers)
+  // CONTRACT §10: each caller sees only the models its policy allows (Claude Code's /model picker).
+  const models = deps.admission.visibleModels(caller)
   if (id !== undefined) {
     if (!models.includes(id)) return void sendError(res, state, relayError('not_found', `model ${JSON.stringify(id)} is not served by this relay`), requestId)
     return sendJson(res, state, 200, JSON.stringify(entry(id)), ids)

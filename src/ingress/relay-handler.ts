@@ -3,9 +3,9 @@
  * take a lease from the supervisor, and hand the request to a worker with its own port.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
+import type { Admission } from '../admission/admission.js'
 import type { AdminDeps } from '../admin/routes.js'
 import type { Telemetry } from '../admin/telemetry.js'
-import type { SharedState } from '../supervisor/shared/shared-state.js'
 import type { Route } from '../../plugins/sdk.js'
 import type { RelayConfig } from '../config/types.js'
 import { relayError } from '../shared/errors.js'
@@ -13,8 +13,6 @@ import { fault } from '../shared/faults.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import { CLIENT_CREDENTIAL_HEADERS, isPerHopRequestHeader, RELAY_KEY_HEADER } from '../shared/headers.js'
 import type { Logger } from '../shared/log.js'
-import type { Supervisor } from '../supervisor/supervisor.js'
-import type { ClientAuth } from './client-auth.js'
 import type { Dispatch } from './dispatch.js'
 import { readBody, readHeaders } from './read-request.js'
 import { RequestLog } from './request-log.js'
@@ -27,21 +25,19 @@ import type { Inflight } from '../shared/inflight.js'
 import type { SignIn } from '../signin/service.js'
 
 /**
- * What the handlers use. `config`, `auth` and `dispatch` are swapped together by a reload (synchronously,
- * with the supervisor's config), so a request reads them afresh at each step; requests in flight keep
- * the upstream exchange they started.
+ * What the handlers use. `config`, `dispatch` and the admission's compiled config are swapped together
+ * by a reload (synchronously), so a request reads them afresh at each step; requests in flight keep the
+ * admission verdict and upstream exchange they started with.
  */
 export interface RelayDeps {
   config: RelayConfig
-  auth: ClientAuth
   dispatch: Dispatch
-  readonly supervisor: Supervisor
+  /** The one door (src/admission/): who may call, and every lease. */
+  readonly admission: Admission
   readonly log: Logger
   readonly lifecycle: Lifecycle
   readonly telemetry: Telemetry
   readonly admin: AdminDeps
-  /** `state.store: redis`: key windows shared with the other relays; undefined for the memory store. */
-  readonly shared: SharedState | undefined
   /** Sign-in (CONTRACT §12) while `server.auth.sso` is on; its routes and bearer tokens exist only then. */
   readonly signin: SignIn | undefined
 }
@@ -51,6 +47,9 @@ export interface Lifecycle {
   draining: boolean
   readonly inflight: Inflight<Attempts>
 }
+
+/** The socket's peer, as uWS spells it (read only when an allow list needs it: it costs a copy). */
+export const peerAddress = (res: HttpResponse): string => Buffer.from(res.getRemoteAddressAsText()).toString()
 
 /** Client headers as they go upstream: no per-hop ones, no relay key, credentials split off. */
 function splitHeaders(headers: Record<string, string>, consumed: ReadonlySet<string>) {
@@ -79,17 +78,18 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
     else log.done(0, undefined)
   })
   const headers = readHeaders(req)
+  log.headers(headers)
   const query = req.getQuery() ?? ''
   // Answers the relay gives on its own are all its own time (CONTRACT §4 x-cc-relay-overhead-ms).
-  const reject = (error: RelayErrorData, close: boolean, headers: readonly string[] = []): void =>
-    log.done(sendError(res, state, error, requestId, close, ['x-cc-relay-overhead-ms', log.elapsedMs().toFixed(2), ...headers]), error)
+  const reject = (error: RelayErrorData, close: boolean, extra: readonly string[] = []): void =>
+    log.done(sendError(res, state, error, requestId, close, [...extra, 'x-cc-relay-overhead-ms', log.elapsedMs().toFixed(2)]), error)
 
-  if (deps.lifecycle.draining) return reject(relayError('overloaded', 'the relay is shutting down; retry'), true)
-  const verdict = deps.auth.check(headers)
-  // A refused sign-in token (issue 24) says why, with `x-should-retry: false` so Claude Code asks for /login at once.
-  if (verdict.refusal) return reject(relayError('unauthenticated', verdict.refusal.message), true, verdict.refusal.headers)
-  if (!verdict.ok) return reject(relayError('unauthenticated', 'a valid relay key is required (x-cc-relay-key, x-api-key or Authorization: Bearer)'), true)
-  log.client(verdict.client)
+  const caller = deps.admission.door(() => peerAddress(res), headers)
+  if (!caller.ok) {
+    log.refused(caller.reason)
+    return reject(caller.error, caller.close, caller.headers)
+  }
+  log.client(caller.profile.name)
   const contentType = headers['content-type'] ?? ''
   if (!/^application\/json\b/i.test(contentType)) return reject(relayError('unsupported_media_type', `content-type must be application/json, got ${JSON.stringify(contentType)}`), true)
   const limit = deps.config.server.max_body_bytes
@@ -111,8 +111,8 @@ export function handleRelay(deps: RelayDeps, route: Route, res: HttpResponse, re
       const sniffed = sniffBody(body)
       if (!sniffed.ok) return reject(sniffed.error, false)
       log.model(sniffed.model)
-      const { forward, credential } = splitHeaders(headers, verdict.consumed)
-      const run = new Attempts(deps, res, state, requestId, log, { route, query, headers: forward, credential, body, sniffed, client: verdict.client })
+      const { forward, credential } = splitHeaders(headers, caller.consumed)
+      const run = new Attempts(deps, res, state, requestId, log, { route, query, headers: forward, credential, body, sniffed, caller })
       attempts = run
       log.onDone(deps.lifecycle.inflight.add(run))
       run.start()

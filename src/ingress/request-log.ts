@@ -1,8 +1,10 @@
 /**
  * One log line per request, written when it ends: who served it, how long it took, what it cost in
- * tokens (read from the stream's usage). No headers, no bodies, no keys.
+ * tokens (read from the stream's usage). No headers, no bodies, no keys. With tracing on, the same
+ * timings become the request's spans (src/tracing/recorder.ts), built in `done`.
  */
 import type { Telemetry } from '../admin/telemetry.js'
+import type { TraceRecorder } from '../tracing/recorder.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import type { Outcome } from '../shared/protocol.js'
@@ -18,12 +20,23 @@ export class RequestLog {
   #aborted = false
   #done = false
   readonly #onDone: ((outcome: Outcome | undefined) => void)[] = []
+  /** This request's trace while tracing is on (CONTRACT §11); undefined costs nothing. */
+  trace: TraceRecorder | undefined
+  /** Claude Code's `x-claude-code-session-id`, for the status page's sessions and the trace. */
+  #session: string | undefined
 
   constructor(log: Logger, telemetry: Telemetry, id: string, route: string) {
     this.#log = log
     this.#telemetry = telemetry
     this.#id = id
     this.#route = route
+  }
+
+  /** The request's headers, read once on arrival: its session, and its caller's trace context when tracing is on. */
+  headers(headers: Readonly<Record<string, string | undefined>>): void {
+    this.#session = headers['x-claude-code-session-id']
+    const tracing = this.#telemetry.tracing
+    if (tracing) this.trace = tracing.begin(headers)
   }
 
   /** The team client's name (`server.auth.clients`): every line and metric is attributed to it. */
@@ -39,6 +52,18 @@ export class RequestLog {
   model(model: string): void {
     this.#model = model
   }
+
+  /** The team group the request is booked to (CONTRACT §10). */
+  group(name: string): void {
+    this.#group = name
+  }
+  #group = ''
+
+  /** Why the admission step refused the request (CONTRACT §10): named in the line. */
+  refused(reason: string): void {
+    this.#refused = reason
+  }
+  #refused: string | undefined
 
   /** The routing rule the request matched (CONTRACT §8). */
   rule(name: string): void {
@@ -59,6 +84,7 @@ export class RequestLog {
   /** An attempt given up for another (logged with the request as `failovers`). */
   failover(provider: string, scope: 'key' | 'provider', reason: string): void {
     ;(this.#failovers ??= []).push({ provider, scope, reason })
+    this.trace?.failedOver(scope)
   }
   #failovers: { provider: string; scope: string; reason: string }[] | undefined
 
@@ -71,10 +97,14 @@ export class RequestLog {
     this.#done = true
     for (const callback of this.#onDone) callback(outcome)
     const durationMs = performance.now() - this.#startedAt
-    this.#telemetry.finished(
-      { route: this.#route, client: this.#client, rule: this.#rule, status, errorCode: error?.code, provider: outcome?.provider, upstreamModel: outcome?.upstreamModel, usage: outcome?.usage },
+    const cost = this.#telemetry.finished(
+      { route: this.#route, client: this.#client, group: this.#group, rule: this.#rule, status, errorCode: error?.code, provider: outcome?.provider, upstreamModel: outcome?.upstreamModel, usage: outcome?.usage, session: this.#session },
       durationMs,
     )
+    this.trace?.end({
+      route: this.#route, model: this.#model, client: this.#client, group: this.#group, rule: this.#rule, requestId: this.#id,
+      startedAt: this.#startedAt, status, error, outcome, cost, clientAborted: this.#aborted,
+    })
     const line: Record<string, unknown> = {
       request_id: this.#id,
       route: this.#route,
@@ -84,11 +114,14 @@ export class RequestLog {
       client_aborted: this.#aborted,
     }
     if (this.#client) line.client = this.#client
+    if (this.#group) line.group = this.#group
+    if (this.#refused) line.refused = this.#refused
     if (this.#rule) line.rule = this.#rule
     if (outcome) {
       line.provider = outcome.provider
       line.upstream_model = outcome.upstreamModel
       line.ttfb_ms = outcome.ttfbMs < 0 ? null : Math.round(outcome.ttfbMs)
+      if (outcome.ttfeMs !== undefined) line.ttfe_ms = outcome.ttfeMs < 0 ? null : Math.round(outcome.ttfeMs)
       line.input_tokens = outcome.usage.input_tokens
       line.output_tokens = outcome.usage.output_tokens
       line.cache_read_input_tokens = outcome.usage.cache_read_input_tokens

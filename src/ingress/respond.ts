@@ -44,14 +44,16 @@ export function sendError(res: HttpResponse, state: ResponseState, error: RelayE
 
 /**
  * A relayed answer's status line and headers. CONTRACT §4: `request-id` is the upstream's when it sent
- * one, else the relay's; `x-cc-relay-request-id` is always the relay's. Call inside `res.cork()`.
+ * one, else the relay's; `x-cc-relay-request-id` is always the relay's. `drop` leaves out upstream
+ * headers (a budgeted caller's upstream rate-limit headers, CONTRACT §10). Call inside `res.cork()`.
  */
-export function writeHead(res: HttpResponse, status: number, headers: readonly string[], requestId: string, extra: readonly string[]): void {
+export function writeHead(res: HttpResponse, status: number, headers: readonly string[], requestId: string, extra: readonly string[], drop?: (name: string) => boolean): void {
   res.writeStatus(statusLine(status))
   let hasRequestId = false
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!
     if (name === 'request-id') hasRequestId = true
+    if (drop?.(name)) continue
     res.writeHeader(name, headers[i + 1]!)
   }
   if (!hasRequestId) res.writeHeader('request-id', requestId)

@@ -32,8 +32,13 @@ export interface AttemptHooks {
   retry(): void
   /** The response to the client is complete (not called for an attempt that was taken back). */
   done(status: number, error: RelayErrorData | undefined, outcome: Outcome | undefined): void
-  /** Headers added to the response head (`routing.debug`, the relay's overhead) given the upstream's time to its head. */
-  headHeaders(ttfbMs: number): readonly string[]
+  /**
+   * Headers added to the response head (`routing.debug`, the relay's overhead, usage-limit headers)
+   * given the upstream's time to its head and the answer's status.
+   */
+  headHeaders(ttfbMs: number, status: number): readonly string[]
+  /** Upstream response headers to leave out of the head (undefined: none). */
+  readonly dropHeader?: ((name: string) => boolean) | undefined
 }
 
 const RESOLVED = Promise.resolve()
@@ -153,7 +158,7 @@ export class StreamBridge {
     this.#status = status
     if (!this.#state.aborted) {
       this.#res.cork(() => {
-        writeHead(this.#res, status, headers, this.#requestId, this.#hooks.headHeaders(outcome.ttfbMs))
+        writeHead(this.#res, status, headers, this.#requestId, this.#hooks.headHeaders(outcome.ttfbMs, status), this.#hooks.dropHeader)
         this.#res.end(body)
       })
     }
@@ -181,7 +186,7 @@ export class StreamBridge {
     if (this.#state.aborted || (head === undefined && queue.length === 0 && last === undefined)) return
     let written = 0
     this.#res.cork(() => {
-      if (head) writeHead(this.#res, head.status, head.headers, this.#requestId, this.#hooks.headHeaders(head.ttfbMs))
+      if (head) writeHead(this.#res, head.status, head.headers, this.#requestId, this.#hooks.headHeaders(head.ttfbMs, head.status), this.#hooks.dropHeader)
       if (queue.length > 0) {
         // One native write of the joined bytes costs less than one per chunk (a burst is ~100 events).
         const bytes = queue.length === 1 ? queue[0]! : Buffer.concat(queue)
@@ -197,7 +202,7 @@ export class StreamBridge {
   #fail(error: RelayErrorData, outcome: Outcome | undefined): void {
     if (!this.#headSent) {
       if (!this.#state.aborted && this.#hooks.retryFailure(error)) return this.#takenBack(outcome)
-      const status = sendError(this.#res, this.#state, error, this.#requestId, false, this.#hooks.headHeaders(0))
+      const status = sendError(this.#res, this.#state, error, this.#requestId, false, this.#hooks.headHeaders(0, 500))
       return this.#finish(status, error, outcome)
     }
     // After the first byte the status is spent: the failure becomes an SSE error event, then the end

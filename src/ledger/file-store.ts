@@ -6,8 +6,8 @@
  * one file at once — LMDB's writer lock lives in `usage.db-lock` and is shared between processes, so a
  * read-modify-write inside one transaction is atomic across relays.
  *
- * Layout: keys are arrays, so rows sort by day: `['row', day, client, provider, model]` → the counters in
- * COUNTERS order; `['meta', 'schema']` → the schema version, for migrations.
+ * Layout: keys are arrays, so rows sort by day: `['row', day, client, provider, model, group]` → the
+ * counters in COUNTERS order; `['meta', 'schema']` → the schema version, for migrations.
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -18,13 +18,23 @@ import { addDays, COUNTERS, emptyRow } from './rows.js'
 import type { LedgerRow } from './rows.js'
 
 /** Bump with a migration in MIGRATIONS when the layout changes. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 const SCHEMA_KEY = ['meta', 'schema']
 
 type Counters = number[]
 
 /** Migrations from version N to N + 1, run in order inside one write transaction at open. */
-const MIGRATIONS: ReadonlyArray<(db: Database) => void> = []
+const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
+  // 1 → 2 (issue 23): rows gain the team group; what was booked before groups existed had none.
+  (db) => {
+    for (const { key, value } of db.getRange({ start: ['row'], end: ['row\u0000'] })) {
+      const k = key as string[]
+      if (k.length !== 5) continue
+      db.removeSync(k)
+      db.putSync([...k, ''], value)
+    }
+  },
+]
 
 export class FileLedgerStore implements LedgerStore {
   readonly kind: string
@@ -56,8 +66,8 @@ export class FileLedgerStore implements LedgerStore {
   async read(since: string, until: string): Promise<LedgerRow[]> {
     const rows: LedgerRow[] = []
     for (const { key, value } of this.#db.getRange({ start: ['row', since], end: ['row', addDays(until, 1)] })) {
-      const [, day, client, provider, model] = key as [string, string, string, string, string]
-      const row = emptyRow(day, client, provider, model)
+      const [, day, client, provider, model, group] = key as [string, string, string, string, string, string]
+      const row = emptyRow(day, client, provider, model, group ?? '')
       COUNTERS.forEach((c, i) => (row[c] = Number((value as Counters)[i] ?? 0)))
       rows.push(row)
     }
@@ -69,7 +79,7 @@ export class FileLedgerStore implements LedgerStore {
     // read-modify-write atomic against other processes on the same file.
     this.#db.transactionSync(() => {
       for (const row of rows) {
-        const key = ['row', row.day, row.client, row.provider, row.model]
+        const key = ['row', row.day, row.client, row.provider, row.model, row.group]
         const stored = (this.#db.get(key) as Counters | undefined) ?? []
         this.#db.putSync(key, COUNTERS.map((c, i) => Number(stored[i] ?? 0) + row[c]))
       }

@@ -24,21 +24,30 @@ export interface LedgerStore {
   /** Drops rows of days before `day` (usage.retention_days). */
   prune(day: string): Promise<void>
   /**
-   * A store other relays write too (Redis): every client's spend per day since `day`, all relays
-   * together. The ledger reads it after each write, so budgets hold across relays.
+   * A store other relays write too (Redis): every client's and group's spend per day since `day`, all
+   * relays together. The ledger reads it after each write, so budgets hold across relays.
    */
   spendSince?(day: string): Promise<SpendByDay>
   close(): Promise<void>
 }
 
-/** client → UTC day → USD. */
+/** Spend account → UTC day → USD. An account is a client's name, or `groupAccount(name)` for a group's pool. */
 export type SpendByDay = Map<string, Map<string, number>>
 
-function addSpend(into: SpendByDay, client: string, day: string, usd: number): void {
+/** A group's pooled spend, kept beside the clients' (NUL never occurs in a configured name). */
+export const groupAccount = (group: string): string => `\u0000${group}`
+
+function addSpend(into: SpendByDay, account: string, day: string, usd: number): void {
   if (usd === 0) return
-  let days = into.get(client)
-  if (!days) into.set(client, (days = new Map()))
+  let days = into.get(account)
+  if (!days) into.set(account, (days = new Map()))
   days.set(day, (days.get(day) ?? 0) + usd)
+}
+
+/** A row's spend, for its client and (when it has one) its group. */
+function addRowSpend(into: SpendByDay, row: Pick<LedgerRow, 'client' | 'group' | 'day'>, usd: number): void {
+  addSpend(into, row.client, row.day, usd)
+  if (row.group !== '') addSpend(into, groupAccount(row.group), row.day, usd)
 }
 
 /** Days of spend kept in memory for the budgets: enough for any month. */
@@ -49,6 +58,8 @@ const PRUNE_EVERY_MS = 3_600_000
 
 export interface BookedRequest {
   readonly client: string
+  /** The team group the request was booked to ('' for none): its pooled budget counts it. */
+  readonly group: string
   readonly provider: string
   readonly model: string
   readonly usage: Usage
@@ -92,7 +103,7 @@ export class UsageLedger {
   async start(now = Date.now()): Promise<void> {
     const today = utcDay(now)
     try {
-      for (const row of await this.#store.read(addDays(today, -SPEND_DAYS), today)) addSpend(this.#stored, row.client, row.day, row.cost_usd)
+      for (const row of await this.#store.read(addDays(today, -SPEND_DAYS), today)) addRowSpend(this.#stored, row, row.cost_usd)
     } catch (err) {
       // A shared store that is away at start: its spend is read after the first write that succeeds.
       this.#log.warn({ store: this.#store.kind, err: (err as Error).message }, 'usage ledger: could not read the spend so far; budgets count from now until the store answers')
@@ -105,16 +116,16 @@ export class UsageLedger {
   book(r: BookedRequest, now = Date.now()): void {
     if (this.#closed) return
     const day = this.#dayOf(now)
-    const key = rowKey({ day, client: r.client, provider: r.provider, model: r.model })
+    const key = rowKey({ day, client: r.client, provider: r.provider, model: r.model, group: r.group })
     let row = this.#pending.get(key)
-    if (!row) this.#pending.set(key, (row = emptyRow(day, r.client, r.provider, r.model)))
+    if (!row) this.#pending.set(key, (row = emptyRow(day, r.client, r.provider, r.model, r.group)))
     row.requests++
     row.input_tokens += r.usage.input_tokens
     row.output_tokens += r.usage.output_tokens
     row.cache_read_input_tokens += r.usage.cache_read_input_tokens
     row.cache_creation_input_tokens += r.usage.cache_creation_input_tokens
     row.cost_usd += r.cost
-    addSpend(this.#unwritten, r.client, day, r.cost)
+    addRowSpend(this.#unwritten, row, r.cost)
   }
 
   /** The UTC day of `now`; formatting a date costs more than the rest of a booking, so it is kept. */
@@ -128,11 +139,14 @@ export class UsageLedger {
   #dayStart = -Infinity
   #day = ''
 
-  /** The client's spend in the current `period` (UTC). */
-  spent(client: string, period: BudgetPeriod, now = Date.now()): number {
+  /** A spend account's spend in the current `period` (UTC): a client's name, or `groupAccount(group)`. */
+  spent(account: string, period: BudgetPeriod, now = Date.now()): number {
     const { start } = periodOf(period, now)
     let total = 0
-    for (const spend of [this.#stored, this.#unwritten]) for (const [day, usd] of spend.get(client) ?? []) if (day >= start) total += usd
+    for (const spend of [this.#stored, this.#unwritten]) {
+      const days = spend.get(account)
+      if (days) for (const [day, usd] of days) if (day >= start) total += usd
+    }
     return total
   }
 
@@ -143,7 +157,9 @@ export class UsageLedger {
     for (let i = days - 1; i >= 0; i--) out.push({ day: addDays(today, -i), cost_usd: 0 })
     const index = new Map(out.map((d, i) => [d.day, i]))
     for (const spend of [this.#stored, this.#unwritten]) {
-      for (const perDay of spend.values()) {
+      for (const [account, perDay] of spend) {
+        // Groups' pools count the same requests again.
+        if (account.startsWith('\u0000')) continue
         for (const [day, usd] of perDay) {
           const i = index.get(day)
           if (i !== undefined) out[i]!.cost_usd += usd
@@ -162,7 +178,7 @@ export class UsageLedger {
         if (row.day < since || row.day > until) return
         const key = rowKey(row)
         let into = merged.get(key)
-        if (!into) merged.set(key, (into = emptyRow(row.day, row.client, row.provider, row.model)))
+        if (!into) merged.set(key, (into = emptyRow(row.day, row.client, row.provider, row.model, row.group)))
         addInto(into, row)
       }
       for (const row of await this.#store.read(since, until)) take(row)
@@ -202,8 +218,8 @@ export class UsageLedger {
     // The batch's spend is the store's now. A store other relays write is read back whole instead.
     const fresh = await this.#refresh()
     for (const row of batch.values()) {
-      addSpend(this.#unwritten, row.client, row.day, -row.cost_usd)
-      if (!fresh) addSpend(this.#stored, row.client, row.day, row.cost_usd)
+      addRowSpend(this.#unwritten, row, -row.cost_usd)
+      if (!fresh) addRowSpend(this.#stored, row, row.cost_usd)
     }
   }
 

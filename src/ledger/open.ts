@@ -10,7 +10,6 @@ import type { RelayConfig } from '../config/types.js'
 import type { Logger } from '../shared/log.js'
 import { MemoryStore, UsageLedger } from './ledger.js'
 import type { LedgerStore } from './ledger.js'
-import { budgetWarnings } from './warnings.js'
 
 export function defaultLedgerPath(env: NodeJS.ProcessEnv = process.env): string {
   const state = env.XDG_STATE_HOME ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state')
@@ -44,6 +43,5 @@ export async function openLedger(config: RelayConfig, log: Logger, configDir: st
   const ledger = new UsageLedger(store, log, config.usage.retention_days)
   await ledger.start()
   log.info({ store: store.kind }, 'usage ledger open')
-  for (const warning of budgetWarnings(config)) log.warn({}, warning)
   return ledger
 }

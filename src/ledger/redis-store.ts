@@ -1,12 +1,14 @@
 /**
  * The ledger in Redis (`state.store: redis`, CONTRACT §9): every relay adds to the same rows, so each
  * sees the team's totals and budgets hold across relays. One hash per UTC day:
- * `{prefix}usage:{day}`, field `{client}\0{provider}\0{model}\0{counter}`, added to with HINCRBY (token
- * counts) and HINCRBYFLOAT (USD) in one MULTI per batch, and `{prefix}spend:{day}`, field `{client}`, the
- * day's USD per client for the budgets. Both expire `usage.retention_days` after their day.
+ * `{prefix}usage:{day}`, field `{client}\0{provider}\0{model}\0{group}\0{counter}` (rows booked before
+ * groups existed have no group part), added to with HINCRBY (token counts) and HINCRBYFLOAT (USD) in one
+ * MULTI per batch, and `{prefix}spend:{day}`, field `{client}` or `\0{group}` (a group's pool), the day's
+ * USD per client and group for the budgets. Both expire `usage.retention_days` after their day.
  */
 import { Redis } from 'ioredis'
 import type { RelayConfig } from '../config/types.js'
+import { groupAccount } from './ledger.js'
 import type { LedgerStore, SpendByDay } from './ledger.js'
 import { addDays, COUNTERS, emptyRow, rowKey, utcDay } from './rows.js'
 import type { Counter, LedgerRow } from './rows.js'
@@ -64,13 +66,16 @@ export class RedisLedgerStore implements LedgerStore {
     const days = new Set<string>()
     for (const row of rows) {
       days.add(row.day)
-      const base = `${row.client}\u0000${row.provider}\u0000${row.model}\u0000`
+      const base = `${row.client}\u0000${row.provider}\u0000${row.model}\u0000${row.group}\u0000`
       for (const c of COUNTERS) {
         if (row[c] === 0) continue
         if (c === 'cost_usd') multi.hincrbyfloat(this.#usageKey(row.day), base + c, row[c])
         else multi.hincrby(this.#usageKey(row.day), base + c, row[c])
       }
-      if (row.cost_usd !== 0) multi.hincrbyfloat(this.#spendKey(row.day), row.client, row.cost_usd)
+      if (row.cost_usd !== 0) {
+        multi.hincrbyfloat(this.#spendKey(row.day), row.client, row.cost_usd)
+        if (row.group !== '') multi.hincrbyfloat(this.#spendKey(row.day), groupAccount(row.group), row.cost_usd)
+      }
     }
     for (const day of days) {
       const expireAt = Math.floor(Date.parse(`${day}T00:00:00Z`) / 1000) + this.#ttlS
@@ -94,11 +99,13 @@ export class RedisLedgerStore implements LedgerStore {
       if (err) throw err
       const day = days[i]!
       for (const [field, value] of Object.entries(hash as Record<string, string>)) {
-        const [client, provider, model, counter] = field.split('\u0000') as [string, string, string, string]
+        const parts = field.split('\u0000')
+        // Four parts: a row booked before groups existed.
+        const [client, provider, model, group, counter] = (parts.length === 4 ? [...parts.slice(0, 3), '', parts[3]] : parts) as [string, string, string, string, string]
         if (!(COUNTERS as readonly string[]).includes(counter)) continue
-        const key = rowKey({ day, client, provider, model })
+        const key = rowKey({ day, client, provider, model, group })
         let row = rows.get(key)
-        if (!row) rows.set(key, (row = emptyRow(day, client, provider, model)))
+        if (!row) rows.set(key, (row = emptyRow(day, client, provider, model, group)))
         row[counter as Counter] += Number(value)
       }
     })

@@ -4,8 +4,11 @@
  */
 import { addInto, COUNTERS, emptyRow, rowKey, utcDay, addDays } from './rows.js'
 import type { LedgerRow } from './rows.js'
+import { cacheHitRate } from '../shared/cache-hit-rate.js'
 
-export const DIMENSIONS = ['day', 'client', 'provider', 'model'] as const
+export const DIMENSIONS = ['day', 'client', 'group', 'provider', 'model'] as const
+/** What a report is grouped by when `by` is not given (the group only when asked for). */
+const DEFAULT_BY = 'day,client,provider,model'
 export type Dimension = (typeof DIMENSIONS)[number]
 
 export interface UsageQuery {
@@ -14,8 +17,11 @@ export interface UsageQuery {
   readonly by: readonly Dimension[]
 }
 
-/** One report row: the dimensions asked for (`client` always), and the counters. */
-export type ReportRow = Partial<Record<Dimension, string>> & { client: string } & Record<(typeof COUNTERS)[number], number>
+/**
+ * One report row: the dimensions asked for (`client` always), the counters, and the prompt-cache hit
+ * rate of its tokens (src/shared/cache-hit-rate.ts; null with no input).
+ */
+export type ReportRow = Partial<Record<Dimension, string>> & { client: string } & Record<(typeof COUNTERS)[number], number> & { cache_hit_rate: number | null }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/
 const REPORT_DAYS = 30
@@ -28,9 +34,9 @@ export function parseUsageQuery(params: { since?: string | null; until?: string 
     if (!DAY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) return `${name}: expected a UTC day as YYYY-MM-DD, got ${JSON.stringify(value)}`
   }
   if (since > until) return `since (${since}) is after until (${until})`
-  const by = (params.by || DIMENSIONS.join(',')).split(',').map((d) => d.trim()).filter(Boolean)
+  const by = (params.by || DEFAULT_BY).split(',').map((d) => d.trim()).filter(Boolean)
   const unknown = by.find((d) => !(DIMENSIONS as readonly string[]).includes(d))
-  if (unknown !== undefined) return `by: unknown dimension ${JSON.stringify(unknown)} (day, client, provider, model)`
+  if (unknown !== undefined) return `by: unknown dimension ${JSON.stringify(unknown)} (${DIMENSIONS.join(', ')})`
   return { since, until, by: DIMENSIONS.filter((d) => by.includes(d)) }
 }
 
@@ -39,10 +45,10 @@ export function groupRows(rows: readonly LedgerRow[], by: readonly Dimension[]):
   const keep = new Set<Dimension>(by)
   const groups = new Map<string, LedgerRow>()
   for (const row of rows) {
-    const key = { day: keep.has('day') ? row.day : '', client: keep.has('client') ? row.client : '', provider: keep.has('provider') ? row.provider : '', model: keep.has('model') ? row.model : '' }
+    const key = { day: keep.has('day') ? row.day : '', client: keep.has('client') ? row.client : '', provider: keep.has('provider') ? row.provider : '', model: keep.has('model') ? row.model : '', group: keep.has('group') ? row.group : '' }
     const id = rowKey(key)
     let into = groups.get(id)
-    if (!into) groups.set(id, (into = emptyRow(key.day, key.client, key.provider, key.model)))
+    if (!into) groups.set(id, (into = emptyRow(key.day, key.client, key.provider, key.model, key.group)))
     addInto(into, row)
   }
   return [...groups.entries()]
@@ -51,11 +57,11 @@ export function groupRows(rows: readonly LedgerRow[], by: readonly Dimension[]):
       const out: Record<string, string | number> = {}
       for (const d of DIMENSIONS) if (keep.has(d) || d === 'client') out[d] = r[d]
       for (const c of COUNTERS) out[c] = c === 'cost_usd' ? Math.round(r.cost_usd * 1e6) / 1e6 : r[c]
-      return out as ReportRow
+      return { ...out, cache_hit_rate: cacheHitRate(r) } as ReportRow
     })
 }
 
-const columns = (by: readonly Dimension[]): string[] => [...DIMENSIONS.filter((d) => by.includes(d) || d === 'client'), ...COUNTERS]
+const columns = (by: readonly Dimension[]): string[] => [...DIMENSIONS.filter((d) => by.includes(d) || d === 'client'), ...COUNTERS, 'cache_hit_rate']
 
 export function toCsv(rows: readonly ReportRow[], by: readonly Dimension[]): string {
   const cols = columns(by)
@@ -70,15 +76,17 @@ export function toCsv(rows: readonly ReportRow[], by: readonly Dimension[]): str
 export function toTable(rows: readonly ReportRow[], by: readonly Dimension[]): string {
   if (rows.length === 0) return 'no usage in this period\n'
   const cols = columns(by)
-  const header: Record<string, string> = { cache_read_input_tokens: 'cache_read', cache_creation_input_tokens: 'cache_write', input_tokens: 'input', output_tokens: 'output', cost_usd: 'cost_usd' }
+  const header: Record<string, string> = { cache_read_input_tokens: 'cache_read', cache_creation_input_tokens: 'cache_write', input_tokens: 'input', output_tokens: 'output', cost_usd: 'cost_usd', cache_hit_rate: 'cache_hit' }
   const cell = (r: ReportRow, c: string): string => {
     const v = r[c as keyof ReportRow]
     if (c === 'client' && v === '') return '(shared key)'
+    if (c === 'group' && v === '') return '(no group)'
     if (c === 'cost_usd') return (v as number).toFixed(4)
+    if (c === 'cache_hit_rate') return v === null ? '–' : `${((v as number) * 100).toFixed(1)} %`
     return typeof v === 'number' ? v.toLocaleString('en-US') : String(v)
   }
   const grid = [cols.map((c) => header[c] ?? c), ...rows.map((r) => cols.map((c) => cell(r, c)))]
   const widths = cols.map((_, i) => Math.max(...grid.map((line) => line[i]!.length)))
-  const numeric = (i: number): boolean => (COUNTERS as readonly string[]).includes(cols[i]!)
+  const numeric = (i: number): boolean => (COUNTERS as readonly string[]).includes(cols[i]!) || cols[i] === 'cache_hit_rate'
   return grid.map((line) => line.map((v, i) => (numeric(i) ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
 }

@@ -1,16 +1,19 @@
 /**
  * The usage ledger's rows (CONTRACT §9): usage aggregated by UTC day × team client × provider × upstream
- * model, and the UTC calendar the budgets use (day, ISO week from Monday, month).
+ * model × team group (the group whose policy granted the request, CONTRACT §10; '' for none), and the UTC
+ * calendar the budgets use (day, ISO week from Monday, month).
  */
 import type { BudgetPeriod } from '../config/types.js'
 
 export interface LedgerRow {
   /** UTC day, `YYYY-MM-DD`. */
   readonly day: string
-  /** The team client's name, '' for the shared key. */
+  /** The team client's name (a signed-in user's email), '' for the shared key. */
   readonly client: string
   readonly provider: string
   readonly model: string
+  /** The team group the request was booked to, '' for none. */
+  readonly group: string
   requests: number
   input_tokens: number
   output_tokens: number
@@ -23,10 +26,10 @@ export const COUNTERS = ['requests', 'input_tokens', 'output_tokens', 'cache_rea
 export type Counter = (typeof COUNTERS)[number]
 
 /** The row's identity; NUL never occurs in a client, provider or model name from the config or a model id. */
-export const rowKey = (r: Pick<LedgerRow, 'day' | 'client' | 'provider' | 'model'>): string => `${r.day}\u0000${r.client}\u0000${r.provider}\u0000${r.model}`
+export const rowKey = (r: Pick<LedgerRow, 'day' | 'client' | 'provider' | 'model' | 'group'>): string => `${r.day}\u0000${r.client}\u0000${r.provider}\u0000${r.model}\u0000${r.group}`
 
-export function emptyRow(day: string, client: string, provider: string, model: string): LedgerRow {
-  return { day, client, provider, model, requests: 0, input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, cost_usd: 0 }
+export function emptyRow(day: string, client: string, provider: string, model: string, group: string): LedgerRow {
+  return { day, client, provider, model, group, requests: 0, input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, cost_usd: 0 }
 }
 
 /** Adds `from`'s counters into `into`. */

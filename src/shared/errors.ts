@@ -21,6 +21,7 @@ export type AnthropicErrorType =
   | 'not_found_error'
   | 'request_too_large'
   | 'rate_limit_error'
+  | 'billing_error'
   | 'api_error'
   | 'timeout_error'
   | 'overloaded_error'
@@ -42,6 +43,11 @@ export const ERRORS = {
     when: 'the chosen backend cannot serve the request faithfully (a PDF to a text-only local model, say) and no other provider could',
   },
   invalid_framing: { status: 400, type: 'invalid_request_error', when: 'the HTTP framing is invalid or ambiguous (a `Content-Length` that is not one decimal number, or given twice with different values); the connection is closed' },
+  model_not_allowed: {
+    status: 400,
+    type: 'invalid_request_error',
+    when: "the team policy (CONTRACT §10: the client's or its groups' `models`/`deny_models`) does not allow the requested model; the message names the model, the client and its group, and nothing is sent upstream",
+  },
   unsupported_media_type: { status: 400, type: 'invalid_request_error', when: 'the content-type is not application/json' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', when: 'a known path is called with the wrong method' },
   unauthenticated: {
@@ -64,6 +70,11 @@ export const ERRORS = {
     type: 'permission_error',
     when: 'an admin endpoint called from a non-loopback address while `server.admin.api_key` is empty',
   },
+  ip_forbidden: {
+    status: 403,
+    type: 'permission_error',
+    when: 'the caller\'s address is outside `server.auth.allow_ips` (client endpoints) or `server.admin.allow_ips` (admin endpoints); answered before the body is read',
+  },
   not_found: { status: 404, type: 'not_found_error', when: 'the path is not one the relay serves' },
   model_not_served: {
     status: 404,
@@ -74,7 +85,12 @@ export const ERRORS = {
   rate_limited: {
     status: 429,
     type: 'rate_limit_error',
-    when: "every key that serves the model is at its rpm/tpm limit or cooling down after a 429, or a team client is over its own `rpm_limit`/`tpm_limit`/`max_concurrent` (`retry-after` says when to retry), or over its spend `budget` (the message names it; `retry-after` = seconds until the UTC period resets, and `x-should-retry: false` so the Anthropic SDKs do not retry)",
+    when: "every key that serves the model is at its rpm/tpm limit or cooling down after a 429, or a team client or its group is over its `rpm_limit`/`tpm_limit`/`max_concurrent` (`retry-after` says when to retry)",
+  },
+  budget_exhausted: {
+    status: 429,
+    type: 'billing_error',
+    when: "a spend budget is used up (the client's own, its group's pooled one, or the group's `member_budget`): the message names the budget and when it resets; `retry-after` = seconds until its UTC period resets, `x-should-retry: false`, and the `anthropic-ratelimit-unified-*` headers Claude Code reads",
   },
   internal: { status: 500, type: 'api_error', when: 'a fault inside the relay (a worker failed); the request is not retried' },
   upstream_unreachable: {

@@ -26,6 +26,8 @@ export interface Lease {
   readonly forwardClientCredential: boolean
   /** The session was served by another thinking family before: remove its thinking blocks. */
   readonly stripThinking: boolean
+  /** The provider's pooled keys are credentials (a 401/403 blames the key), not only slots with limits. */
+  readonly keysAreCredentials: boolean
   /**
    * Set when this attempt probes a half-open circuit: the open period's deadline (the same on every
    * relay that heard of the opening) and how many probes a period allows, for a limit shared across relays.
@@ -64,6 +66,8 @@ export interface RelayTask {
   /** The client's `max_tokens` when it is a number (for `max_output_tokens` clamping). */
   readonly maxTokens: number | undefined
   readonly lease: Lease
+  /** Headers the relay adds to this attempt's upstream request: its own `traceparent` (CONTRACT §11). */
+  readonly upstreamHeaders?: Readonly<Record<string, string>>
 }
 
 /** Boot check: makes each worker prove its plugins loaded. */
@@ -86,6 +90,13 @@ export interface Usage {
   cache_creation_1h_input_tokens: number
 }
 
+/** What an answer says about itself (its id, model and stop reason; never its content), read with its usage. */
+export interface ReplyFacts {
+  id: string
+  model: string
+  stopReason: string
+}
+
 /** How one request went, for the request log (and, later, the supervisor's books). */
 export interface Outcome {
   /** The upstream's status; 0 when none came (transport failure, client gone before the head). */
@@ -105,6 +116,24 @@ export interface Outcome {
   readonly streamError?: string
   /** The plugin's word on what a failed answer is about, where its status alone misleads (MappedError.scope). */
   readonly scope?: 'key' | 'provider'
+  /** Milliseconds from dispatch to the answer's first byte leaving for the client (a stream's first event); -1 when none. */
+  readonly ttfeMs?: number
+  readonly reply?: ReplyFacts
+  /** A stream whose content had started and that ended with `event: error`: that error's type. */
+  readonly endedInError?: string
+}
+
+/** The outcome of a lease that reached no upstream (status 0, no usage). */
+export function noAttemptOutcome(provider: string, upstreamModel: string, clientAborted: boolean): Outcome {
+  return {
+    status: 0,
+    provider,
+    upstreamModel,
+    ttfbMs: -1,
+    usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, cache_creation_1h_input_tokens: 0 },
+    clientAborted,
+    rateHeaders: {},
+  }
 }
 
 export type WorkerMessage =
@@ -191,10 +220,13 @@ export interface HealthReport {
   readonly reachable: boolean
 }
 
-/** A request from a named team client (`server.auth.clients`), before its first lease. */
+/** A request from a named team client or a group's member (CONTRACT §10), before its first lease. */
 export interface ClientAdmit {
   readonly type: 'client.admit'
+  /** The team client's name ('' or a name without books: none of its own limits). */
   readonly client: string
+  /** The group the request is booked to: its pooled limits apply too. */
+  readonly group: string | undefined
   /** The same estimate the key windows reserve: input + max_tokens. */
   readonly estimateTokens: number
 }

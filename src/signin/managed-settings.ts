@@ -6,7 +6,7 @@
  * SHA-256 of the settings as JSON with keys sorted at every level and no whitespace.
  */
 import { createHash } from 'node:crypto'
-import type { SsoGroupConfig } from '../config/types.js'
+import type { GroupConfig } from '../config/types.js'
 
 type Json = unknown
 
@@ -36,7 +36,7 @@ export interface ManagedDocument {
 }
 
 /** undefined when none of the user's groups has managed settings (the protocol's 404). */
-export function managedSettingsFor(userGroups: readonly string[], groups: readonly SsoGroupConfig[]): ManagedDocument | undefined {
+export function managedSettingsFor(userGroups: readonly string[], groups: readonly GroupConfig[]): ManagedDocument | undefined {
   const mine = groups.filter((g) => userGroups.includes(g.name) && g.managed_settings !== undefined)
   if (mine.length === 0) return undefined
   const settings = mine.reduce<Json>((acc, g) => merge(acc, g.managed_settings), {}) as Record<string, Json>

@@ -4,7 +4,7 @@
  * the seam to the rest of the relay, `identify(headers)`: a request's bearer → a signed-in user, a
  * refusal, or "not ours" (then relay keys decide, as before).
  */
-import type { RelayConfig, SsoConfig, SsoGroupConfig } from '../config/types.js'
+import type { RelayConfig, SsoConfig, GroupConfig } from '../config/types.js'
 import type { UsageLedger } from '../ledger/ledger.js'
 import { ledgerPath } from '../ledger/open.js'
 import type { Logger } from '../shared/log.js'
@@ -101,7 +101,7 @@ export class SignIn {
     if (this.#base === '') this.#base = url.replace(/\/$/, '')
   }
 
-  get groups(): readonly SsoGroupConfig[] {
+  get groups(): readonly GroupConfig[] {
     return this.deps.config().server.auth.groups
   }
 

@@ -47,7 +47,7 @@ function grant(state: SupervisorState, p: ProviderState, key: KeyState | undefin
   const affinity = state.config.routing.affinity
   if (ask.session && affinity.enabled) state.affinity.remember(affinityKey(ask.session, ask.rule?.name), p.config.name, key?.hash, familyOf(p), now, affinity.ttl_ms)
   const probe = probeEpoch === undefined ? undefined : { period: p.breaker.openUntil, limit: state.config.health.circuit_breaker.half_open_probes }
-  return { ok: true, lease: { id, keyId, provider: p.index, key: key ? key.index : -1, upstreamModel, forwardClientCredential: forward, stripThinking, probe } }
+  return { ok: true, lease: { id, keyId, provider: p.index, key: key ? key.index : -1, upstreamModel, forwardClientCredential: forward, stripThinking, keysAreCredentials: p.keysAreCredentials, probe } }
 }
 
 /** The session's provider and key again, if they can take this request now. */

@@ -11,7 +11,7 @@ import { AffinityMap } from './affinity.js'
 import { Breaker } from './breaker.js'
 import type { Cooldowns } from './cooldowns.js'
 import { buildTeam } from './team.js'
-import type { ClientTicket, TeamClientState } from './team.js'
+import type { ClientTicket, TeamBooks } from './team.js'
 import { RequestWindow, TokenWindow } from './windows.js'
 import type { TokenEntry } from './windows.js'
 
@@ -79,8 +79,8 @@ export interface SupervisorState {
   nextLeaseId: number
   readonly affinity: AffinityMap
   readonly logins: Map<string, LoginUsage>
-  /** Named team clients' limits and books, by name. */
-  team: Map<string, TeamClientState>
+  /** Named team clients' and groups' limits and books. */
+  team: TeamBooks
   readonly tickets: Map<number, ClientTicket>
   nextTicketId: number
   readonly plugins: ReadonlyMap<string, ProviderPlugin>
@@ -151,7 +151,7 @@ export function buildState(
     nextLeaseId: previous?.nextLeaseId ?? 1,
     affinity: previous?.affinity ?? new AffinityMap(),
     logins: previous?.logins ?? new Map(),
-    team: buildTeam(config.server.auth.clients, previous?.team),
+    team: buildTeam(config, previous?.team),
     tickets: previous?.tickets ?? new Map(),
     nextTicketId: previous?.nextTicketId ?? 1,
     plugins,

@@ -32,10 +32,10 @@ export class Supervisor {
     return this.#store.handle({ type: 'lease.ask', ...ask }, this.#now()) as LeaseReply
   }
 
-  /** A named team client's request, before its first lease: within its rpm/tpm/concurrency limits? */
-  admitClient(client: string, estimateTokens: number): ClientReply {
+  /** A team client's (or group member's) request, before its first lease: within its and its group's limits? */
+  admitClient(client: string, group: string | undefined, estimateTokens: number): ClientReply {
     this.#drain()
-    return this.#store.handle({ type: 'client.admit', client, estimateTokens }, this.#now()) as ClientReply
+    return this.#store.handle({ type: 'client.admit', client, group, estimateTokens }, this.#now()) as ClientReply
   }
 
   /** That request ended, having used `tokens` (input + output + cache creation). */

@@ -18,12 +18,12 @@ import type { IngressMessage, Outcome, RelayTask, TaskPort, Usage } from '../sha
 import { EventBoundary } from './framing/event-boundary.js'
 import { EventStreamDecoder } from './framing/aws-eventstream.js'
 import { SseDecoder } from './framing/sse.js'
-import { Opening } from './opening.js'
+import { endingError, errorTypeOf, Opening } from './opening.js'
 import type { OpeningVerdict } from './opening.js'
 import { PortWriter } from './port-writer.js'
 import { classifyFailure, ExchangeFault, ProtocolError, TimeoutAbort } from './failures.js'
 import type { PreparedRequest } from './prepare.js'
-import { absorbEvent, absorbMessage, absorbWholeEvents, emptyUsage } from './usage.js'
+import { absorbEvent, absorbMessage, absorbWholeEvents, emptyReply, emptyUsage } from './usage.js'
 
 const PING = 'event: ping\ndata: {"type": "ping"}\n\n'
 const PING_BYTES = Buffer.from(PING)
@@ -51,6 +51,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #port: TaskPort
   readonly #done: () => void
   readonly #usage: Usage = emptyUsage()
+  /** The answer's id, model and stop reason, read with its usage. */
+  readonly #reply = emptyReply()
+  /** When the answer's first byte left for the client (ms from the start); -1 until then. */
+  #ttfeMs = -1
+  /** The last whole events passed through, to see whether the stream ends in `event: error`. */
+  #lastWhole: Buffer | undefined
+  #endedInError: string | undefined
   readonly #startedAt = performance.now()
   /** When the request went to the dispatcher (after preparation: signing, token refresh). */
   #sentAt = -1
@@ -182,7 +189,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const emit = (event: string, data: string): void => {
         if (this.#finished) return // the opening failed; what the translator still emits goes nowhere
         const frame = { event, data }
-        absorbEvent(this.#usage, frame)
+        absorbEvent(this.#usage, frame, this.#reply)
+        // An error once content has started ends the stream (an error before it fails the opening).
+        if (event === 'error' && !this.#opening) this.#endedInError = errorTypeOf(data)
         const text = `event: ${event}\ndata: ${data}\n\n`
         if (this.#opening) this.#judgeOpening(this.#opening.holdEvent(frame, text))
         else this.#writer.writeText(text)
@@ -205,6 +214,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const opening = this.#opening
     if (!opening) return
     this.#opening = undefined
+    this.#ttfeMs = performance.now() - this.#startedAt
     this.#writer.send(opening.head)
     if (opening.text) this.#writer.writeText(opening.text)
     else for (const chunk of opening.chunks) this.#writer.write(chunk)
@@ -240,7 +250,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     if (!this.#translator) {
       const whole = this.#boundary.push(chunk)
-      absorbWholeEvents(this.#usage, whole)
+      absorbWholeEvents(this.#usage, whole, this.#reply)
+      if (whole.byteLength > 0) this.#lastWhole = whole
       if (this.#opening) return this.#judgeOpening(this.#opening.holdBytes(whole))
       return this.#writer.write(whole)
     }
@@ -270,7 +281,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       }
       const rest = this.#boundary.rest()
       if (rest) {
-        absorbWholeEvents(this.#usage, rest)
+        absorbWholeEvents(this.#usage, rest, this.#reply)
         if (this.#opening) this.#judgeOpening(this.#opening.holdBytes(rest))
         else this.#writer.write(rest)
       }
@@ -279,6 +290,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (this.#finished) return
       // A stream that ended without content goes out as it came.
       this.#release()
+      if (!this.#translator) this.#endedInError = endingError(rest && rest.byteLength > 0 ? rest : this.#lastWhole)
       this.#writer.flush()
       this.#writer.send({ t: 'end', outcome: this.#outcome() })
       return this.#finish()
@@ -291,10 +303,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const whole = this.#wholeAnswer(body)
       if (typeof whole === 'string') body = this.#jsonBody(whole)
       else mapped = whole
-      if (!mapped) absorbMessage(this.#usage, body.toString())
+      if (!mapped) absorbMessage(this.#usage, body.toString(), this.#reply)
     } else {
       mapped = this.#env.plugin.mapError?.(this.#status, headerRecord(this.#headers), body.toString())
     }
+    this.#ttfeMs = performance.now() - this.#startedAt
     // A mapped error is what the relay treats the answer as, for failover and the key's books.
     const outcome = mapped ? { ...this.#outcome(mapped.status), ...(mapped.scope ? { scope: mapped.scope } : {}) } : this.#outcome()
     if (mapped) {
@@ -375,6 +388,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       usage: this.#usage,
       clientAborted: this.#clientGone,
       rateHeaders: this.#rateHeaders,
+      ttfeMs: this.#ttfeMs,
+      ...(this.#reply.id || this.#reply.model ? { reply: this.#reply } : {}),
+      ...(this.#endedInError ? { endedInError: this.#endedInError } : {}),
       ...(this.#prepared?.notes?.length ? { notes: this.#prepared.notes } : {}),
       ...(errorCode ? { errorCode } : {}),
     }

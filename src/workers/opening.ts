@@ -23,7 +23,7 @@ const HOLD: OpeningVerdict = { kind: 'hold' }
 const RELEASE: OpeningVerdict = { kind: 'release' }
 
 /** The Anthropic error type in an `event: error` data line (`api_error` when it cannot be read). */
-function errorTypeOf(data: string): string {
+export function errorTypeOf(data: string): string {
   try {
     const type = (JSON.parse(data) as { error?: { type?: unknown } }).error?.type
     return typeof type === 'string' && type !== '' ? type : 'api_error'
@@ -84,6 +84,22 @@ function judgeEvents(whole: Buffer): OpeningVerdict {
     start = end + 1
   }
   return HOLD
+}
+
+const ERROR_EVENTS = [Buffer.from('event: error'), Buffer.from('event:error')]
+
+/**
+ * The error type when the last event in `tail` (a stream's last whole events) is `event: error`: the
+ * stream ended in an error after its content had started (CONTRACT §11 marks its span as failed).
+ * Read once, at the stream's end; a raw line break never occurs inside JSON data, so a match is a line.
+ */
+export function endingError(tail: Buffer | undefined): string | undefined {
+  if (!tail) return undefined
+  const at = Math.max(...ERROR_EVENTS.map((e) => tail.lastIndexOf(e)))
+  if (at === -1 || (at > 0 && tail[at - 1] !== LF && tail[at - 1] !== CR)) return undefined
+  // The last event may lack its blank line when the upstream closed right after it.
+  const verdict = judgeEvents(Buffer.concat([tail.subarray(at), Buffer.from('\n\n')]))
+  return verdict.kind === 'failed' ? verdict.errorType : undefined
 }
 
 export class Opening {

@@ -50,6 +50,8 @@ export async function prepareRequest(task: RelayTask, provider: ProviderConfig, 
   const spec = plugin.prepare(input, bodyTools)
   const headers = spec.headers
   headers['accept-encoding'] = 'identity'
+  // The attempt's own traceparent (CONTRACT §11), to every backend whatever its plugin forwards.
+  if (task.upstreamHeaders) Object.assign(headers, task.upstreamHeaders)
   const url = new URL(spec.url)
   const out = spec.body
   try {

@@ -77,7 +77,7 @@ providers:
 routing: { affinity: { enabled: false } }
 `)
   t.same(config.server.timeouts, { connect_ms: 10000, first_byte_ms: 300000, idle_ms: 5, total_ms: 0 })
-  t.same(config.server.auth.clients, [{ name: 'ci', key: 'k1', rpm_limit: 10, tpm_limit: 0, max_concurrent: 0 }])
+  t.same(config.server.auth.clients, [{ name: 'ci', key: 'k1', group: '', models: [], deny_models: [], rpm_limit: 10, tpm_limit: 0, max_concurrent: 0 }])
   t.equal(config.providers[0]?.priority, 7)
   t.same(config.providers[0]?.keys, [
     { key: 'sk-1', rpm_limit: 0, tpm_limit: 1000, itpm_limit: 0, otpm_limit: 0, priority: 1, weight: 1 },

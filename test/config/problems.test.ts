@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ConfigError } from '../../src/config/load.js'
-import { MINIMAL, parse, problemsOf } from './fixtures/helpers.js'
+import { MINIMAL, parse, problemsFrom, problemsOf } from './fixtures/helpers.js'
 
 t.test('a file with many mistakes reports every one, with path and line', async (t) => {
   const text = `server:
@@ -220,4 +220,57 @@ pricing:
   for (const path of ['server.auth.clients[0].budget.usd', 'server.auth.clients[1].budget.period', 'server.auth.clients[2].budget.period', 'usage.retention_days', 'usage.path', 'pricing.m.cache_write_1h']) {
     t.ok(paths.includes(path), `${path} is reported`)
   }
+})
+
+t.test('team policy (CONTRACT §10): unknown groups, misplaced stars, bad CIDRs and duplicate groups are errors with their paths', async (t) => {
+  const text = `server:
+  auth:
+    allow_ips: ["10.0.0.0/8", "10.0.0.0/33", "not-an-ip", "fd00::/129", "::1"]
+    groups:
+      - { name: interns, models: ["claude-*-haiku", ""], deny_models: ["claude-opus-*"] }
+      - { name: interns }
+      - { name: ops, rpm_limit: -1, member_budget: { usd: 1, period: year } }
+    clients:
+      - { name: a, key: k1, group: nobody }
+      - { name: b, key: k2, group: interns, models: ["*x"] }
+  admin: { allow_ips: ["192.168.1.1/24", "1.2.3"] }
+providers:
+  - { name: main, type: anthropic }
+`
+  const problems = await problemsFrom(parse(text))
+  const paths = problems.map((p) => `${p.path}: ${p.message}`)
+  for (const expected of [
+    'server.auth.allow_ips[1]: "/33" is not a prefix length of 0–32',
+    'server.auth.allow_ips[2]: "not-an-ip" is not an IPv4 or IPv6 address',
+    'server.auth.allow_ips[3]: "/129" is not a prefix length of 0–128',
+    'server.auth.groups[0].models[0]: a "*" wildcard may only appear once, at the end',
+    'server.auth.groups[1].name: duplicate group name "interns" (also server.auth.groups[0])',
+    'server.auth.clients[0].group: no group is named "nobody" (server.auth.groups)',
+    'server.auth.clients[1].models[0]: a "*" wildcard may only appear once, at the end',
+    'server.admin.allow_ips[1]: "1.2.3" is not an IPv4 or IPv6 address',
+  ]) {
+    t.ok(paths.includes(expected), expected)
+  }
+  t.ok(paths.some((p) => p.startsWith('server.auth.groups[0].models[1]')), 'an empty pattern')
+  t.ok(paths.some((p) => p.startsWith('server.auth.groups[2].rpm_limit')), 'a negative group limit')
+  t.ok(paths.some((p) => p.startsWith('server.auth.groups[2].member_budget.period')), 'an unknown budget period')
+  t.notOk(paths.some((p) => p.startsWith('server.auth.allow_ips[0]') || p.startsWith('server.auth.allow_ips[4]') || p.startsWith('server.admin.allow_ips[0]')), 'valid entries pass')
+})
+
+t.test('team policy: a policy that allows no served model loads, with a warning', async (t) => {
+  const { configWarnings } = await import('../../src/config/warnings.js')
+  const config = await parse(`server:
+  auth:
+    groups:
+      - { name: ci, models: ["qwen*"] }
+      - { name: none, deny_models: ["*"] }
+      - { name: fine, models: ["claude-haiku-*"] }
+    clients:
+      - { name: a, key: k1, group: ci, models: ["gpt-*"] }
+providers:
+  - { name: main, type: anthropic, models: ["claude-haiku-4-5", "claude-sonnet-4-5"] }
+`)
+  const warnings = configWarnings(config)
+  t.match(warnings, [/^group ci: models \(qwen\*\) allow no model an enabled provider serves/, /^group none: deny_models "\*" denies every model/, /^client a: models \(gpt-\*\)/])
+  t.equal(warnings.length, 3, 'the group that allows a served model is fine')
 })

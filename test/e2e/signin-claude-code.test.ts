@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import type { Browser } from 'playwright-core'
-import { claudeCli, cliEnv, gatewayHome, gatewayLogin, runCli } from '../helpers/claude-cli.js'
+import { pinnedClaude } from '../helpers/claude-cli.js'
+import { cliEnv, gatewayHome, gatewayLogin, runCli } from '../helpers/claude-gateway.js'
 import { needs } from '../helpers/requires.js'
 import { POOLED_KEY, signinWorld, USERS } from '../helpers/signin-setup.js'
 
@@ -25,8 +26,8 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-firs
 t.setTimeout(600_000)
 
 const noChromium = needs(t, CHROMIUM, 'apt-get install chromium')
-const cli = claudeCli(t)
-const skip = noChromium || ('skip' in cli ? cli.skip : false)
+const cli = pinnedClaude(t)
+const skip = noChromium || cli.skip
 
 function selfSigned(): { certFile: string; keyFile: string; fingerprint: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cc-relay-signin-tls-'))
@@ -42,7 +43,7 @@ t.teardown(() => browser?.close())
 
 for (const scheme of ['http', 'https'] as const) {
   t.test(`Claude Code signs in over ${scheme === 'http' ? 'loopback HTTP' : 'HTTPS'} and works through the relay`, { skip }, async (t) => {
-    const bin = (cli as { bin: string }).bin
+    const bin = cli.bin!
     browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
     const tls = scheme === 'https' ? selfSigned() : undefined
     const world = await signinWorld({

@@ -95,8 +95,10 @@ t.test('the status page shows the relay as /status.json reports it and keeps up'
   relay = await startRelay(`logging: { level: info, format: json }
 server:
   auth:
+    groups:
+      - { name: opus-users, models: ["claude-opus-*"], deny_models: ["claude-opus-3"], rpm_limit: 500, budget: { usd: 5, period: month } }
     clients:
-      - { name: ${ALICE.name}, key: ${ALICE.key}, rpm_limit: 100, budget: { usd: 0.01, period: month } }
+      - { name: ${ALICE.name}, key: ${ALICE.key}, group: opus-users, rpm_limit: 100, budget: { usd: 0.01, period: month } }
       - { name: ${JSON.stringify(BOB.name)}, key: ${BOB.key}, max_concurrent: 4 }
   admin: { api_key: ${ADMIN_KEY} }
 providers:
@@ -148,6 +150,8 @@ providers:
     t.equal(await clientField(page, BOB.name, 'max-concurrent'), '4')
     t.match(await clientField(page, ALICE.name, 'cost'), /^\$\d+\.\d{4}$/, 'estimated cost in USD with 4 decimals')
     t.equal(await page.locator('#usage tr[data-provider="main"][data-model="claude-opus-4-8"]').count(), 1, 'usage per provider and model')
+    t.equal(await clientField(page, ALICE.name, 'cache-hit'), '0.0 %', 'the prompt-cache hit rate (no cache reads here)')
+    t.match(await page.locator('#sessions').textContent(), /no Claude Code sessions in the last hour/, 'no session header, no sessions')
   })
 
   t.test("alice's budget as a bar, and 30 days of spend as an inline SVG chart", async (t) => {
@@ -168,6 +172,19 @@ providers:
     t.ok(Number(await today.getAttribute('height')) > 0, "today's bar has height")
     t.match(await page.locator('#spend-chart [data-field="caption"]').textContent(), /last 30 days/)
     t.match(await page.locator('#rules').textContent(), /no routing rules/, 'no rules here: the rules table says so')
+  })
+
+  t.test("groups: members, policy and pooled limits; each client's group and models", async (t) => {
+    const row = page.locator('#groups tr[data-group="opus-users"]')
+    t.equal(await row.locator('[data-field="members"]').textContent(), ALICE.name)
+    t.equal(await row.locator('[data-field="models"]').textContent(), 'claude-opus-*')
+    t.equal(await row.locator('[data-field="denied"]').textContent(), 'claude-opus-3')
+    t.match(await row.locator('[data-field="rpm"]').textContent(), /\/ 500$/, 'the pooled rpm limit')
+    t.equal(await clientField(page, ALICE.name, 'group'), 'opus-users')
+    t.equal(await clientField(page, ALICE.name, 'models'), 'claude-opus-*')
+    t.equal(await clientField(page, BOB.name, 'models'), 'every model')
+    const pool = page.locator('#budgets tr[data-scope="group_pool"]')
+    t.equal(await pool.locator('[data-field="name"]').textContent(), 'group opus-users (pool)')
   })
 
   t.test('failovers', async (t) => {

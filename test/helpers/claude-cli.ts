@@ -1,94 +1,69 @@
 /**
- * The real Claude Code CLI for tests: the release the project pins, installed from the npm registry
- * into the compat cache the way compat/releases.ts does (once; later runs reuse it), and driven in a
- * sandbox HOME. A machine that cannot reach the registry skips these tests with one line saying so,
- * unless CC_RELAY_TEST_REQUIRE_ALL=1 (CI), where that is a failure.
+ * The real Claude Code CLI for tests (STACK.md: the pinned release). It comes from the npm registry into
+ * the compat cache (compat/releases.ts) once; on a machine that has neither the cache nor the registry the
+ * tests that drive it skip with one line saying so, and fail instead under CC_RELAY_TEST_REQUIRE_ALL=1.
  */
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { installRelease } from '../../compat/releases.js'
 
-export const PINNED_CLI = '2.1.332'
+/** The release the project pins (docs/compatibility.md). */
+export const PINNED_CLAUDE = '2.1.332'
 
-/** The `claude` executable, or the skip reason (a failure recorded on `t` when everything is required). */
-export function claudeCli(t: { fail(message: string): unknown }): { bin: string } | { skip: string } {
+/** The part of tap's `Test` this uses. */
+interface Failable {
+  fail(message: string): unknown
+}
+
+/** The CLI's path, or the skip reason (recording a failure when every program is required). */
+export function pinnedClaude(t: Failable): { readonly bin: string; readonly skip: false } | { readonly bin: undefined; readonly skip: string } {
   try {
-    return { bin: installRelease(PINNED_CLI) }
+    return { bin: installRelease(PINNED_CLAUDE), skip: false }
   } catch (err) {
-    const reason = `needs the Claude Code CLI ${PINNED_CLI} from the npm registry (npm install @anthropic-ai/claude-code@${PINNED_CLI} failed: ${(err as Error).message.split('\n')[0]})`
+    const reason = `needs Claude Code ${PINNED_CLAUDE}: the npm registry (npm install @anthropic-ai/claude-code@${PINNED_CLAUDE}) — ${(err as Error).message.split('\n')[0]}`
     if (process.env.CC_RELAY_TEST_REQUIRE_ALL === '1') t.fail(`${reason} (CC_RELAY_TEST_REQUIRE_ALL=1: every program is required)`)
-    return { skip: reason }
+    return { bin: undefined, skip: reason }
   }
 }
 
-/** A fresh HOME whose user settings make `/login` (and `auth login --gateway-json`) use the relay as the gateway. */
-export function gatewayHome(gatewayUrl: string): string {
-  const home = mkdtempSync(join(tmpdir(), 'cc-relay-claude-home-'))
-  mkdirSync(join(home, '.claude'), { recursive: true })
-  writeFileSync(join(home, '.claude', 'settings.json'), JSON.stringify({ forceLoginMethod: 'gateway', forceLoginGatewayUrl: gatewayUrl }))
-  return home
-}
-
-/** A clean environment: no real credentials or proxies; only what the test adds. */
-export function cliEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: home, TERM: 'dumb', DISABLE_AUTOUPDATER: '1', DISABLE_ERROR_REPORTING: '1', ...extra }
-}
-
-export interface Run {
+export interface CliRun {
   readonly code: number | null
   readonly stdout: string
   readonly stderr: string
 }
 
-/** Runs the CLI to its end, killing it after `ms`. */
-export function runCli(bin: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, ms = 120_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(bin, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
-export type GatewayState = { readonly state: string; readonly shown?: string; readonly browserUrl?: string; readonly message?: string; readonly [k: string]: unknown }
-
 /**
- * `claude auth login --gateway-json`: every state it prints, each prompt accepted (the answer repeats the
- * shown value, as the protocol of that flag asks), `approve(browserUrl)` called when it polls. Resolves
- * with the exit code and the states seen; the CLI is killed after `ms`.
+ * `claude -p PROMPT ...args` in a fresh HOME and folder, talking to `baseUrl` only: no real credentials,
+ * no telemetry, no updates; killed after `ms`.
  */
-export function gatewayLogin(bin: string, env: NodeJS.ProcessEnv, cwd: string, approve: (browserUrl: string) => Promise<void>, ms = 120_000): Promise<{ code: number | null; states: GatewayState[]; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(bin, ['auth', 'login', '--gateway-json'], { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] })
-    const states: GatewayState[] = []
-    let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      let state: GatewayState
-      try {
-        state = JSON.parse(line) as GatewayState
-      } catch {
-        return
-      }
-      states.push(state)
-      if (state.state === 'url_input' || state.state === 'trust_prompt' || state.state === 'confirm_account') {
-        child.stdin.write(`${JSON.stringify({ state: state.state, shown: state.shown, accept: true })}\n`)
-      }
-      if (state.state === 'polling' && state.browserUrl) approve(state.browserUrl).catch((err: Error) => (stderr += `\n[test] approving failed: ${err.message}`))
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, states, stderr })
-    })
+export async function runClaude(bin: string, baseUrl: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, ms = 120_000): Promise<CliRun> {
+  const work = mkdtempSync(join(tmpdir(), 'cc-relay-claude-'))
+  const home = join(work, 'home')
+  const cwd = join(work, 'project')
+  for (const dir of [home, cwd]) mkdirSync(dir, { recursive: true })
+  const child = spawn(bin, args, {
+    cwd,
+    env: {
+      PATH: process.env.PATH,
+      HOME: home,
+      TERM: 'dumb',
+      ANTHROPIC_BASE_URL: baseUrl,
+      DISABLE_TELEMETRY: '1',
+      DISABLE_ERROR_REPORTING: '1',
+      DISABLE_AUTOUPDATER: '1',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms)
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)))
+  clearTimeout(timer)
+  return { code, stdout, stderr }
 }

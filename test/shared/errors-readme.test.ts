@@ -48,6 +48,7 @@ t.test('every type is an Anthropic error type and statuses match CONTRACT §6', 
     not_found_error: 404,
     request_too_large: 413,
     rate_limit_error: 429,
+    billing_error: 429,
     timeout_error: 504,
     overloaded_error: 529,
   }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { absorbEvent, absorbMessage, emptyUsage, USAGE_EVENTS } from '../../src/workers/usage.js'
+import { absorbEvent, absorbMessage, emptyReply, emptyUsage, USAGE_EVENTS } from '../../src/workers/usage.js'
 import { MESSAGE, STREAM_EVENTS } from '../fixtures/anthropic.js'
 
 const event = (e: { type: string }): { event: string; data: string } => ({ event: e.type, data: JSON.stringify(e) })
@@ -74,4 +74,14 @@ t.test('absorbMessage reads a whole message body', async (t) => {
     t.doesNotThrow(() => absorbMessage(u, body))
     t.same(u, emptyUsage(), JSON.stringify(body))
   }
+})
+
+t.test('the same parse reads the answer\'s id, model and stop reason (for traces), never its content', async (t) => {
+  const reply = emptyReply()
+  const usage = emptyUsage()
+  for (const e of STREAM_EVENTS) absorbEvent(usage, event(e), reply)
+  t.same(reply, { id: 'msg_01XFDUDYJgAACzvnptvVoYEL', model: 'claude-sonnet-4-5-20250929', stopReason: 'tool_use' })
+  const whole = emptyReply()
+  absorbMessage(emptyUsage(), JSON.stringify(MESSAGE), whole)
+  t.same(whole, { id: MESSAGE.id, model: MESSAGE.model, stopReason: 'end_turn' })
 })

@@ -68,7 +68,11 @@ export function dividedLimits(config: RelayConfig, n: number): RelayConfig {
     })),
     server: {
       ...config.server,
-      auth: { ...config.server.auth, clients: config.server.auth.clients.map((c) => ({ ...c, rpm_limit: part(c.rpm_limit), tpm_limit: part(c.tpm_limit), max_concurrent: part(c.max_concurrent) })) },
+      auth: {
+        ...config.server.auth,
+        clients: config.server.auth.clients.map((c) => ({ ...c, rpm_limit: part(c.rpm_limit), tpm_limit: part(c.tpm_limit), max_concurrent: part(c.max_concurrent) })),
+        groups: config.server.auth.groups.map((g) => ({ ...g, rpm_limit: part(g.rpm_limit), tpm_limit: part(g.tpm_limit), max_concurrent: part(g.max_concurrent) })),
+      },
     },
   }
 }

@@ -13,7 +13,7 @@ import type { HealthCheckConfig } from '../config/types.js'
 import { fault } from '../shared/faults.js'
 import type { Logger } from '../shared/log.js'
 import { createUpstreamAgent } from '../workers/upstream-agent.js'
-import type { Supervisor } from './supervisor.js'
+import type { Supervisor } from '../supervisor/supervisor.js'
 
 const PROBE_TIMEOUT_MS = 5_000
 
