@@ -13,6 +13,8 @@ import { handleRelay } from './relay-handler.js'
 import type { RelayDeps } from './relay-handler.js'
 import { sendError, sendJson } from './respond.js'
 import { signinRoutes } from '../signin/routes.js'
+import { capsOf } from '../signin/caps.js'
+import type { SignedInUser } from '../signin/state.js'
 
 /**
  * The repackaged uWS build silently falls back to a `ws`-based shim on an unsupported Node, where
@@ -74,7 +76,9 @@ function answerFault(res: HttpResponse, err: unknown): void {
 /** CONTRACT §12: the sign-in paths, keyed `method path` (`/device` has two), only while sso is on. */
 function signinTable(deps: RelayDeps): Map<string, Handler> {
   if (!deps.signin) return new Map()
-  const entries = signinRoutes(deps.signin, () => deps.admin.auth, deps.config.server.max_body_bytes)
+  // A user's caps for /api/oauth/usage: the budgets admission holds them to (member and group budgets).
+  const caps = (user: SignedInUser) => capsOf(deps.admission.book.user(user.email, user.groups), deps.telemetry.ledger)
+  const entries = signinRoutes(deps.signin, () => deps.admin.auth, deps.config.server.max_body_bytes, caps)
   const table = new Map<string, Handler>(entries.map((r) => [`${r.method} ${r.path}`, r.handle]))
   for (const path of new Set(entries.map((r) => r.path))) {
     const allow = entries.filter((r) => r.path === path).map((r) => r.method.toUpperCase()).join(', ')

@@ -11,6 +11,8 @@ import { MemberEndpoints } from './member.js'
 import { OAuthEndpoints } from './oauth.js'
 import type { SignIn } from './service.js'
 import { UsersAdmin } from './users-admin.js'
+import type { SignedInUser } from './state.js'
+import type { Cap } from './usage-view.js'
 
 export interface SigninRoute {
   readonly path: string
@@ -21,10 +23,11 @@ export interface SigninRoute {
 /** Forms are a few hundred bytes; 64 KiB leaves room and nothing more. */
 const FORM_LIMIT = 65_536
 
-export function signinRoutes(signin: SignIn, adminAuth: () => AdminAuth, maxBodyBytes: number): SigninRoute[] {
+export function signinRoutes(signin: SignIn, adminAuth: () => AdminAuth, maxBodyBytes: number, caps?: (user: SignedInUser) => readonly Cap[]): SigninRoute[] {
   const oauth = new OAuthEndpoints(signin)
   const device = new DevicePages(signin)
   const member = new MemberEndpoints(signin)
+  if (caps) member.caps = caps
   const users = new UsersAdmin(signin, adminAuth)
   const form = FORM_LIMIT
   const { log } = signin.deps

@@ -2,7 +2,7 @@
  * One sign-in world for a test file: the mock IdP with a few users, a mock Anthropic upstream answering
  * every message (recording what reached it), and the compiled relay with `server.auth.sso` pointed at
  * the IdP. Users: alice (IdP group Engineering → relay group eng), ivan (Interns → interns), olga (no
- * mapped group), mallory (another domain).
+ * mapped group), mallory (another domain). Interns may not use Opus and have a $5 daily member budget.
  */
 import { MESSAGE } from '../fixtures/anthropic.js'
 import { MockUpstream, sse } from './mock-upstream.js'
@@ -45,7 +45,7 @@ ${opts.server ?? ''}
     groups:
       - { name: eng, managed_settings: { env: { TEAM: eng, FOO: "1", ANTHROPIC_CUSTOM_HEADERS: "x-team-marker: eng" }, permissions: { deny: ["WebFetch"] } } }
       - { name: everyone, managed_settings: { env: { FOO: "2" }, model: sonnet } }
-      - { name: interns }
+      - { name: interns, deny_models: ["claude-opus-*"], member_budget: { usd: 5, period: day } }
     sso:
       issuer: "${idp.url}"
       client_id: ${idp.clientId}
