@@ -114,7 +114,12 @@ export async function serve(opts: ServeOptions): Promise<number> {
     store: () => gate.status(),
     book: () => admission.book,
   }
-  const signin = await SignIn.open(config, source === EMBEDDED_SOURCE ? process.cwd() : dirname(source), { config: () => deps.config, log, ledger: () => telemetry.ledger })
+  // Members' own OTLP (CONTRACT §12): the forwarder and protobufjs are loaded only when it is forwarded.
+  const clientTelemetry =
+    config.server.auth.sso.issuer !== '' && config.telemetry.client_telemetry === 'forward'
+      ? (await import('./signin/otlp/client-telemetry.js')).startClientTelemetry(config.telemetry, { log, metrics: telemetry.metrics, maxBodyBytes: () => deps.config.server.max_body_bytes })
+      : undefined
+  const signin = await SignIn.open(config, source === EMBEDDED_SOURCE ? process.cwd() : dirname(source), { config: () => deps.config, log, ledger: () => telemetry.ledger, clientTelemetry })
   const admission = new Admission(config, { supervisor, gate, telemetry, draining: () => lifecycle.draining, signin })
   const deps: RelayDeps = { config, admission, dispatch, log, lifecycle, telemetry, admin, signin }
   await gate.started()
@@ -129,6 +134,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     await signin?.close()
     await telemetry.ledger?.close()
     await telemetry.tracing?.shutdown(1000)
+    await clientTelemetry?.close(0)
     flushLogsSync()
     return 1
   }
@@ -192,6 +198,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       await step('close usage ledger', () => telemetry.ledger?.close())
       // What is queued goes to the collector, if it answers soon: a dead one must not hold the exit.
       await step('flush traces', () => telemetry.tracing?.shutdown(5000))
+      await step("flush members' telemetry", () => clientTelemetry?.close(5000))
       log.info({}, 'stopped')
       flushLogsSync()
       resolve(0)

@@ -63,6 +63,8 @@ export class RelayMetrics {
   readonly #reloads: Counter<'result'>
   readonly #internalErrors: Counter<'where'>
   readonly #telemetryDropped: Counter<'reason'>
+  readonly #clientTelemetryForwarded: Counter<'signal'>
+  readonly #clientTelemetryDropped: Counter<'signal' | 'reason'>
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry]
@@ -108,6 +110,19 @@ export class RelayMetrics {
       name: 'cc_relay_telemetry_dropped_total',
       help: 'Trace spans lost on the way to the OTLP collector: its queue was full (reason=queue_full) or it did not take an export (reason=export_failed)',
       labelNames: ['reason'],
+      registers,
+    })
+    // Signed-in members' own OTLP (CONTRACT §12, `client_telemetry: forward`), counted in batches (one POST each).
+    this.#clientTelemetryForwarded = new Counter({
+      name: 'cc_relay_client_telemetry_forwarded_total',
+      help: "Signed-in members' OTLP batches (POST /v1/metrics|logs|traces) the collector took, stamped with the member's email",
+      labelNames: ['signal'],
+      registers,
+    })
+    this.#clientTelemetryDropped = new Counter({
+      name: 'cc_relay_client_telemetry_dropped_total',
+      help: "Signed-in members' OTLP batches lost on the way to the collector: the forwarding queue was full (reason=queue_full) or the collector did not take it (reason=export_failed)",
+      labelNames: ['signal', 'reason'],
       registers,
     })
 
@@ -264,6 +279,14 @@ export class RelayMetrics {
 
   telemetryDropped(spans: number, reason: string): void {
     this.#telemetryDropped.inc({ reason }, spans)
+  }
+
+  clientTelemetryForwarded(signal: string): void {
+    this.#clientTelemetryForwarded.inc({ signal })
+  }
+
+  clientTelemetryDropped(signal: string, reason: string): void {
+    this.#clientTelemetryDropped.inc({ signal, reason })
   }
 
   reload(result: 'applied' | 'invalid'): void {

@@ -2,8 +2,9 @@
  * What a signed-in member's Claude Code asks for besides inference (CONTRACT §12): `GET
  * /managed/settings` (their groups' settings, with the protocol's checksum, ETag and 304),
  * `GET /api/oauth/usage` (their spend in the protocol's dollar view), and `POST /v1/{metrics,logs,traces}`
- * (Claude Code's own OTLP export: answered 200 and discarded; forwarding to the relay's OTLP endpoint
- * comes with the telemetry config of issue 25). Each needs the relay's bearer token.
+ * (Claude Code's own OTLP export: answered 200 and, with `telemetry.client_telemetry: forward`, stamped
+ * with their email and forwarded to the relay's OTLP collector (otlp/), else discarded). Each needs the
+ * relay's bearer token.
  */
 import type { SignIn } from './service.js'
 import { REFUSAL_HEADERS } from './service.js'
@@ -12,6 +13,7 @@ import type { Reply, SigninRequest } from './http.js'
 import { managedSettingsFor } from './managed-settings.js'
 import type { SignedInUser } from './state.js'
 import { usageView } from './usage-view.js'
+import type { OtlpSignal } from '../tracing/settings.js'
 import type { Cap } from './usage-view.js'
 
 export class MemberEndpoints {
@@ -50,10 +52,20 @@ export class MemberEndpoints {
     return json(200, usageView(spend, this.caps(user)))
   }
 
-  /** 200 whatever the batch holds: a 404 would make Claude Code's exporter log an error on every flush. */
+  /**
+   * 200 for a batch taken (or discarded): a 404 would make Claude Code's exporter log an error on every
+   * flush. The answer is the empty Export…ServiceResponse in the batch's own encoding.
+   */
   telemetry = async (request: SigninRequest): Promise<Reply> => {
     const user = this.#user(request)
     if ('status' in user) return user
-    return { status: 200, body: '' }
+    const json = /^\s*application\/json/i.test(request.headers['content-type'] ?? '')
+    const taken = this.#signin.deps.clientTelemetry
+    if (taken) {
+      const signal = request.path.slice('/v1/'.length) as OtlpSignal
+      const verdict = await taken.take(signal, request.headers, request.body, user.email)
+      if (!verdict.ok) return anthropicError(verdict.status, verdict.status === 413 ? 'request_too_large' : 'invalid_request_error', verdict.reason, request.requestId)
+    }
+    return json ? { status: 200, body: '{}', contentType: 'application/json' } : { status: 200, body: '', contentType: 'application/x-protobuf' }
   }
 }

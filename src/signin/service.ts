@@ -10,6 +10,7 @@ import { ledgerPath } from '../ledger/open.js'
 import type { Logger } from '../shared/log.js'
 import { IdentityProvider } from './idp.js'
 import { MemoryKv } from './kv.js'
+import type { ClientTelemetry } from './otlp/client-telemetry.js'
 import type { KvStore } from './kv.js'
 import { Revocations } from './revocations.js'
 import { Sealer } from './seal.js'
@@ -38,6 +39,8 @@ export interface SigninDeps {
   readonly config: () => RelayConfig
   readonly log: Logger
   readonly ledger: () => UsageLedger | undefined
+  /** Members' own OTLP goes here (`telemetry.client_telemetry: forward`); undefined = discarded. */
+  readonly clientTelemetry?: ClientTelemetry
 }
 
 export class SignIn {

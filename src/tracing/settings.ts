@@ -32,23 +32,68 @@ export interface TracingSettings {
 /** The contract's defaults, for what neither the file nor the environment says. */
 const DEFAULT_PROTOCOL: OtlpProtocol = 'http/protobuf'
 const DEFAULT_SERVICE_NAME = 'cc-relay'
-const TRACES_PATH = '/v1/traces'
+const DEFAULT_TIMEOUT_MS = 10_000
 
-/** A base URL gets the signal's path, as OTEL_EXPORTER_OTLP_ENDPOINT does; one ending in it is kept. */
-function tracesUrl(base: string): string {
-  const trimmed = base.replace(/\/+$/, '')
-  return trimmed.endsWith(TRACES_PATH) ? trimmed : `${trimmed}${TRACES_PATH}`
+/** The three OTLP/HTTP signals, each posted to `{base}/v1/{signal}`. */
+export type OtlpSignal = 'traces' | 'metrics' | 'logs'
+const SIGNAL_PATH = /\/v1\/(traces|metrics|logs)$/
+
+/**
+ * A base URL gets the signal's path, as OTEL_EXPORTER_OTLP_ENDPOINT does. A written endpoint that
+ * already ends in one signal's path (`…/v1/traces`) names the collector: the other signals go beside it.
+ */
+function signalUrl(base: string, signal: OtlpSignal): string {
+  return `${base.replace(/\/+$/, '').replace(SIGNAL_PATH, '')}/v1/${signal}`
+}
+
+/**
+ * Where `signal` goes: the config's endpoint, else OTEL_EXPORTER_OTLP_{SIGNAL}_ENDPOINT as given, else
+ * OTEL_EXPORTER_OTLP_ENDPOINT with the signal's path; undefined when none is set (or the SDK is
+ * disabled by the environment: a written endpoint is the operator's word and is kept).
+ */
+export function otlpUrl(config: TelemetryConfig, signal: OtlpSignal, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (config.otlp.endpoint !== '') return signalUrl(config.otlp.endpoint, signal)
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined
+  const own = env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`]?.trim()
+  if (own) return own
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()
+  return base ? signalUrl(base, signal) : undefined
+}
+
+/** `k=v,k2=v2` (values URL-encoded), the format of OTEL_EXPORTER_OTLP_HEADERS; malformed pairs are skipped. */
+function headerList(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of (value ?? '').split(',')) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) continue
+    try {
+      out[pair.slice(0, eq).trim().toLowerCase()] = decodeURIComponent(pair.slice(eq + 1).trim())
+    } catch {
+      // A stray % in a value: that header is left out rather than sent garbled.
+    }
+  }
+  return out
+}
+
+/**
+ * The headers a post of `signal` carries, as the OTLP exporters merge them: OTEL_EXPORTER_OTLP_HEADERS,
+ * then the signal's own variable, then the config's headers (they may hold a collector's key: never logged).
+ */
+export function otlpHeaders(config: TelemetryConfig, signal: OtlpSignal, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const written = Object.fromEntries(Object.entries(config.otlp.headers).map(([k, v]) => [k.toLowerCase(), v]))
+  return { ...headerList(env.OTEL_EXPORTER_OTLP_HEADERS), ...headerList(env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_HEADERS`]), ...written }
+}
+
+/** The config's timeout, else the signal's or the general OTEL_EXPORTER_OTLP_*TIMEOUT, else 10 s. */
+export function otlpTimeoutMs(config: TelemetryConfig, signal: OtlpSignal, env: NodeJS.ProcessEnv = process.env): number {
+  if (config.otlp.timeout_ms !== undefined) return config.otlp.timeout_ms
+  return count(env, `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_TIMEOUT`, count(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', DEFAULT_TIMEOUT_MS))
 }
 
 function endpointOf(config: TelemetryConfig, env: NodeJS.ProcessEnv): string | undefined {
-  if (config.otlp.endpoint !== '') return tracesUrl(config.otlp.endpoint)
-  // The environment's endpoint follows the SDK's own switches; a written endpoint is the operator's word.
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined
-  if (env.OTEL_TRACES_EXPORTER?.split(',').map((e) => e.trim()).includes('none')) return undefined
-  const signal = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim()
-  if (signal) return signal
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()
-  return base ? tracesUrl(base) : undefined
+  // The relay's own traces also follow OTEL_TRACES_EXPORTER=none, unless an endpoint is written.
+  if (config.otlp.endpoint === '' && env.OTEL_TRACES_EXPORTER?.split(',').map((e) => e.trim()).includes('none')) return undefined
+  return otlpUrl(config, 'traces', env)
 }
 
 function protocolOf(config: TelemetryConfig['otlp'], env: NodeJS.ProcessEnv, warnings: string[]): OtlpProtocol {
