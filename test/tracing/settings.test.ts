@@ -3,7 +3,7 @@
  * else the contract's default; no endpoint from either means no tracing at all.
  */
 import t from 'tap'
-import { tracingSettings } from '../../src/tracing/settings.js'
+import { otlpHeaders, otlpTimeoutMs, otlpUrl, tracingSettings } from '../../src/tracing/settings.js'
 import { parse } from '../config/fixtures/helpers.js'
 
 const telemetryOf = async (yaml: string) => (await parse(`providers: [{ name: a, type: anthropic }]\n${yaml}`)).telemetry
@@ -83,4 +83,18 @@ t.test('config validate: the telemetry keys are checked like every other', async
     ['telemetry: { client_telemetry: keep }', /telemetry\.client_telemetry/],
   ] as const
   for (const [yaml, problem] of bad) await t.rejects(telemetryOf(yaml), problem, yaml)
+})
+
+t.test("members' telemetry goes where the relay's traces go, each signal on its own path", async (t) => {
+  const written = await telemetryOf('telemetry: { otlp: { endpoint: "http://collector:4318/v1/traces", headers: { X-Key: "k1" }, timeout_ms: 2500 } }')
+  t.same(['traces', 'metrics', 'logs'].map((s) => otlpUrl(written, s as 'traces', {})), ['http://collector:4318/v1/traces', 'http://collector:4318/v1/metrics', 'http://collector:4318/v1/logs'], 'a written …/v1/traces names the collector')
+  t.same(otlpHeaders(written, 'logs', { OTEL_EXPORTER_OTLP_HEADERS: 'x-key=env,x-tenant=a%20b', OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'x-logs=1,broken' }), { 'x-key': 'k1', 'x-tenant': 'a b', 'x-logs': '1' }, 'env headers, then the signal\'s, then the config\'s')
+  t.equal(otlpTimeoutMs(written, 'logs', { OTEL_EXPORTER_OTLP_TIMEOUT: '99' }), 2500)
+  const none = await telemetryOf('')
+  t.equal(otlpUrl(none, 'metrics', {}), undefined)
+  t.equal(otlpUrl(none, 'metrics', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/' }), 'http://c:4318/v1/metrics')
+  t.equal(otlpUrl(none, 'logs', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://l:9/in' }), 'http://l:9/in')
+  t.equal(otlpUrl(none, 'logs', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }), undefined)
+  t.equal(otlpTimeoutMs(none, 'metrics', { OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '700', OTEL_EXPORTER_OTLP_TIMEOUT: '99' }), 700)
+  t.equal(otlpTimeoutMs(none, 'metrics', {}), 10000)
 })
