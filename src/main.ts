@@ -32,6 +32,7 @@ import { openLedger } from './ledger/open.js'
 import { isLoopbackHost } from './config/sso-checks.js'
 import { SignIn } from './signin/service.js'
 import { tracingSettings } from './tracing/settings.js'
+import { userRows } from './signin/users-admin.js'
 
 export interface ServeOptions {
   readonly config?: string
@@ -113,6 +114,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
     version: VERSION,
     store: () => gate.status(),
     book: () => admission.book,
+    // `signin` is opened just below; the status page asks only once the relay listens.
+    users: () => (signin ? userRows(signin) : undefined),
   }
   // Members' own OTLP (CONTRACT §12): the forwarder and protobufjs are loaded only when it is forwarded.
   const clientTelemetry =

@@ -15,6 +15,7 @@ import { statusSnapshot } from './status.js'
 import type { ConfigInfo } from './status.js'
 import type { Telemetry } from './telemetry.js'
 import { groupRows, parseUsageQuery } from '../ledger/report.js'
+import type { UserRow } from '../signin/users-admin.js'
 
 export interface AdminDeps {
   /** Replaced on reload (a new `server.admin.api_key` applies at once). */
@@ -27,6 +28,23 @@ export interface AdminDeps {
   readonly store: () => { readonly kind: string; readonly shared: boolean; readonly instances: number }
   /** The compiled team config (policies), as the admission step has it now. */
   readonly book: () => TeamBook
+  /** Signed-in users for the status page (CONTRACT §12); undefined while sign-in is off. */
+  readonly users: () => Promise<UserRow[]> | undefined
+}
+
+/** The sign-in store is read for each snapshot; one that does not answer soon leaves the users out, not the page. */
+const USERS_DEADLINE_MS = 2000
+
+async function signedInUsers(deps: AdminDeps): Promise<readonly UserRow[] | { error: string } | undefined> {
+  const reading = deps.users()
+  if (reading === undefined) return undefined
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<{ error: string }>((resolve) => (timer = setTimeout(() => resolve({ error: `the sign-in store did not answer within ${USERS_DEADLINE_MS} ms` }), USERS_DEADLINE_MS)))
+  try {
+    return await Promise.race([reading.catch((err: Error) => ({ error: `the sign-in store could not be read: ${err.message}` })), late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 export type AdminRoute = 'page' | 'status' | 'metrics' | 'usage'
@@ -58,17 +76,21 @@ export function handleAdmin(deps: AdminDeps, route: AdminRoute, res: HttpRespons
   if (route === 'page') return send(res, state, 'text/html; charset=utf-8', STATUS_PAGE_HTML, requestId)
   if (route === 'usage') return sendUsage(deps, res, state, new URLSearchParams(req.getQuery() ?? ''), requestId)
   if (route === 'status') {
-    const snapshot = statusSnapshot({
-      state: deps.supervisor.state,
-      activity: deps.telemetry.activity,
-      config: deps.configInfo,
-      activeRequests: deps.activeRequests(),
-      version: deps.version,
-      store: deps.store(),
-      ledger: deps.telemetry.ledger,
-      book: deps.book(),
-    })
-    return send(res, state, 'application/json', JSON.stringify(snapshot), requestId)
+    signedInUsers(deps).then((users) => {
+      const snapshot = statusSnapshot({
+        state: deps.supervisor.state,
+        activity: deps.telemetry.activity,
+        config: deps.configInfo,
+        activeRequests: deps.activeRequests(),
+        version: deps.version,
+        store: deps.store(),
+        ledger: deps.telemetry.ledger,
+        book: deps.book(),
+        users,
+      })
+      send(res, state, 'application/json', JSON.stringify(snapshot), requestId)
+    }).catch((err: Error) => sendError(res, state, { code: 'internal', message: `status failed: ${err.message}` }, requestId))
+    return
   }
   const registry = deps.telemetry.metrics.registry
   registry.metrics().then(

@@ -62,6 +62,9 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 <h2>Team clients</h2>
 <div class="wrap"><table id="clients" data-testid="clients"><thead><tr><th>Client</th><th>Group</th><th>Models</th><th class="num">Requests</th><th class="num">Errors</th><th class="num">Input</th>
   <th class="num">Output</th><th class="num">Cache read / write</th><th class="num">Cache hit</th><th class="num">Est. cost</th><th class="num">In-flight</th><th class="num">RPM</th><th class="num">TPM</th><th class="num">Max concurrent</th></tr></thead><tbody></tbody></table></div>
+<h2>Signed-in users</h2>
+<div class="wrap"><table id="users" data-testid="users"><thead><tr><th>Email</th><th>Name</th><th>Groups</th><th>Last seen</th>
+  <th class="num">Spend (month)</th></tr></thead><tbody></tbody></table></div>
 <h2>Groups</h2>
 <div class="wrap"><table id="groups" data-testid="groups"><thead><tr><th>Group</th><th>Members</th><th>Models</th><th>Denied</th>
   <th class="num">In-flight</th><th class="num">RPM</th><th class="num">TPM</th><th class="num">Max concurrent</th></tr></thead><tbody></tbody></table></div>
@@ -101,6 +104,11 @@ function limit(n) { return n > 0 ? num(n) : "∞"; }
 // An unlimited window keeps no count (it costs nothing on the hot path): shown as "– / ∞".
 function used(u) { return (u.limit > 0 ? num(u.used) : "–") + " / " + limit(u.limit); }
 function clock(iso) { return new Date(iso).toLocaleTimeString(); }
+// "3m ago", with the exact time as the cell's tooltip (last seen is recorded every few minutes).
+function ago(iso) {
+  var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return s < 90 ? s + "s ago" : s < 5400 ? Math.round(s / 60) + "m ago" : s < 129600 ? Math.round(s / 3600) + "h ago" : Math.round(s / 86400) + "d ago";
+}
 function cost(t) {
   if (t.cost_usd === 0 && t.unpriced_requests > 0) return "—";
   var text = "$" + t.cost_usd.toFixed(4);
@@ -185,6 +193,14 @@ function renderTables(s) {
       td(num(c.requests), "num", "requests"), td(num(c.errors), "num", "errors")].concat(tokenCells(c), [td(num(c.inflight), "num", "inflight"),
       td(used(c.rpm), "num", "rpm"), td(used(c.tpm), "num", "tpm"), td(limit(c.max_concurrent), "num", "max-concurrent")]));
   }), 14, "no requests yet");
+  // null: sign-in (server.auth.sso) is off; users_error: its store did not answer this time.
+  fillBody("users", (s.users || []).map(function (u) {
+    var seen = td(ago(u.last_seen), "", "last-seen");
+    seen.title = new Date(u.last_seen).toLocaleString();
+    return el("tr", { "data-user": u.email }, [td(u.email, "", "email"), td(u.name || "–", u.name ? "" : "muted", "name"),
+      td(u.groups.join(", ") || "–", u.groups.length ? "" : "muted", "groups"), seen,
+      td("$" + u.spend_usd_month.toFixed(4), "num", "spend")]);
+  }), 5, s.users_error ? "signed-in users unavailable: " + s.users_error : s.users ? "no signed-in users yet" : "sign-in is off (server.auth.sso)");
   fillBody("groups", (s.groups || []).map(function (g) {
     return el("tr", { "data-group": g.name }, [td(g.name, "", "name"), td(g.members.join(", ") || "–", "", "members"),
       td(models(g.allowed), "mono", "models"), td(g.deny_models.join(", ") || "–", "mono", "denied"), td(num(g.inflight), "num", "inflight"),

@@ -127,6 +127,13 @@ export interface StatusSnapshot {
   readonly budgets: readonly BudgetStatus[]
   /** The usage ledger: its store, and every client's spend per UTC day over the last 30 days. */
   readonly ledger: { readonly store: string; readonly daily: readonly { readonly day: string; readonly cost_usd: number }[] } | null
+  /**
+   * Signed-in users (CONTRACT §12), as `cc-relay users` lists them: email, name, relay groups, first and
+   * last seen, spend this UTC month. null while sign-in (`server.auth.sso`) is off.
+   */
+  readonly users: readonly UserRow[] | null
+  /** Set when the sign-in store could not be read for `users` (it is then empty). */
+  readonly users_error?: string
   /** The loaded routing rules in order (CONTRACT §8), with the requests each matched since start. */
   readonly rules: readonly { readonly name: string; readonly providers: readonly string[]; readonly model: string | null; readonly hits: number }[]
 }
@@ -139,6 +146,7 @@ import { ModelPolicy } from '../admission/policy.js'
 import type { TeamBook } from '../admission/team-book.js'
 import { servedModels } from '../supervisor/model-map.js'
 import type { TeamAccountState } from '../supervisor/team.js'
+import type { UserRow } from '../signin/users-admin.js'
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 const NO_ESTIMATE = { input: 0, output: 0 }
@@ -181,6 +189,8 @@ export interface SnapshotInputs {
   readonly ledger?: UsageLedger | undefined
   /** The compiled team config: policies by caller. */
   readonly book: TeamBook
+  /** Signed-in users (undefined: sign-in is off), or why they could not be read. */
+  readonly users?: readonly UserRow[] | { readonly error: string } | undefined
 }
 
 export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): StatusSnapshot {
@@ -259,6 +269,8 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     recent_failovers: activity.recentFailovers().map((f) => ({ ...f, at: iso(f.at) })),
     budgets,
     ledger: inputs.ledger ? { store: inputs.ledger.kind, daily: inputs.ledger.dailySpend(30, now) } : null,
+    users: inputs.users === undefined ? null : 'error' in inputs.users ? [] : inputs.users,
+    ...(inputs.users !== undefined && 'error' in inputs.users ? { users_error: inputs.users.error } : {}),
     rules: state.config.routing.rules.map((r) => ({ name: r.name, providers: r.use.providers, model: r.use.model ?? null, hits: activity.ruleHits.get(r.name) ?? 0 })),
   }
 }

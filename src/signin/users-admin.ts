@@ -20,6 +20,19 @@ export interface UserRow {
   readonly spend_usd_month: number
 }
 
+/** Signed-in users as `cc-relay users`, `/users.json` and the status page show them: no token, no secret. */
+export async function userRows(signin: SignIn, now = Date.now()): Promise<UserRow[]> {
+  const ledger = signin.deps.ledger()
+  return (await signin.state.users()).map((u) => ({
+    email: u.email,
+    name: u.name,
+    groups: u.groups,
+    first_seen: new Date(u.firstSeen).toISOString(),
+    last_seen: new Date(u.lastSeen).toISOString(),
+    spend_usd_month: Math.round((ledger?.spent(u.email, 'month', now) ?? 0) * 1e6) / 1e6,
+  }))
+}
+
 const relayErrorReply = (error: RelayErrorData, requestId: string): Reply => {
   const { status, body } = envelopeFor(error, requestId)
   return { status, body, contentType: 'application/json' }
@@ -42,16 +55,7 @@ export class UsersAdmin {
   list = async (request: SigninRequest): Promise<Reply> => {
     const refused = this.#refused(request)
     if (refused) return refused
-    const ledger = this.#signin.deps.ledger()
-    const rows: UserRow[] = (await this.#signin.state.users()).map((u) => ({
-      email: u.email,
-      name: u.name,
-      groups: u.groups,
-      first_seen: new Date(u.firstSeen).toISOString(),
-      last_seen: new Date(u.lastSeen).toISOString(),
-      spend_usd_month: ledger?.spent(u.email, 'month') ?? 0,
-    }))
-    return json(200, rows)
+    return json(200, await userRows(this.#signin))
   }
 
   revoke = async (request: SigninRequest): Promise<Reply> => {
