@@ -12,7 +12,8 @@
 import t from 'tap'
 import { isUtf8 } from 'node:buffer'
 import { readFileSync } from 'node:fs'
-import { connect } from 'node:net'
+import { badUtf8, deleteRange, flipByte, insertBytes, int, pick, rawExchange as exchange, truncate } from '../helpers/fuzz.js'
+import type { Rng } from '../helpers/fuzz.js'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { prng } from '../helpers/prng.js'
 import { startRelay } from '../helpers/relay.js'
@@ -21,10 +22,6 @@ import { MESSAGE } from '../fixtures/anthropic.js'
 const SEED = Number(process.env.CC_RELAY_FUZZ_SEED ?? 20261201)
 const COUNT = Number(process.env.CC_RELAY_FUZZ_COUNT ?? 3000)
 const DEEP = 50_000
-
-type Rng = () => number
-const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1))
-const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!
 
 /** The valid/invalid verdict the relay must reach: valid UTF-8 and JSON.parse gives a plain object. */
 function validJsonObject(b: Buffer): boolean {
@@ -56,7 +53,6 @@ const BASES = [
   { model: 'claude-haiku-4-5', max_tokens: 512, messages: [{ role: 'user', content: 'Summarise: a, b, c.' }], metadata: { user_id: 'user_abc_account_def_session_0f0e' } },
 ].map((b) => Buffer.from(JSON.stringify(b)))
 
-const INTERESTING = [0x00, 0x01, 0x09, 0x0a, 0x0d, 0x1f, 0x20, 0x22, 0x2c, 0x3a, 0x5b, 0x5c, 0x5d, 0x7b, 0x7d, 0x7f, 0x80, 0xbf, 0xc0, 0xc3, 0xe2, 0xed, 0xf0, 0xf4, 0xf5, 0xff]
 const SNIPPETS = ['\\x', '\\u12', '\\ud800', '\\', '"', '\u0001', '\n', '\xff', ',"model":"claude-opus-4-8"', ',"stream":"yes"', ',"max_tokens":1e999', ',"mod\\u0065l":"m"', '{', ']', 'null', 'é']
 const WRONG_VALUES = ['123', 'null', 'true', '"x"', '[]', '{}', '-0', '1e400', '"claude-sonnet-4-5"', '"\\ud83d\\ude00"', '""', '[[[[[]]]]]', '{"user_id":5}']
 
@@ -90,16 +86,13 @@ function mutate(r: Rng, base: Buffer): Buffer {
   const at = int(r, 0, base.length)
   switch (int(r, 0, 10)) {
     case 0:
-      return base.subarray(0, at)
+      return truncate(r, base)
     case 1:
-      return Buffer.concat([base.subarray(0, at), Buffer.from(Array.from({ length: int(r, 1, 4) }, () => (r() < 0.7 ? pick(r, INTERESTING) : int(r, 0, 255)))), base.subarray(at)])
-    case 2: {
-      const copy = Buffer.from(base)
-      copy[Math.min(at, copy.length - 1)] = r() < 0.7 ? pick(r, INTERESTING) : int(r, 0, 255)
-      return copy
-    }
+      return insertBytes(r, base)
+    case 2:
+      return flipByte(r, base)
     case 3:
-      return Buffer.concat([base.subarray(0, at), base.subarray(Math.min(base.length, at + int(r, 1, 40)))])
+      return deleteRange(r, base)
     case 4:
       return replaceValue(base, pick(r, ['model', 'stream', 'max_tokens', 'messages', 'metadata', 'system', 'thinking']), pick(r, WRONG_VALUES))
     case 5:
@@ -111,13 +104,9 @@ function mutate(r: Rng, base: Buffer): Buffer {
       return Buffer.concat([base.subarray(0, base.length - 1), Buffer.from(`,${pick(r, ['"model":"claude-haiku-4-5"', '"stream":false', '"metadata":{}', '"max_tokens":1'])}}`)])
     case 8:
       return Buffer.from(pick(r, ['', ' ', '[]', '"string"', '42', 'null', '{', '}', '{}', '{"model":""}', '{"model":"claude-sonnet-4-5"}', '\ufeff{"model":"claude-sonnet-4-5"}']), 'utf8')
-    case 9: {
+    case 9:
       // Invalid UTF-8 inside a string: a lone continuation, an overlong form, a lone surrogate, a cut sequence.
-      const bad = pick(r, [[0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe6, 0x97], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xff]])
-      const quote = base.indexOf(0x22, at)
-      const where = quote < 0 ? at : quote
-      return Buffer.concat([base.subarray(0, where + 1), Buffer.from(bad), base.subarray(where + 1)])
-    }
+      return badUtf8(r, base)
     default:
       return mutate(r, mutate(r, base))
   }
@@ -192,24 +181,7 @@ t.test(`${COUNT} mutated bodies (seed ${SEED}): 200 only for valid bodies, other
   t.ok(growth < 120, `the relay grew ${growth.toFixed(1)} MB over the run (under 120 MB)`)
 })
 
-/** Writes `raw` on a fresh connection, half-closes, and reads whatever comes back until the relay closes. */
-function rawExchange(raw: string | Buffer): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const socket = connect(Number(new URL(relay.url).port), '127.0.0.1')
-    let text = ''
-    const timer = setTimeout(() => {
-      socket.destroy()
-      resolve({ text, closed: false })
-    }, 15_000)
-    socket.on('data', (d: Buffer) => (text += d.toString('latin1')))
-    socket.on('error', () => {})
-    socket.on('close', () => {
-      clearTimeout(timer)
-      resolve({ text, closed: true })
-    })
-    socket.end(raw)
-  })
-}
+const rawExchange = (raw: string | Buffer) => exchange(relay.url, raw)
 
 t.test('hostile HTTP framing: a 4xx envelope or a closed connection, never a 5xx or a hang', async (t) => {
   const body = '{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[]}'
