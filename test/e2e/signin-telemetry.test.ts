@@ -19,6 +19,8 @@ import { decode, OtlpSink, resourcesOf, valuesOf } from '../helpers/otlp-sink.js
 import type { SinkExport } from '../helpers/otlp-sink.js'
 import { until } from '../helpers/wait.js'
 
+// Three sign-in worlds (or a browser) on a shared 2-core machine: more than tap's default 180 s per file.
+t.setTimeout(480_000)
 const FORGED = 'boss@corp.example'
 const ALICE = USERS.alice.email
 const COLLECTOR_KEY = 'collector-key-0f1e2d3c4b5a69788796a5b4'

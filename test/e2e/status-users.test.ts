@@ -17,6 +17,8 @@ import { MockUpstream } from '../helpers/mock-upstream.js'
 import { oneProvider, startRelay } from '../helpers/relay.js'
 import type { StatusSnapshot } from '../../src/admin/status.js'
 
+// A sign-in world and a browser on a shared 2-core machine: more than tap's default 180 s per file.
+t.setTimeout(480_000)
 const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const WAIT_MS = 20_000
