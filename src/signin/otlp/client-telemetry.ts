@@ -49,6 +49,8 @@ export class ClientTelemetry {
 
   /** Reads, stamps and queues one batch of `email`'s. Never throws on what the client sent. */
   async take(signal: OtlpSignal, headers: Readonly<Record<string, string>>, raw: Buffer, email: string): Promise<Taken> {
+    // Nowhere to send this signal: answered as in discard mode, without reading it.
+    if (!this.forwarder.has(signal)) return { ok: true }
     const encoding = encodingOf(headers['content-type'])
     if (!encoding) return { ok: false, status: 415, reason: `OTLP/HTTP bodies are application/x-protobuf or application/json, not ${JSON.stringify(headers['content-type'] ?? '')}` }
     const coding = (headers['content-encoding'] ?? 'identity').trim().toLowerCase()
@@ -59,8 +61,6 @@ export class ClientTelemetry {
       if (inflated === 'corrupt') return { ok: false, status: 400, reason: 'the body is not valid gzip' }
       body = inflated
     } else if (coding !== 'identity' && coding !== '') return { ok: false, status: 415, reason: `content-encoding ${JSON.stringify(coding)} is not supported (gzip or none)` }
-    // Nowhere to send it: answered like discard mode, without the work.
-    if (!this.forwarder.has(signal)) return { ok: true }
     const stamped = stampBatch(signal, encoding, body, email)
     if (!stamped.ok) return { ok: false, status: 400, reason: stamped.reason }
     this.forwarder.enqueue(signal, CONTENT_TYPE_OF[encoding], stamped.body)
