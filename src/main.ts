@@ -36,6 +36,8 @@ import { tracingSettings } from './tracing/settings.js'
 export interface ServeOptions {
   readonly config?: string
   readonly listen?: string
+  /** `--reuse-port`: share the port with other relays that asked for it too (SO_REUSEPORT). */
+  readonly reusePort?: boolean
 }
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version
@@ -121,9 +123,10 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const app = createApp(deps)
   let listening
   try {
-    listening = await listen(app, address, config.server.tls.cert_file !== '')
+    listening = await listen(app, address, config.server.tls.cert_file !== '', opts.reusePort === true)
   } catch (err) {
     log.fatal({ listen: address }, (err as Error).message)
+    process.stderr.write(`cc-relay: ${(err as Error).message}\n`)
     await dispatch.close()
     await gate.close()
     await signin?.close()

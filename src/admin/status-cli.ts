@@ -15,7 +15,15 @@ const SHOWN_FAILOVERS = 5
 const ADMIN_KEY_HINT = 'set CC_RELAY_ADMIN_KEY or server.admin.api_key in the config'
 
 /** Ends the command with a message on stderr and exit 1. */
-export class StatusError extends Error {}
+export class StatusError extends Error {
+  /** 1: the relay could not be asked or refused; 2: the command line was wrong (a --url that is not http(s)). */
+  readonly exitCode: 1 | 2 = 1
+}
+
+/** A wrong option value (CONTRACT §2: usage errors exit 2). */
+export class StatusUsageError extends StatusError {
+  override readonly exitCode = 2
+}
 
 export interface Target {
   /** Without credentials and without a trailing slash: safe to print. */
@@ -32,7 +40,7 @@ export async function statusCommand(opts: { url?: string | undefined; config?: s
   } catch (error) {
     if (!(error instanceof StatusError)) throw error
     process.stderr.write(`cc-relay: ${error.message}\n`)
-    return 1
+    return error.exitCode
   }
 }
 
@@ -60,9 +68,9 @@ function checkedUrl(text: string): { url: string; password: string | undefined }
   try {
     url = new URL(text)
   } catch {
-    throw new StatusError(`--url ${JSON.stringify(text)} is not a URL (expected e.g. http://127.0.0.1:8787)`)
+    throw new StatusUsageError(`--url ${JSON.stringify(text)} is not a URL (expected e.g. http://127.0.0.1:8787)`)
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new StatusError(`--url must be http:// or https://, not ${url.protocol}`)
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new StatusUsageError(`--url must be http:// or https://, not ${url.protocol}`)
   const password = url.password ? decodeURIComponent(url.password) : undefined
   url.username = ''
   url.password = ''

@@ -141,11 +141,28 @@ export function splitListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port: Number(m[3]) }
 }
 
-export function listen(app: TemplatedApp, address: string, tls: boolean): Promise<Listening> {
+/**
+ * uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT (docs/index.d.ts `ListenOptions`): without it uWS sets
+ * SO_REUSEPORT, so a second relay on a taken port listens too and the kernel splits the connections
+ * between them (two configs silently serving one team). Exclusive, the bind fails with EADDRINUSE.
+ */
+const LISTEN_EXCLUSIVE_PORT = 1
+/** Reuse on purpose (`serve --reuse-port`): several relays that all asked for it share the port. */
+const LISTEN_REUSE_PORT = 0
+
+type ListenWithOptions = (host: string, port: number, options: number, cb: (socket: us_listen_socket | false) => void) => TemplatedApp
+
+export function listen(app: TemplatedApp, address: string, tls: boolean, reusePort = false): Promise<Listening> {
   const { host, port } = splitListen(address)
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket: us_listen_socket | false) => {
-      if (!socket) return reject(new Error(`cannot listen on ${address} (address in use or not available)`))
+    // The native listen takes (host, port, options, cb); the bundled typings name only (port, options, cb).
+    ;(app.listen as unknown as ListenWithOptions).call(app, host, port, reusePort ? LISTEN_REUSE_PORT : LISTEN_EXCLUSIVE_PORT, (socket: us_listen_socket | false) => {
+      if (!socket) {
+        const why = reusePort
+          ? 'in use by a process that did not ask to share it (every relay on a shared port needs --reuse-port), or not an address of this machine'
+          : 'in use (another relay?), or not an address of this machine; to share a port on purpose, start every relay on it with --reuse-port'
+        return reject(new Error(`cannot listen on ${address}: ${address} is ${why}`))
+      }
       const bound = uWS.us_socket_local_port(socket)
       const shownHost = host.includes(':') ? `[${host}]` : host
       resolve({
