@@ -89,6 +89,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     pool: () => deps.dispatch.pool,
     store: () => admin.store(),
     ledger: (): UsageLedger | undefined => telemetry.ledger,
+    sharedStore: config.state.store === 'redis',
   })
   telemetryReady = telemetry
   telemetry.ledger = await openLedger(config, log, source === EMBEDDED_SOURCE ? process.cwd() : dirname(source))
@@ -178,9 +179,10 @@ export async function serve(opts: ServeOptions): Promise<number> {
       if (stopping) return void log.info({ signal }, 'already draining; the signal changes nothing')
       stopping = true
       lifecycle.draining = true
-      // SIGHUP keeps its listener: without one, a SIGHUP during the drain would end the process.
-      await step('stop watching', () => {
-        stopWatching()
+      // SIGHUP keeps its listener: without one, a SIGHUP during the drain would end the process. The
+      // file watch goes on too, so a file change during the drain is logged as ignored, as SIGHUP is
+      // (docs/operations.md); it stops once the requests have ended.
+      await step('stop accepting', () => {
         stopHealthChecks()
         listening.stopAccepting()
       })
@@ -189,6 +191,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       const deadline = Date.now() + timeoutMs
       while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       for (const request of inflight.items()) await step('end request', () => request.fail(relayError('overloaded', 'the relay is shutting down; retry')))
+      await step('stop watching', () => stopWatching())
       await Promise.all([step('close dispatch', () => deps.dispatch.close()), ...[...retiring].map((d) => step('close retired dispatch', () => d.close())), step('close shared store', () => gate.close())])
       // Every request has ended: its usage is booked; the last batch is written.
       await step('close sign-in store', () => signin?.close())

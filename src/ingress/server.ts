@@ -12,6 +12,7 @@ import { handleModels } from './models.js'
 import { handleRelay } from './relay-handler.js'
 import type { RelayDeps } from './relay-handler.js'
 import { sendError, sendJson } from './respond.js'
+import { logAnswered } from './request-log.js'
 import { signinRoutes } from '../signin/routes.js'
 import { capsOf } from '../signin/caps.js'
 import type { SignedInUser } from '../signin/state.js'
@@ -114,15 +115,25 @@ function route(deps: RelayDeps, table: Map<string, RouteEntry>, res: HttpRespons
   if (modelId !== undefined && method === 'get') return handleModels(deps, res, req, percentDecoded(modelId))
   const entry = table.get(path)
   if (entry && entry.method === method) return entry.handle(res, req)
+  const startedAt = performance.now()
   const state = { aborted: false }
+  const requestId = nextRequestId()
   // Answered before any body is read: close the connection rather than parse what follows.
   const hasBody = req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== ''
-  if (entry) {
-    const error = relayError('method_not_allowed', `${method.toUpperCase()} is not allowed on ${path}; use ${entry.method.toUpperCase()}`)
-    sendError(res, state, error, nextRequestId(), hasBody, ['allow', entry.method.toUpperCase()])
-  } else {
-    sendError(res, state, relayError('not_found', `no such endpoint: ${method.toUpperCase()} ${path}`), nextRequestId(), hasBody)
-  }
+  const known = entry ?? (modelId !== undefined ? { method: 'get' } : undefined)
+  const error = known
+    ? relayError('method_not_allowed', `${method.toUpperCase()} is not allowed on ${path}; use ${known.method.toUpperCase()}`)
+    : relayError('not_found', `no such endpoint: ${method.toUpperCase()} ${path}`)
+  const status = sendError(res, state, error, requestId, hasBody, known ? ['allow', known.method.toUpperCase()] : [])
+  logAnswered(deps.log, { request_id: requestId, route: known ? routeName(path) : '', method, path, status, startedAt, error })
+}
+
+/** The request log's `route` for a known path answered 405. */
+function routeName(path: string): string {
+  if (path === '/v1/messages') return 'messages'
+  if (path === '/v1/messages/count_tokens') return 'count_tokens'
+  if (path.startsWith('/v1/models')) return 'models'
+  return path.slice(1)
 }
 
 /** A path segment decoded; a malformed escape (`%E0%A4%A`) stays as written, so it is simply a model nobody serves. */
