@@ -21,12 +21,12 @@ interface Run {
   readonly stderr: string
 }
 
-/** The binary, asynchronously, killed after 30 s (a hung command fails its test, not the file). */
+/** The binary, asynchronously, killed after 120 s (a hung command fails its test, not the file). */
 function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000, cwd: EMPTY_DIR, env: { ...process.env, HOME: EMPTY_DIR, ...env } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, cwd: EMPTY_DIR, env: { ...process.env, HOME: EMPTY_DIR, ...env } }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null
-      resolve({ code, stdout, stderr: err?.killed ? `${stderr}\n(killed after 30 s)` : stderr })
+      resolve({ code, stdout, stderr: err?.killed ? `${stderr}\n(killed after 120 s)` : stderr })
     })
   })
 }

@@ -21,7 +21,7 @@ async function stopRelay(relay: RunningRelay | undefined): Promise<void> {
 
 /**
  * `serve` as a second process on `port`: resolves with its exit code, or with 'listening' (and the
- * process killed) when it took the port; 90 s deadline (a start on a loaded machine takes a while).
+ * process killed) when it took the port; 120 s deadline (a start on a loaded machine takes a while).
  */
 function secondServe(port: number, extra: readonly string[] = []): Promise<{ result: number | null | 'listening'; out: string }> {
   const file = writeConfig('providers: [{ name: a, type: anthropic }]\nhealth: { health_check: { enabled: false } }\n')
@@ -30,8 +30,8 @@ function secondServe(port: number, extra: readonly string[] = []): Promise<{ res
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      resolve({ result: null, out: `${out}\n(neither exited nor listened within 90 s)` })
-    }, 90_000)
+      resolve({ result: null, out: `${out}\n(neither exited nor listened within 120 s)` })
+    }, 120_000)
     const onData = (d: Buffer): void => {
       out += d.toString()
       if (/"msg":"listening"/.test(out)) {
