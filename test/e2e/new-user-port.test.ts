@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process'
 import { BIN, startRelay, writeConfig } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
 import { within } from '../helpers/wait.js'
+import { closedPort } from '../helpers/ports.js'
+import { dirname } from 'node:path'
 
 /** Stops a relay, SIGKILL if it has not exited 20 s after SIGTERM. */
 async function stopRelay(relay: RunningRelay | undefined): Promise<void> {
@@ -25,7 +27,7 @@ async function stopRelay(relay: RunningRelay | undefined): Promise<void> {
  */
 function secondServe(port: number, extra: readonly string[] = []): Promise<{ result: number | null | 'listening'; out: string }> {
   const file = writeConfig('providers: [{ name: a, type: anthropic }]\nhealth: { health_check: { enabled: false } }\n')
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--listen', `127.0.0.1:${port}`, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CC_RELAY_WORKERS: '1' } })
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--listen', `127.0.0.1:${port}`, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CC_RELAY_WORKERS: '1', XDG_STATE_HOME: dirname(file) } })
   let out = ''
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
@@ -60,9 +62,10 @@ t.test('a port another relay holds stops serve with exit 1, unless both share it
   const asked = await secondServe(port, ['--reuse-port'])
   t.equal(asked.result, 1, 'the first relay did not offer the port for sharing: --reuse-port alone cannot join it')
 
-  const shared = await startRelay('providers: [{ name: a, type: anthropic }]\nhealth: { health_check: { enabled: false } }\n', { args: ['--reuse-port'] })
+  // A fixed port: one the kernel picked for port 0 cannot be joined, even with SO_REUSEPORT.
+  const sharedPort = await closedPort()
+  const shared = await startRelay('providers: [{ name: a, type: anthropic }]\nhealth: { health_check: { enabled: false } }\n', { args: ['--listen', `127.0.0.1:${sharedPort}`, '--reuse-port'] })
   t.teardown(() => stopRelay(shared))
-  const sharedPort = Number(new URL(shared.url).port)
   const joined = await secondServe(sharedPort, ['--reuse-port'])
   t.equal(joined.result, 'listening', `both asked for a shared port: the second listens too: ${joined.out}`)
   const refused = await secondServe(sharedPort)
