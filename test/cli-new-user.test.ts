@@ -115,6 +115,6 @@ t.test("plugins/README.md says what a type without count_tokens gets: the relay'
   const readme = readFileSync(join(ROOT, 'plugins', 'README.md'), 'utf8')
   const paragraph = readme.split('\n\n').find((p) => p.includes('Routes a type does not serve')) ?? ''
   t.ok(paragraph, 'the paragraph is there')
-  t.notMatch(paragraph, /404/, 'no 404: test/e2e/new-user.test.ts shows the estimate')
+  t.notMatch(paragraph, /404/, 'no 404: test/e2e/new-user-drain.test.ts shows the estimate')
   t.match(paragraph, /x-cc-relay-estimate: true/)
 })
