@@ -37,6 +37,8 @@ import { userRows } from './signin/users-admin.js'
 export interface ServeOptions {
   readonly config?: string
   readonly listen?: string
+  /** `--reuse-port`: share the port with other relays that asked for it too (SO_REUSEPORT). */
+  readonly reusePort?: boolean
 }
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version
@@ -88,6 +90,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     pool: () => deps.dispatch.pool,
     store: () => admin.store(),
     ledger: (): UsageLedger | undefined => telemetry.ledger,
+    sharedStore: config.state.store === 'redis',
   })
   telemetryReady = telemetry
   telemetry.ledger = await openLedger(config, log, source === EMBEDDED_SOURCE ? process.cwd() : dirname(source))
@@ -129,9 +132,10 @@ export async function serve(opts: ServeOptions): Promise<number> {
   const app = createApp(deps)
   let listening
   try {
-    listening = await listen(app, address, config.server.tls.cert_file !== '')
+    listening = await listen(app, address, config.server.tls.cert_file !== '', opts.reusePort === true)
   } catch (err) {
     log.fatal({ listen: address }, (err as Error).message)
+    process.stderr.write(`cc-relay: ${(err as Error).message}\n`)
     await dispatch.close()
     await gate.close()
     await signin?.close()
@@ -184,9 +188,10 @@ export async function serve(opts: ServeOptions): Promise<number> {
       if (stopping) return void log.info({ signal }, 'already draining; the signal changes nothing')
       stopping = true
       lifecycle.draining = true
-      // SIGHUP keeps its listener: without one, a SIGHUP during the drain would end the process.
-      await step('stop watching', () => {
-        stopWatching()
+      // SIGHUP keeps its listener: without one, a SIGHUP during the drain would end the process. The
+      // file watch goes on too, so a file change during the drain is logged as ignored, as SIGHUP is
+      // (docs/operations.md); it stops once the requests have ended.
+      await step('stop accepting', () => {
         stopHealthChecks()
         listening.stopAccepting()
       })
@@ -195,6 +200,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       const deadline = Date.now() + timeoutMs
       while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       for (const request of inflight.items()) await step('end request', () => request.fail(relayError('overloaded', 'the relay is shutting down; retry')))
+      await step('stop watching', () => stopWatching())
       await Promise.all([step('close dispatch', () => deps.dispatch.close()), ...[...retiring].map((d) => step('close retired dispatch', () => d.close())), step('close shared store', () => gate.close())])
       // Every request has ended: its usage is booked; the last batch is written.
       await step('close sign-in store', () => signin?.close())

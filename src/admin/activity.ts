@@ -13,6 +13,12 @@ export interface FinishedRequest {
   readonly route: string
   /** The team client's name (`server.auth.clients`), or '' for the shared key / no auth. */
   readonly client: string
+  /**
+   * False when the relay refused the caller before knowing who it is (draining, an address outside
+   * allow_ips, a missing or wrong relay key): the request is in the traffic figures but in no client's
+   * books. Absent counts as identified.
+   */
+  readonly identified?: boolean
   /** The team group it was booked to (CONTRACT §10), or ''. */
   readonly group: string
   /** The routing rule it matched (CONTRACT §8), or ''. */
@@ -53,9 +59,12 @@ export interface FailoverEvent {
 const WINDOW_S = 60
 const RECENT_FAILOVERS = 20
 
-/** Failed from the operator's point of view: 5xx, 429, or a stream cut by an error. */
-export const isError = (r: Pick<FinishedRequest, 'status' | 'errorCode'>): boolean =>
-  r.status >= 500 || r.status === 429 || (r.status < 400 && r.errorCode !== undefined)
+/**
+ * An error (docs/operations.md "What counts as a request and an error"): every answer that is not a
+ * success — 4xx (the relay's refusals included: a wrong key, a bad body, a policy, a limit), 5xx — and a
+ * 2xx stream cut by `event: error`. A client that left before its answer (status 0) is not an error.
+ */
+export const isError = (r: Pick<FinishedRequest, 'status' | 'errorCode'>): boolean => r.status >= 400 || (r.status > 0 && r.errorCode !== undefined)
 
 export const emptyTotals = (): UsageTotals => ({
   requests: 0,
@@ -103,6 +112,7 @@ export class Activity {
     if (failed) this.#errors[slot]!++
     const cost = r.usage && r.upstreamModel ? this.prices.costOf(r.upstreamModel, r.usage) : undefined
     if (r.rule) this.ruleHits.set(r.rule, (this.ruleHits.get(r.rule) ?? 0) + 1)
+    if (r.identified === false) return cost
     if (r.session) this.sessions.record(r.session, r.client, r.usage, now)
     let client = this.byClient.get(r.client)
     if (!client) this.byClient.set(r.client, (client = emptyTotals()))

@@ -14,6 +14,7 @@ import type { FinishedRequest } from './activity.js'
 import type { UsageLedger } from '../ledger/ledger.js'
 import { groupAccount } from '../ledger/ledger.js'
 import { keyAvailable } from './status.js'
+import { FAULT_BOUNDARIES } from '../shared/faults.js'
 
 const MODEL_LABELS = 64
 
@@ -45,6 +46,8 @@ export interface MetricsSources {
   readonly pool: () => Piscina | undefined
   readonly store: () => { readonly kind: string; readonly shared: boolean; readonly instances: number }
   readonly ledger: () => UsageLedger | undefined
+  /** `state.store: redis` (bound at start): only then is there a shared state to be up or down. */
+  readonly sharedStore: boolean
 }
 
 export class RelayMetrics {
@@ -106,6 +109,7 @@ export class RelayMetrics {
       labelNames: ['where'],
       registers,
     })
+    for (const where of FAULT_BOUNDARIES) this.#internalErrors.inc({ where }, 0)
     this.#telemetryDropped = new Counter({
       name: 'cc_relay_telemetry_dropped_total',
       help: 'Trace spans lost on the way to the OTLP collector: its queue was full (reason=queue_full) or it did not take an export (reason=export_failed)',
@@ -212,12 +216,15 @@ export class RelayMetrics {
       registers,
       collect() { this.set(sources.pool()?.utilization ?? 0) },
     })
-    new Gauge({
-      name: 'cc_relay_shared_state_up',
-      help: 'state.store redis: 1 while limits are shared through Redis, 0 while this relay enforces them locally (Redis unavailable)',
-      registers,
-      collect() { this.set(sources.store().shared ? 1 : 0) },
-    })
+    // Only with state.store redis: a memory store was never shared, and a 0 there would read as an alarm.
+    if (sources.sharedStore) {
+      new Gauge({
+        name: 'cc_relay_shared_state_up',
+        help: 'state.store redis: 1 while limits are shared through Redis, 0 while this relay enforces them locally (Redis unavailable)',
+        registers,
+        collect() { this.set(sources.store().shared ? 1 : 0) },
+      })
+    }
     new Gauge({ name: 'cc_relay_instances', help: 'Relay instances sharing state (1 with the memory store)', registers, collect() { this.set(sources.store().instances) } })
     new Gauge({ name: 'cc_relay_worker_threads', help: 'Worker threads running', registers, collect() { this.set(sources.pool()?.threads.length ?? 0) } })
     new Gauge({ name: 'cc_relay_worker_queue_size', help: 'Tasks waiting for a worker thread', registers, collect() { this.set(sources.pool()?.queueSize ?? 0) } })

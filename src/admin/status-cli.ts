@@ -7,7 +7,7 @@
  */
 import { ConfigError, loadConfig, type RelayConfig } from '../config/load.js'
 import { pluginCatalog } from '../plugin-types.js'
-import type { KeyStatus, StatusSnapshot, Used } from './status.js'
+import type { BudgetStatus, KeyStatus, StatusSnapshot, Used } from './status.js'
 import type { UsageTotals } from './activity.js'
 
 const FETCH_TIMEOUT_MS = 10_000
@@ -15,7 +15,15 @@ const SHOWN_FAILOVERS = 5
 const ADMIN_KEY_HINT = 'set CC_RELAY_ADMIN_KEY or server.admin.api_key in the config'
 
 /** Ends the command with a message on stderr and exit 1. */
-export class StatusError extends Error {}
+export class StatusError extends Error {
+  /** 1: the relay could not be asked or refused; 2: the command line was wrong (a --url that is not http(s)). */
+  readonly exitCode: 1 | 2 = 1
+}
+
+/** A wrong option value (CONTRACT §2: usage errors exit 2). */
+export class StatusUsageError extends StatusError {
+  override readonly exitCode = 2
+}
 
 export interface Target {
   /** Without credentials and without a trailing slash: safe to print. */
@@ -32,7 +40,7 @@ export async function statusCommand(opts: { url?: string | undefined; config?: s
   } catch (error) {
     if (!(error instanceof StatusError)) throw error
     process.stderr.write(`cc-relay: ${error.message}\n`)
-    return 1
+    return error.exitCode
   }
 }
 
@@ -60,9 +68,9 @@ function checkedUrl(text: string): { url: string; password: string | undefined }
   try {
     url = new URL(text)
   } catch {
-    throw new StatusError(`--url ${JSON.stringify(text)} is not a URL (expected e.g. http://127.0.0.1:8787)`)
+    throw new StatusUsageError(`--url ${JSON.stringify(text)} is not a URL (expected e.g. http://127.0.0.1:8787)`)
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new StatusError(`--url must be http:// or https://, not ${url.protocol}`)
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new StatusUsageError(`--url must be http:// or https://, not ${url.protocol}`)
   const password = url.password ? decodeURIComponent(url.password) : undefined
   url.username = ''
   url.password = ''
@@ -157,6 +165,19 @@ function keyLine(k: KeyStatus): string {
   return `    ${k.hash}  prio ${k.priority}  rpm ${used(k.rpm)}  ${tpm}  ${state.join(', ')}`
 }
 
+/** A provider without pooled keys: what authenticates its requests (CONTRACT §3), by `credentials`. */
+const NO_KEYS: Readonly<Record<string, string>> = {
+  client: "client credentials forwarded (the client's own Anthropic login or key; allow_subscription)",
+  none: 'no credential needed',
+  sigv4: 'AWS SigV4 (explicit aws_* keys, else the AWS credential chain)',
+  google: 'Google OAuth (gcp_credentials_file, else application default credentials)',
+  bearer: 'its configured bearer token',
+  keys: 'no credential: requests to it are refused (401) until keys are configured',
+}
+
+const money = (usd: number): string => `$${usd.toFixed(2)}`
+const PERIOD_WORD: Readonly<Record<string, string>> = { day: 'today', week: 'this week', month: 'this month' }
+
 export function formatStatus(s: StatusSnapshot, url: string): string {
   const out: string[] = []
   const sharing = s.store.shared ? ' (shared)' : s.store.kind === 'redis' ? ' (unavailable: local limits)' : ''
@@ -172,7 +193,7 @@ export function formatStatus(s: StatusSnapshot, url: string): string {
   for (const p of s.providers) {
     const breaker = `breaker ${p.breaker.state}${p.breaker.open_until ? ` until ${clock(p.breaker.open_until)}` : ''}${p.breaker.failures ? ` (${plural(p.breaker.failures, 'failure')})` : ''}`
     out.push(`  ${p.name} (${p.type}${p.enabled ? '' : ', disabled'})  ${breaker}, ${num(p.inflight)} in flight`)
-    if (p.keys.length === 0) out.push('    no pooled keys (client credentials forwarded)')
+    if (p.keys.length === 0) out.push(`    no pooled keys: ${NO_KEYS[p.credentials] ?? 'see the provider type'}`)
     for (const k of p.keys) out.push(keyLine(k))
   }
 
@@ -193,6 +214,15 @@ export function formatStatus(s: StatusSnapshot, url: string): string {
       const models = g.allowed === null ? 'every model' : g.allowed.join(', ') || 'no served model'
       const limits = `rpm ${used(g.rpm)} tpm ${used(g.tpm)} concurrent ${num(g.inflight)}/${limit(g.max_concurrent)}`
       out.push(`  ${g.name}  members: ${g.members.join(', ') || 'none'}  models: ${models}  ${limits}`)
+    }
+  }
+  // Older relays have no budgets in their snapshot.
+  if (s.budgets && s.budgets.length > 0) {
+    out.push('', 'budgets:')
+    const who = (b: BudgetStatus): string => (b.scope === 'group_pool' ? `group ${b.group}` : b.scope === 'member' ? `${b.client} (member of ${b.group})` : b.client)
+    const width = Math.max(...s.budgets.map((b) => who(b).length))
+    for (const b of s.budgets) {
+      out.push(`  ${who(b).padEnd(width)}  $${b.spent_usd.toFixed(4)} of ${money(b.usd)} ${PERIOD_WORD[b.period] ?? b.period}, resets ${b.resets_at.slice(0, 10)}${b.spent_usd >= b.usd ? '  ! spent: requests refused (429)' : ''}`)
     }
   }
   if (s.usage.length > 0) {

@@ -152,13 +152,15 @@ function renderProviders(s) {
   var table = $("providers");
   Array.from(table.tBodies).forEach(function (b) { b.remove(); });
   if (!s.providers.length) table.append(el("tbody", {}, [emptyRow(11, "no providers")]));
+  // CONTRACT §3: what authenticates a provider's requests when it has no pooled keys (status.json credentials).
+  var NO_KEYS = { client: "client credentials forwarded", none: "no credential needed", sigv4: "AWS SigV4 (aws_* keys or the AWS chain)", google: "Google OAuth (key file or ADC)", bearer: "its configured bearer token", keys: "no credential: requests get 401" };
   s.providers.forEach(function (p) {
     var span = Math.max(1, p.keys.length);
     var body = el("tbody", { "data-provider": p.name });
     var breaker = p.breaker.state.replace("_", "-") + (p.breaker.open_until ? " until " + clock(p.breaker.open_until) : "");
     var head = [td(p.name + (p.enabled ? "" : " (disabled)"), "", "name"), td(p.type), td(breaker, "state-" + p.breaker.state, "breaker"), td(num(p.inflight), "num")];
     head.forEach(function (c) { c.rowSpan = span; });
-    if (!p.keys.length) body.append(el("tr", {}, head.concat([el("td", { colspan: 7, class: "muted" }, ["no pooled keys (client credentials forwarded)"])])));
+    if (!p.keys.length) body.append(el("tr", {}, head.concat([el("td", { colspan: 7, class: "muted" }, ["no pooled keys: " + (NO_KEYS[p.credentials] || "see the provider type")])])));
     p.keys.forEach(function (k, i) {
       var cooldowns = (k.cooldown_until ? ["all models until " + clock(k.cooldown_until) + " (" + k.cooldown_kind + ")"] : [])
         .concat(k.model_cooldowns.map(function (c) { return c.model + " until " + clock(c.until) + " (" + c.kind + ")"; }));

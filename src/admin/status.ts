@@ -58,6 +58,12 @@ export interface ProviderStatus {
   readonly inflight: number
   readonly breaker: { readonly state: 'closed' | 'open' | 'half_open'; readonly failures: number; readonly open_until: string | null }
   readonly keys: readonly KeyStatus[]
+  /**
+   * What authenticates its upstream requests besides pooled keys (CONTRACT §3): `client` (a client's own
+   * Anthropic credential, forwarded), `none` (nothing needed: ollama), `sigv4` (AWS), `google` (OAuth),
+   * `bearer` (a token from its config), or `keys` (pooled keys only: without any, requests get 401).
+   */
+  readonly credentials: 'client' | 'none' | 'sigv4' | 'google' | 'bearer' | 'keys'
 }
 
 export interface ClientStatus extends UsageTotals {
@@ -145,6 +151,7 @@ import type { BudgetConfig } from '../config/types.js'
 import { ModelPolicy } from '../admission/policy.js'
 import type { TeamBook } from '../admission/team-book.js'
 import { servedModels } from '../supervisor/model-map.js'
+import { authOf } from '../shared/plugins.js'
 import type { TeamAccountState } from '../supervisor/team.js'
 import type { UserRow } from '../signin/users-admin.js'
 
@@ -179,6 +186,12 @@ function keyStatus(k: KeyState, now: number): KeyStatus {
   }
 }
 
+/** CONTRACT §3: who supplies a provider's upstream credential when no pooled key does. */
+function credentialsOf(p: SupervisorState['providers'][number], allowSubscription: boolean): ProviderStatus['credentials'] {
+  if (p.plugin.clientCredentials === 'forward' && allowSubscription) return 'client'
+  return authOf(p.plugin, p.config.options).kind
+}
+
 export interface SnapshotInputs {
   readonly state: SupervisorState
   readonly activity: Activity
@@ -203,6 +216,7 @@ export function statusSnapshot(inputs: SnapshotInputs, now = Date.now()): Status
     inflight: p.inflight,
     breaker: { state: p.breaker.available(now) && p.breaker.state === 'open' ? 'half_open' : p.breaker.state, failures: p.breaker.failures, open_until: p.breaker.state === 'open' && p.breaker.openUntil > now ? iso(p.breaker.openUntil) : null },
     keys: p.keys.map((k) => keyStatus(k, now)),
+    credentials: credentialsOf(p, state.config.server.auth.allow_subscription),
   }))
   // What a policy may be judged against: the served model names, and the policies' own patterns (a
   // provider without model lists serves any name, so the patterns say more than an empty list would).

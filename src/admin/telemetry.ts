@@ -35,8 +35,9 @@ export class Telemetry {
     // Priced once: the books, the ledger, the metrics and the trace get the same figure.
     const cost = this.activity.finished(r)
     this.metrics.finished(r, durationMs, cost)
-    // Only a request that reached an upstream is in the ledger; the relay's own refusals are not.
-    if (r.provider && r.upstreamModel && r.usage) this.ledger?.book({ client: r.client, group: r.group, provider: r.provider, model: r.upstreamModel, usage: r.usage, cost: cost ?? 0 })
+    // Only a Messages request that reached an upstream is in the ledger; the relay's own refusals are not,
+    // nor count_tokens calls (no tokens spent, no cost: booked, they would inflate `requests`).
+    if (r.route === 'messages' && r.provider && r.upstreamModel && r.usage) this.ledger?.book({ client: r.client, group: r.group, provider: r.provider, model: r.upstreamModel, usage: r.usage, cost: cost ?? 0 })
     return cost
   }
 

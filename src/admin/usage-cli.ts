@@ -40,6 +40,6 @@ export async function usageCommand(opts: UsageOptions): Promise<number> {
   } catch (error) {
     if (!(error instanceof StatusError)) throw error
     process.stderr.write(`cc-relay: ${error.message}\n`)
-    return 1
+    return error.exitCode
   }
 }

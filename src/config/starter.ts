@@ -1,5 +1,5 @@
 /** `cc-relay config init`: a commented starter config that validates as it is (test/cli.test.ts). */
-export const STARTER_CONFIG = `# cc-relay configuration. Every key and its default: README.md "Config reference".
+export const STARTER_CONFIG = `# cc-relay configuration. Every key and its default: docs/configuration.md (in the cc-relay repository).
 # \${VAR} must be set in the environment; \${VAR:-default} falls back.
 
 server:

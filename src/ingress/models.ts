@@ -7,6 +7,8 @@
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import { relayError } from '../shared/errors.js'
+import type { RelayErrorData } from '../shared/errors.js'
+import { logAnswered } from './request-log.js'
 import type { RelayDeps } from './relay-handler.js'
 import { peerAddress } from './relay-handler.js'
 import { readHeaders } from './read-request.js'
@@ -36,18 +38,31 @@ function page(ids: readonly string[], query: URLSearchParams): { body: object } 
 }
 
 export function handleModels(deps: RelayDeps, res: HttpResponse, req: HttpRequest, id: string | undefined): void {
+  const startedAt = performance.now()
   const state = { aborted: false }
   const requestId = nextRequestId()
+  const path = req.getUrl()
   const ids = ['request-id', requestId, 'x-cc-relay-request-id', requestId]
+  const logged = (status: number, error?: RelayErrorData, client?: string, refused?: string): void =>
+    logAnswered(deps.log, { request_id: requestId, route: 'models', method: 'get', path, status, startedAt, client, refused, error })
   const caller = deps.admission.door(() => peerAddress(res), readHeaders(req))
-  if (!caller.ok) return void sendError(res, state, caller.error, requestId, caller.close, caller.headers)
+  if (!caller.ok) return logged(sendError(res, state, caller.error, requestId, caller.close, caller.headers), caller.error, undefined, caller.reason)
+  const client = caller.profile.name
   // CONTRACT §10: each caller sees only the models its policy allows (Claude Code's /model picker).
   const models = deps.admission.visibleModels(caller)
   if (id !== undefined) {
-    if (!models.includes(id)) return void sendError(res, state, relayError('not_found', `model ${JSON.stringify(id)} is not served by this relay`), requestId)
-    return sendJson(res, state, 200, JSON.stringify(entry(id)), ids)
+    if (!models.includes(id)) {
+      const error = relayError('not_found', `model ${JSON.stringify(id)} is not served by this relay`)
+      return logged(sendError(res, state, error, requestId), error, client)
+    }
+    sendJson(res, state, 200, JSON.stringify(entry(id)), ids)
+    return logged(200, undefined, client)
   }
   const result = page(models, new URLSearchParams(req.getQuery() ?? ''))
-  if ('error' in result) return void sendError(res, state, relayError('invalid_field', result.error), requestId)
+  if ('error' in result) {
+    const error = relayError('invalid_field', result.error)
+    return logged(sendError(res, state, error, requestId), error, client)
+  }
   sendJson(res, state, 200, JSON.stringify(result.body), ids)
+  logged(200, undefined, client)
 }

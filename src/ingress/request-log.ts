@@ -9,6 +9,26 @@ import type { RelayErrorData } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import type { Outcome } from '../shared/protocol.js'
 
+/**
+ * The log line of a request the relay answers itself on the spot (`GET /v1/models`, an unknown path's
+ * 404, a wrong method's 405): the same `request` line as a relayed request's, with the method and path
+ * (never the query), so every answered request is logged once (docs/configuration.md). These are not
+ * counted as requests in the books or metrics: those count the relay's work, `/v1/messages` and
+ * `count_tokens` (docs/operations.md "What counts").
+ */
+export function logAnswered(log: Logger, line: { request_id: string; route: string; method: string; path: string; status: number; startedAt: number; client?: string | undefined; refused?: string | undefined; error?: RelayErrorData | undefined }): void {
+  const { startedAt, error, client, refused, ...rest } = line
+  const out: Record<string, unknown> = { ...rest, method: line.method.toUpperCase(), duration_ms: Math.round(performance.now() - startedAt) }
+  if (client) out.client = client
+  if (refused) out.refused = refused
+  if (error) {
+    out.error = error.code
+    out.error_message = error.message
+  }
+  if (line.status >= 500) log.warn(out, 'request')
+  else log.info(out, 'request')
+}
+
 export class RequestLog {
   readonly #log: Logger
   readonly #telemetry: Telemetry
@@ -42,7 +62,10 @@ export class RequestLog {
   /** The team client's name (`server.auth.clients`): every line and metric is attributed to it. */
   client(name: string): void {
     this.#client = name
+    this.#identified = true
   }
+  /** Set once the admission's door knew the caller (its key, token, or an open relay's shared caller). */
+  #identified = false
 
   /** Milliseconds since the request arrived. */
   elapsedMs(): number {
@@ -98,7 +121,7 @@ export class RequestLog {
     for (const callback of this.#onDone) callback(outcome)
     const durationMs = performance.now() - this.#startedAt
     const cost = this.#telemetry.finished(
-      { route: this.#route, client: this.#client, group: this.#group, rule: this.#rule, status, errorCode: error?.code, provider: outcome?.provider, upstreamModel: outcome?.upstreamModel, usage: outcome?.usage, session: this.#session },
+      { route: this.#route, client: this.#client, identified: this.#identified, group: this.#group, rule: this.#rule, status, errorCode: error?.code, provider: outcome?.provider, upstreamModel: outcome?.upstreamModel, usage: outcome?.usage, session: this.#session },
       durationMs,
     )
     this.trace?.end({

@@ -12,6 +12,7 @@ import { handleModels } from './models.js'
 import { handleRelay } from './relay-handler.js'
 import type { RelayDeps } from './relay-handler.js'
 import { sendError, sendJson } from './respond.js'
+import { logAnswered } from './request-log.js'
 import { signinRoutes } from '../signin/routes.js'
 import { capsOf } from '../signin/caps.js'
 import type { SignedInUser } from '../signin/state.js'
@@ -114,15 +115,25 @@ function route(deps: RelayDeps, table: Map<string, RouteEntry>, res: HttpRespons
   if (modelId !== undefined && method === 'get') return handleModels(deps, res, req, percentDecoded(modelId))
   const entry = table.get(path)
   if (entry && entry.method === method) return entry.handle(res, req)
+  const startedAt = performance.now()
   const state = { aborted: false }
+  const requestId = nextRequestId()
   // Answered before any body is read: close the connection rather than parse what follows.
   const hasBody = req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== ''
-  if (entry) {
-    const error = relayError('method_not_allowed', `${method.toUpperCase()} is not allowed on ${path}; use ${entry.method.toUpperCase()}`)
-    sendError(res, state, error, nextRequestId(), hasBody, ['allow', entry.method.toUpperCase()])
-  } else {
-    sendError(res, state, relayError('not_found', `no such endpoint: ${method.toUpperCase()} ${path}`), nextRequestId(), hasBody)
-  }
+  const known = entry ?? (modelId !== undefined ? { method: 'get' } : undefined)
+  const error = known
+    ? relayError('method_not_allowed', `${method.toUpperCase()} is not allowed on ${path}; use ${known.method.toUpperCase()}`)
+    : relayError('not_found', `no such endpoint: ${method.toUpperCase()} ${path}`)
+  const status = sendError(res, state, error, requestId, hasBody, known ? ['allow', known.method.toUpperCase()] : [])
+  logAnswered(deps.log, { request_id: requestId, route: known ? routeName(path) : '', method, path, status, startedAt, error })
+}
+
+/** The request log's `route` for a known path answered 405. */
+function routeName(path: string): string {
+  if (path === '/v1/messages') return 'messages'
+  if (path === '/v1/messages/count_tokens') return 'count_tokens'
+  if (path.startsWith('/v1/models')) return 'models'
+  return path.slice(1)
 }
 
 /** A path segment decoded; a malformed escape (`%E0%A4%A`) stays as written, so it is simply a model nobody serves. */
@@ -141,11 +152,28 @@ export function splitListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port: Number(m[3]) }
 }
 
-export function listen(app: TemplatedApp, address: string, tls: boolean): Promise<Listening> {
+/**
+ * uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT (docs/index.d.ts `ListenOptions`): without it uWS sets
+ * SO_REUSEPORT, so a second relay on a taken port listens too and the kernel splits the connections
+ * between them (two configs silently serving one team). Exclusive, the bind fails with EADDRINUSE.
+ */
+const LISTEN_EXCLUSIVE_PORT = 1
+/** Reuse on purpose (`serve --reuse-port`): several relays that all asked for it share the port. */
+const LISTEN_REUSE_PORT = 0
+
+type ListenWithOptions = (host: string, port: number, options: number, cb: (socket: us_listen_socket | false) => void) => TemplatedApp
+
+export function listen(app: TemplatedApp, address: string, tls: boolean, reusePort = false): Promise<Listening> {
   const { host, port } = splitListen(address)
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket: us_listen_socket | false) => {
-      if (!socket) return reject(new Error(`cannot listen on ${address} (address in use or not available)`))
+    // The native listen takes (host, port, options, cb); the bundled typings name only (port, options, cb).
+    ;(app.listen as unknown as ListenWithOptions).call(app, host, port, reusePort ? LISTEN_REUSE_PORT : LISTEN_EXCLUSIVE_PORT, (socket: us_listen_socket | false) => {
+      if (!socket) {
+        const why = reusePort
+          ? 'in use by a process that did not ask to share it (every relay on a shared port needs --reuse-port), or not an address of this machine'
+          : 'in use (another relay?), or not an address of this machine; to share a port on purpose, start every relay on it with --reuse-port'
+        return reject(new Error(`cannot listen on ${address}: ${address} is ${why}`))
+      }
       const bound = uWS.us_socket_local_port(socket)
       const shownHost = host.includes(':') ? `[${host}]` : host
       resolve({

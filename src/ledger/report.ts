@@ -18,10 +18,11 @@ export interface UsageQuery {
 }
 
 /**
- * One report row: the dimensions asked for (`client` always), the counters, and the prompt-cache hit
- * rate of its tokens (src/shared/cache-hit-rate.ts; null with no input).
+ * One report row: the dimensions asked for and no others (a row summed over every client has no
+ * `client`: `""` is the shared key's name, not "everyone"), the counters, and the prompt-cache hit rate
+ * of its tokens (src/shared/cache-hit-rate.ts; null with no input).
  */
-export type ReportRow = Partial<Record<Dimension, string>> & { client: string } & Record<(typeof COUNTERS)[number], number> & { cache_hit_rate: number | null }
+export type ReportRow = Partial<Record<Dimension, string>> & Record<(typeof COUNTERS)[number], number> & { cache_hit_rate: number | null }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/
 const REPORT_DAYS = 30
@@ -55,13 +56,13 @@ export function groupRows(rows: readonly LedgerRow[], by: readonly Dimension[]):
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([, r]) => {
       const out: Record<string, string | number> = {}
-      for (const d of DIMENSIONS) if (keep.has(d) || d === 'client') out[d] = r[d]
+      for (const d of DIMENSIONS) if (keep.has(d)) out[d] = r[d]
       for (const c of COUNTERS) out[c] = c === 'cost_usd' ? Math.round(r.cost_usd * 1e6) / 1e6 : r[c]
       return { ...out, cache_hit_rate: cacheHitRate(r) } as ReportRow
     })
 }
 
-const columns = (by: readonly Dimension[]): string[] => [...DIMENSIONS.filter((d) => by.includes(d) || d === 'client'), ...COUNTERS, 'cache_hit_rate']
+const columns = (by: readonly Dimension[]): string[] => [...DIMENSIONS.filter((d) => by.includes(d)), ...COUNTERS, 'cache_hit_rate']
 
 export function toCsv(rows: readonly ReportRow[], by: readonly Dimension[]): string {
   const cols = columns(by)

@@ -63,7 +63,7 @@ export const ERRORS = {
   admin_unauthenticated: {
     status: 401,
     type: 'authentication_error',
-    when: 'an admin endpoint (`/status`, `/status.json`, `/metrics`) without the right `server.admin.api_key` (HTTP Basic password or `Authorization: Bearer`)',
+    when: 'an admin endpoint (`/status`, `/status.json`, `/usage.json`, `/metrics`) without the right `server.admin.api_key` (HTTP Basic password or `Authorization: Bearer`)',
   },
   admin_forbidden: {
     status: 403,

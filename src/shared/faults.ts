@@ -19,6 +19,18 @@ export interface Fault {
   readonly requestId: string | undefined
 }
 
+/**
+ * Every boundary with a fixed name, so `cc_relay_internal_errors_total` has a series at 0 for each from
+ * the start (an alert on `increase()` sees the first fault; docs say 0 on a healthy relay). A boundary
+ * missing here still counts, from its first fault; test/e2e/new-user-logs.test.ts checks the list
+ * against src/. The shutdown steps (`shutdown.<step>`) appear when they happen.
+ */
+export const FAULT_BOUNDARIES: readonly string[] = [
+  'admission.shared_caller', 'admission.shared_lease', 'attempts.admitted', 'attempts.lease', 'attempts.queue', 'exchange',
+  'health_check', 'ingress.bridge', 'ingress.handler', 'ingress.request', 'process.uncaught', 'process.unhandled_rejection',
+  'reload', 'reload.retire', 'shared.heartbeat', 'shared.message', 'signin.endpoint', 'worker.uncaught', 'worker.unhandled_rejection',
+]
+
 const CHANNEL = 'cc-relay:faults'
 
 let sink: (fault: Fault) => void = (f) => process.stderr.write(`cc-relay: internal error in ${f.where}: ${f.message}\n`)

@@ -112,6 +112,32 @@ export async function loadPlugins(sources: readonly string[]): Promise<LoadedPlu
   return [...byType.values()]
 }
 
+/**
+ * `cc-relay plugins`: every plugin module found, loaded one by one; what `loadPlugins` would refuse (a
+ * duplicate type, a bad plugin, a missing plugin_dirs folder) is listed where it loads and named in
+ * `problems`, instead of ending the listing.
+ */
+export async function surveyPlugins(pluginDirs: readonly string[], baseDir: string): Promise<{ found: LoadedPlugin[]; problems: string[] }> {
+  const problems: string[] = []
+  const dirs = pluginDirs.filter((d) => {
+    if (existsSync(resolve(baseDir, d))) return true
+    problems.push(`plugin_dirs: ${resolve(baseDir, d)} does not exist`)
+    return false
+  })
+  const found: LoadedPlugin[] = []
+  for (const source of pluginSources(dirs, baseDir)) {
+    try {
+      const plugin = check(((await import(pathToFileURL(source).href)) as { default?: unknown }).default, source)
+      const earlier = found.find((p) => p.type === plugin.type)
+      if (earlier) problems.push(`provider type "${plugin.type}" is defined twice: ${earlier.source} and ${source}`)
+      found.push({ type: plugin.type, source, plugin })
+    } catch (err) {
+      problems.push(err instanceof PluginError ? err.message : `plugin ${source}: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+  return { found, problems }
+}
+
 /** The schema of a plugin's type-specific config keys, for the config loader. */
 export function optionsSchemaOf(plugin: ProviderPlugin) {
   return plugin.options?.(Type)

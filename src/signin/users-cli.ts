@@ -63,6 +63,6 @@ export async function usersCommand(opts: UsersOptions): Promise<number> {
   } catch (error) {
     if (!(error instanceof StatusError)) throw error
     process.stderr.write(`cc-relay: ${error.message}\n`)
-    return 1
+    return error.exitCode
   }
 }
