@@ -79,6 +79,10 @@ export class Tracing {
 
   /** Whether a trace the relay starts is kept: parentbased_traceidratio's root sampler on its id. */
   sampleRoot(traceId: string): boolean {
+    // always_on and always_off need no look at the id (the usual settings: skip the sampler's work).
+    const ratio = this.settings.sampleRatio
+    if (ratio >= 1) return true
+    if (ratio <= 0) return false
     return this.#root.shouldSample(ROOT_CONTEXT, traceId, '', SpanKind.SERVER, {}, []).decision === SamplingDecision.RECORD_AND_SAMPLED
   }
 
