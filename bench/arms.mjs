@@ -34,8 +34,11 @@ const RULES_YAML = `routing:
     - { name: vision, when: { images: true }, use: { providers: [mock] } }
 `
 
-/** The scenarios the cc-relay[tracing] arm runs: a small call (where a trace weighs most), a burst stream, a Claude Code turn. */
-const TRACED_SCENARIOS = ['non-streaming', 'burst-64', 'claude-code']
+/**
+ * The scenarios the cc-relay[tracing] arm runs: a small call (where a trace weighs most), paced streams
+ * (how a model really answers), a burst stream, a Claude Code turn.
+ */
+const TRACED_SCENARIOS = ['non-streaming', 'paced-256', 'burst-64', 'claude-code']
 
 /**
  * The openai provider's answers are shaped by its base_url path, not by x-bench: the plugin sends only the
@@ -125,7 +128,7 @@ export async function startArms(o) {
     const memoryLedgerArm = { name: 'cc-relay[memory-ledger]', env: {}, config: memoryLedgerConfig, only: ['team'] }
     // The same relay exporting a trace of every request (issue 25) to an OTLP sink in its own process.
     const tracingConfig = join(configDir, 'cc-relay-tracing.yaml')
-    const tracingArm = { name: 'cc-relay[tracing]', env: {}, config: tracingConfig, only: TRACED_SCENARIOS }
+    const tracingArm = { name: 'cc-relay[tracing]', env: { OTEL_TRACES_SAMPLER: 'always_on' }, config: tracingConfig, only: TRACED_SCENARIOS }
     const relayNames = o.profile ? [o.profileArm] : ['cc-relay', ...o.variants.map((v) => v.name), ...(o.extraArms ? [rulesArm.name, memoryLedgerArm.name, tracingArm.name] : [])]
     if (relayNames.includes(tracingArm.name)) {
       const sink = await startProcess(join(HERE, 'otlp-sink.mjs'), [])

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench [-- --quick] [--tls] [--target URL [--target-pid N] [--target-header 'name: value']…] [--scenarios a,b] [--rounds N] [--seconds S] [--update-docs]`
+// `npm run bench -- … --arms cc-relay,cc-relay[tracing],target`: only the arms named (the others are started, not measured)
 // `npm run bench -- --profile [--scenarios a,b]`: CPU profile of the relay under load (bench/profile.mjs)
 // `npm run bench -- --profile --perf [--scenarios a,b]`: the main thread's CPU per event by part, with Linux perf (bench/perf.mjs)
 // `npm run bench -- --soak-minutes N`: the soak (bench/soak.mjs), mixed traffic and reloads for N minutes
@@ -265,6 +266,9 @@ const recordings = []
 /** Where `--profile` leaves its .cpuprofile files: a fresh directory under `--out` (or the temp dir). */
 const profileDir = profile ? mkdtempSync(join(args.includes('--out') ? (mkdirSync(outDir, { recursive: true }), outDir) : tmpdir(), 'cc-relay-profile-')) : ''
 
+/** `--arms a,b`: only these arms run (by name: direct, cc-relay, cc-relay[tracing], target, …), for a focused comparison. */
+const onlyArms = option('arms', '').split(',').filter(Boolean)
+
 async function main() {
   const scenarios = SCENARIOS.filter((s) => (wanted.length === 0 || wanted.includes(s.name)) && !(profile && s.setup))
   if (tls && tlsUnavailable()) throw new Error(`--tls: ${tlsUnavailable()}`)
@@ -295,7 +299,7 @@ async function main() {
         results.push({ scenario: scenario.name, what: scenario.what, skipped: scenario.unavailable })
         continue
       }
-      const forScenario = arms.filter((a) => !a.only || a.only.includes(scenario.name))
+      const forScenario = arms.filter((a) => (!a.only || a.only.includes(scenario.name)) && (onlyArms.length === 0 || onlyArms.includes(a.name)))
       results.push(scenario.setup ? await withOwnArms(scenario, mockUrl) : await runRounds(scenario, forScenario))
     }
   } finally {

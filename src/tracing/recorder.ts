@@ -7,15 +7,15 @@
  * moment it is dispatched, and the request span (the attempts' parent) must have its id by then too.
  * A request refused before any attempt gets its request span alone, with the refusal as its error.
  */
-import { ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api'
-import type { Attributes, SpanContext } from '@opentelemetry/api'
+import { isSpanContextValid, SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api'
+import type { Attributes, SpanStatus } from '@opentelemetry/api'
 import { parseTraceParent, TraceState } from '@opentelemetry/core'
-import { SamplingDecision } from '@opentelemetry/sdk-trace-base'
 import type { ProviderConfig } from '../config/types.js'
 import type { RelayErrorData } from '../shared/errors.js'
 import type { Lease, Outcome } from '../shared/protocol.js'
 import {
   answerAttributes,
+  ATTR_ERROR_TYPE,
   ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MODEL,
@@ -26,18 +26,20 @@ import {
   requestAttributes,
   spanName,
 } from './attributes.js'
-import { finishedSpan } from './span.js'
-import type { SpanParts } from './span.js'
+import { hrTimeOf } from './span-data.js'
 import type { Tracing } from './tracing.js'
+
+const UNSET: SpanStatus = { code: SpanStatusCode.UNSET }
 
 /** Claude Code's session id is a UUID; anything much longer is not one and is cut. */
 const MAX_CONVERSATION_ID = 128
 
 interface AttemptRecord {
+  readonly provider: ProviderConfig
+  readonly keyId: string
   readonly spanId: string
   readonly startedAt: number
   endedAt: number
-  readonly attributes: Attributes
   readonly upstreamModel: string
   outcome: Outcome | undefined
   failoverScope: string | undefined
@@ -66,9 +68,13 @@ export class TraceRecorder {
   readonly #traceparent: string | undefined
   readonly #tracestate: string | undefined
   readonly #conversation: string | undefined
-  /** The caller's span (undefined: none, or not a valid traceparent) and this request's ids, worked out on first need. */
-  #caller: SpanContext | undefined
-  #context: SpanContext | undefined
+  /** This request's ids, worked out on first need ('' until then). */
+  #traceId = ''
+  #spanId = ''
+  /** The caller's span (from a valid traceparent), the request span's parent. */
+  #callerSpanId: string | undefined
+  /** The caller's tracestate as the SDK's TraceState keeps it (only with a valid traceparent). */
+  #traceState: string | undefined
   #sampled = false
   readonly #attempts: AttemptRecord[] = []
 
@@ -79,22 +85,22 @@ export class TraceRecorder {
     this.#conversation = headers['x-claude-code-session-id']?.slice(0, MAX_CONVERSATION_ID) || undefined
   }
 
-  /** This request's span context (the caller's trace, or a new one), and whether it is sampled. */
-  #request(): SpanContext {
-    if (this.#context) return this.#context
+  /** This request's trace (the caller's, or a new one) and span id, and whether it is sampled. */
+  #request(): void {
+    if (this.#traceId) return
+    const { ids } = this.#tracing
     const parsed = this.#traceparent ? parseTraceParent(this.#traceparent) : null
-    const { ids, sampler } = this.#tracing
-    let parent = ROOT_CONTEXT
-    if (parsed && trace.isSpanContextValid(parsed)) {
-      const traceState = this.#tracestate ? new TraceState(this.#tracestate) : undefined
-      this.#caller = { ...parsed, isRemote: true, ...(traceState ? { traceState } : {}) }
-      parent = trace.setSpanContext(ROOT_CONTEXT, this.#caller)
+    if (parsed && isSpanContextValid(parsed)) {
+      // parentbased: a caller's sampled flag decides, whatever the ratio.
+      this.#traceId = parsed.traceId
+      this.#callerSpanId = parsed.spanId
+      this.#sampled = (parsed.traceFlags & TraceFlags.SAMPLED) !== 0
+      if (this.#tracestate) this.#traceState = new TraceState(this.#tracestate).serialize()
+    } else {
+      this.#traceId = ids.generateTraceId()
+      this.#sampled = this.#tracing.sampleRoot(this.#traceId)
     }
-    const traceId = this.#caller?.traceId ?? ids.generateTraceId()
-    // parentbased_traceidratio: the caller's sampled flag, else the ratio over the trace id.
-    this.#sampled = sampler.shouldSample(parent, traceId, '', SpanKind.SERVER, {}, []).decision === SamplingDecision.RECORD_AND_SAMPLED
-    this.#context = { traceId, spanId: ids.generateSpanId(), traceFlags: this.#sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, ...(this.#caller?.traceState ? { traceState: this.#caller.traceState } : {}) }
-    return this.#context
+    this.#spanId = ids.generateSpanId()
   }
 
   /**
@@ -102,24 +108,14 @@ export class TraceRecorder {
    * (`traceparent`, and the caller's `tracestate`) when `propagate_upstream` is on.
    */
   attemptStarted(provider: ProviderConfig, lease: Lease): Readonly<Record<string, string>> | undefined {
-    const request = this.#request()
+    this.#request()
     const spanId = this.#tracing.ids.generateSpanId()
-    if (this.#sampled) this.#record(provider, lease, spanId)
-    if (!this.#tracing.settings.propagateUpstream) return undefined
-    const traceparent = `00-${request.traceId}-${spanId}-${this.#sampled ? '01' : '00'}`
-    return this.#tracestate ? { traceparent, tracestate: this.#tracestate } : { traceparent }
-  }
-
-  /** What a sampled attempt's span will say about where it went. */
-  #record(provider: ProviderConfig, lease: Lease, spanId: string): void {
-    const attributes: Attributes = {
-      [ATTR_GEN_AI_PROVIDER_NAME]: genAiProvider(provider.type),
-      'cc_relay.provider': provider.name,
-      'cc_relay.key_id': lease.keyId.slice(lease.keyId.indexOf('#') + 1),
-      'cc_relay.attempt': this.#attempts.length + 1,
-      ...this.#tracing.serverOf(provider),
+    if (this.#sampled) {
+      this.#attempts.push({ provider, keyId: lease.keyId, spanId, startedAt: performance.now(), endedAt: -1, upstreamModel: lease.upstreamModel, outcome: undefined, failoverScope: undefined })
     }
-    this.#attempts.push({ spanId, startedAt: performance.now(), endedAt: -1, attributes, upstreamModel: lease.upstreamModel, outcome: undefined, failoverScope: undefined })
+    if (!this.#tracing.settings.propagateUpstream) return undefined
+    const traceparent = `00-${this.#traceId}-${spanId}-${this.#sampled ? '01' : '00'}`
+    return this.#tracestate ? { traceparent, tracestate: this.#tracestate } : { traceparent }
   }
 
   /** The running attempt was given up for another: where the next one goes (`key` or `provider`). */
@@ -136,12 +132,32 @@ export class TraceRecorder {
     current.outcome = outcome
   }
 
-  /** The request ended: every span is built now, and handed to the batch export. */
+  /** The request ended: every span is built now and encoded into the export queue's open batch. */
   end(r: RequestEnd): void {
-    const context = this.#request()
+    this.#request()
     if (!this.#sampled) return
     const now = performance.now()
-    const last = this.#attempts[this.#attempts.length - 1]
+    const end = hrTimeOf(now)
+    const traceFlags = TraceFlags.SAMPLED
+    const queue = this.#tracing.queue
+    let attempt = 0
+    for (const a of this.#attempts) {
+      const { attributes, errorType } = this.#attemptAttributes(a, r.route, ++attempt)
+      queue.add({
+        name: spanName(r.route, a.upstreamModel),
+        kind: SpanKind.CLIENT,
+        traceId: this.#traceId,
+        spanId: a.spanId,
+        parentSpanId: this.#spanId,
+        parentIsRemote: false,
+        traceState: undefined,
+        traceFlags,
+        startTime: hrTimeOf(a.startedAt),
+        endTime: a.endedAt >= 0 ? hrTimeOf(a.endedAt) : end,
+        attributes,
+        status: errorType ? { code: SpanStatusCode.ERROR, message: errorType } : UNSET,
+      })
+    }
     const attributes = requestAttributes(r.route, r.model, this.#conversation)
     attributes['cc_relay.request_id'] = r.requestId
     if (r.client) attributes['cc_relay.client'] = r.client
@@ -149,9 +165,10 @@ export class TraceRecorder {
     if (r.rule) attributes['cc_relay.rule'] = r.rule
     if (r.status > 0) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = r.status
     if (r.clientAborted) attributes['cc_relay.client_aborted'] = true
+    const last = this.#attempts[this.#attempts.length - 1]
     if (last) {
-      attributes[ATTR_GEN_AI_PROVIDER_NAME] = last.attributes[ATTR_GEN_AI_PROVIDER_NAME]!
-      attributes['cc_relay.provider'] = last.attributes['cc_relay.provider']!
+      attributes[ATTR_GEN_AI_PROVIDER_NAME] = genAiProvider(last.provider.type)
+      attributes['cc_relay.provider'] = last.provider.name
       attributes['cc_relay.attempt'] = this.#attempts.length
       const ttfe = last.outcome?.ttfeMs
       if (ttfe !== undefined && ttfe >= 0) attributes['cc_relay.ttfe_ms'] = round(last.startedAt - r.startedAt + ttfe)
@@ -161,51 +178,47 @@ export class TraceRecorder {
     if (r.cost !== undefined) attributes['cc_relay.cost_usd'] = r.cost
     // A SERVER span fails on a relay error, a 5xx, or a stream that ended in `event: error`.
     const errorType = r.error?.code ?? r.outcome?.endedInError ?? (r.status >= 500 ? String(r.status) : undefined)
-    const { processor, resource, scope } = this.#tracing
-    for (const attempt of this.#attempts) processor.onEnd(finishedSpan(this.#attemptSpan(attempt, r.route, context, now), resource, scope))
-    processor.onEnd(
-      finishedSpan(
-        {
-          name: spanName(r.route, r.model),
-          kind: SpanKind.SERVER,
-          context,
-          parent: this.#caller,
-          startedAt: r.startedAt,
-          endedAt: now,
-          attributes,
-          error: errorType ? { type: errorType, message: r.error?.message } : undefined,
-        },
-        resource,
-        scope,
-      ),
-    )
+    if (errorType) attributes[ATTR_ERROR_TYPE] = errorType
+    queue.add({
+      name: spanName(r.route, r.model),
+      kind: SpanKind.SERVER,
+      traceId: this.#traceId,
+      spanId: this.#spanId,
+      parentSpanId: this.#callerSpanId,
+      parentIsRemote: this.#callerSpanId !== undefined,
+      traceState: this.#traceState,
+      traceFlags,
+      startTime: hrTimeOf(r.startedAt),
+      endTime: end,
+      attributes,
+      status: errorType ? { code: SpanStatusCode.ERROR, message: r.error?.message ?? errorType } : UNSET,
+    })
   }
 
-  #attemptSpan(attempt: AttemptRecord, route: string, request: SpanContext, now: number): SpanParts {
-    const attributes: Attributes = attempt.attributes
+  #attemptAttributes(a: AttemptRecord, route: string, n: number): { attributes: Attributes; errorType: string | undefined } {
+    const attributes: Attributes = {
+      [ATTR_GEN_AI_PROVIDER_NAME]: genAiProvider(a.provider.type),
+      'cc_relay.provider': a.provider.name,
+      // The key's short hash (the lease names it `provider#hash`), never the key.
+      'cc_relay.key_id': a.keyId.slice(a.keyId.indexOf('#') + 1),
+      'cc_relay.attempt': n,
+    }
+    this.#tracing.serverOf(a.provider, attributes)
     attributes[ATTR_GEN_AI_OPERATION_NAME] = operationOf(route)
-    attributes[ATTR_GEN_AI_REQUEST_MODEL] = attempt.upstreamModel
-    const outcome = attempt.outcome
+    attributes[ATTR_GEN_AI_REQUEST_MODEL] = a.upstreamModel
+    const outcome = a.outcome
     if (outcome) {
       answerAttributes(outcome, attributes)
       if (outcome.status > 0) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = outcome.status
       if (outcome.ttfeMs !== undefined && outcome.ttfeMs >= 0) attributes['cc_relay.ttfe_ms'] = round(outcome.ttfeMs)
       if (outcome.clientAborted) attributes['cc_relay.client_aborted'] = true
-      const cost = this.#tracing.deps.costOf(attempt.upstreamModel, outcome.usage)
+      const cost = this.#tracing.deps.costOf(a.upstreamModel, outcome.usage)
       if (cost) attributes['cc_relay.cost_usd'] = cost
     }
-    if (attempt.failoverScope) attributes['cc_relay.failover_scope'] = attempt.failoverScope
+    if (a.failoverScope) attributes['cc_relay.failover_scope'] = a.failoverScope
     const errorType = outcome ? attemptErrorType(outcome) : '_OTHER'
-    return {
-      name: spanName(route, attempt.upstreamModel),
-      kind: SpanKind.CLIENT,
-      context: { traceId: request.traceId, spanId: attempt.spanId, traceFlags: request.traceFlags },
-      parent: request,
-      startedAt: attempt.startedAt,
-      endedAt: attempt.endedAt >= 0 ? attempt.endedAt : now,
-      attributes,
-      error: errorType ? { type: errorType, message: undefined } : undefined,
-    }
+    if (errorType) attributes[ATTR_ERROR_TYPE] = errorType
+    return { attributes, errorType }
   }
 }
 

@@ -5,21 +5,23 @@
  *
  * A parent-based trace-id-ratio sampler, a resource from the config and OTEL_RESOURCE_ATTRIBUTES, and
  * the bounded batch export of export.ts. Each request gets a TraceRecorder (recorder.ts) that builds
- * its finished spans (span.ts) once, when it ends, and hands them to the batch processor.
+ * its finished spans (span-data.ts) once, when it ends, and hands them to the export queue, which
+ * encodes them there and then (batch.ts).
  */
-import { diag, DiagLogLevel } from '@opentelemetry/api'
+import { diag, DiagLogLevel, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api'
 import type { Attributes } from '@opentelemetry/api'
 import type { InstrumentationScope } from '@opentelemetry/core'
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources'
 import type { Resource } from '@opentelemetry/resources'
-import { ParentBasedSampler, RandomIdGenerator, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base'
-import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { RandomIdGenerator, SamplingDecision, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base'
+import type { Sampler } from '@opentelemetry/sdk-trace-base'
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions'
 import type { ProviderConfig } from '../config/types.js'
 import type { Logger } from '../shared/log.js'
 import type { Usage } from '../shared/protocol.js'
 import { SEMCONV_VERSION, serverAttributes } from './attributes.js'
-import { spanProcessor } from './export.js'
+import { batchMaker } from './batch.js'
+import { otlpExporter, SpanQueue } from './export.js'
 import type { DropReason } from './export.js'
 import { TraceRecorder } from './recorder.js'
 import type { TracingSettings } from './settings.js'
@@ -50,10 +52,11 @@ function shownUrl(url: string): string {
 
 export class Tracing {
   readonly settings: TracingSettings
-  readonly sampler: Sampler
+  /** The sampler of a trace the relay starts (a caller's sampled flag decides the others: recorder.ts). */
+  readonly #root: Sampler
   readonly ids = new RandomIdGenerator()
   readonly deps: TracingDeps
-  readonly processor: SpanProcessor
+  readonly queue: SpanQueue
   readonly resource: Resource
   readonly scope: InstrumentationScope
   readonly #servers = new WeakMap<ProviderConfig, Attributes>()
@@ -63,14 +66,24 @@ export class Tracing {
   constructor(settings: TracingSettings, deps: TracingDeps) {
     this.settings = settings
     this.deps = deps
-    this.sampler = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(settings.sampleRatio) })
+    this.#root = new TraceIdRatioBasedSampler(settings.sampleRatio)
     // The SDK's own complaints (a failed export, a timeout) are counted and logged by the relay instead.
     diag.setLogger({ error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.NONE)
     this.resource = detectResources({ detectors: [envDetector] }).merge(
       resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName, [ATTR_SERVICE_VERSION]: deps.version }),
     )
     this.scope = { name: 'cc-relay', version: deps.version, schemaUrl: `https://opentelemetry.io/schemas/${SEMCONV_VERSION}` }
-    this.processor = spanProcessor(settings, { dropped: (n, reason, detail) => this.#dropped(n, reason, detail) })
+    const newBatch = batchMaker(settings.protocol, this.resource, this.scope, settings.batch.maxExportBatchSize)
+    this.queue = new SpanQueue(settings.batch, newBatch, otlpExporter(settings), { dropped: (n, reason, detail) => this.#dropped(n, reason, detail) })
+  }
+
+  /** Whether a trace the relay starts is kept: parentbased_traceidratio's root sampler on its id. */
+  sampleRoot(traceId: string): boolean {
+    // always_on and always_off need no look at the id (the usual settings: skip the sampler's work).
+    const ratio = this.settings.sampleRatio
+    if (ratio >= 1) return true
+    if (ratio <= 0) return false
+    return this.#root.shouldSample(ROOT_CONTEXT, traceId, '', SpanKind.SERVER, {}, []).decision === SamplingDecision.RECORD_AND_SAMPLED
   }
 
   /** A recorder for one request, reading the caller's trace context and session from its headers. */
@@ -78,15 +91,15 @@ export class Tracing {
     return new TraceRecorder(this, headers)
   }
 
-  /** `server.address` and `server.port` of a provider's attempts, worked out once per loaded config. */
-  serverOf(provider: ProviderConfig): Attributes {
+  /** `server.address` and `server.port` of a provider's attempts (worked out once per loaded config), into `into`. */
+  serverOf(provider: ProviderConfig, into: Attributes): void {
     let found = this.#servers.get(provider)
     if (!found) {
       found = {}
       serverAttributes(this.deps.baseUrlOf(provider), found)
       this.#servers.set(provider, found)
     }
-    return found
+    for (const key in found) into[key] = found[key]
   }
 
   #dropped(spans: number, reason: DropReason, detail: string | undefined): void {
@@ -103,7 +116,7 @@ export class Tracing {
   async shutdown(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
-    await Promise.race([this.processor.shutdown().catch(() => {}), deadline])
+    await Promise.race([this.queue.shutdown().catch(() => {}), deadline])
     clearTimeout(timer)
   }
 }
