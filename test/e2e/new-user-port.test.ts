@@ -28,8 +28,8 @@ function serveOn(port: number, extra: readonly string[] = []): Promise<{ result:
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      resolve({ result: null, out: `${out}\n(neither exited nor listened within 120 s)`, stop })
-    }, 120_000)
+      resolve({ result: null, out: `${out}\n(neither exited nor listened within 240 s)`, stop })
+    }, 240_000)
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
       if (/"msg":"listening"/.test(out)) {
