@@ -2,8 +2,8 @@
  * The OpenAI translation's untested corners (CONTRACT §6, docs/providers.md "OpenAI-compatible", issue 27
  * corner 7), through the running relay and its worker threads, with an Anthropic backup behind the
  * OpenAI provider:
- * - a stream cut after content ends in `event: error` (no `message_stop`); cut before any content, it
- *   fails over to the backup;
+ * - a stream cut after content (a reset, or a clean end without a finish reason or `[DONE]`) ends in
+ *   `event: error` (no `message_stop`); cut before any content, it fails over to the backup;
  * - an error chunk before any content fails over: the client gets the backup's stream, nothing of the
  *   first provider's;
  * - `finish_reason: length` → `stop_reason: max_tokens`, `content_filter` → `refusal`, streamed and whole;
@@ -48,6 +48,13 @@ holding.handler = (_req, res: ServerResponse) => {
   res.write(chunk({ role: 'assistant', content: '' }) + chunk({ content: 'first words' }))
 }
 
+/** An OpenAI server (or a proxy in front of one) that ends the response cleanly after some content: no finish_reason, no [DONE]. */
+const ending = await new MockUpstream().start()
+ending.handler = (_req, res: ServerResponse) => {
+  const chunk = (delta: object) => `data: ${JSON.stringify({ id: 'chatcmpl-e', object: 'chat.completion.chunk', created: 1_760_000_000, model: 'gpt-ends', choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] })}\n\n`
+  res.writeHead(200, { 'content-type': 'text/event-stream' }).end(chunk({ role: 'assistant', content: '' }) + chunk({ content: 'half an answer' }))
+}
+
 const relay = await startRelay(`logging: { level: info, format: json }
 server: { keepalive_ms: 0 }
 health: { circuit_breaker: { failure_threshold: 1000 }, health_check: { enabled: false } }
@@ -70,6 +77,11 @@ providers:
     base_url: "${holding.url}/v1"
     keys: [{ key: sk-held }]
     model_mapping: { "claude-held": "gpt-held" }
+  - name: ends
+    type: openai
+    base_url: "${ending.url}/v1"
+    keys: [{ key: sk-ends }]
+    model_mapping: { "claude-ends": "gpt-ends" }
   - name: backup
     type: anthropic
     base_url: "${backup.url}"
@@ -79,7 +91,7 @@ providers:
 `)
 t.teardown(async () => {
   await relay.stop()
-  await Promise.all([openai.close(), backup.close(), holding.close()])
+  await Promise.all([openai.close(), backup.close(), holding.close(), ending.close()])
 })
 t.beforeEach(() => {
   openai.script = [{ text: 'Hello from the OpenAI mock.' }]
@@ -109,6 +121,16 @@ t.test('a stream cut after content: the content, then event: error, no message_s
   t.equal(seen.at(-1), 'error', 'the stream ends in event: error')
   t.notOk(seen.includes('message_stop'), 'no message_stop')
   t.equal(backup.requests.length, before, 'the backup was not asked')
+})
+
+t.test('a stream that ends cleanly after content without a finish reason or [DONE] was cut too: event: error, no message_stop', async (t) => {
+  const res = await post('claude-ends', true)
+  t.equal(res.status, 200)
+  const text = await res.text()
+  const seen = events(text)
+  t.ok(seen.includes('content_block_delta'), 'the content reached the client')
+  t.equal(seen.at(-1), 'error', 'the stream ends in event: error')
+  t.notOk(seen.includes('message_stop'), 'no message_stop: the answer is not whole')
 })
 
 t.test('a stream cut before any content fails over: the client gets the backup whole', async (t) => {
