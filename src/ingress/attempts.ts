@@ -33,6 +33,9 @@ import { stripContextMarker } from '../supervisor/model-map.js'
 import type { RuleChoice } from '../shared/protocol.js'
 import { rulesOf } from './rules.js'
 
+/** How long a settled task's channel may still deliver its final message after the client has gone. */
+const ABANDON_GRACE_MS = 1000
+
 export interface RequestParts {
   readonly route: Route
   readonly query: string
@@ -304,8 +307,11 @@ export class Attempts {
     lane.run(task).then(
       () => {
         // The task can settle before its channel's last messages are read (two channels, no ordering
-        // between them), so only an attempt whose client has gone is closed here.
-        if (!bridge.ended && this.#state.aborted) bridge.abandon()
+        // between them), so only an attempt whose client has gone is closed here, and only after a grace:
+        // the exchange's final message (with its outcome: the usage the ledger books, the provider the
+        // request log names) is usually still on its way. Closed at once, a client that disconnected
+        // from a worker-thread stream was booked as if no upstream had been reached (issue 27).
+        if (!bridge.ended && this.#state.aborted) setTimeout(() => bridge.abandon(), ABANDON_GRACE_MS).unref()
       },
       (err: Error) => {
         const full = /queue is at limit/i.test(err.message)
