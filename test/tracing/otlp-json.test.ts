@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { isDeepStrictEqual } from 'node:util'
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { batchMaker } from '../../src/tracing/batch.js'
-import { readable, resourceArb, scopeArb, spanData } from './span-arbitrary.js'
+import { readable, resourceArb, scopeArb, spanData } from '../helpers/span-arbitrary.js'
 
 const parsed = (bytes: Uint8Array): unknown => JSON.parse(Buffer.from(bytes).toString('utf8'))
 

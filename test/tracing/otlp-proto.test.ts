@@ -7,7 +7,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { batchMaker } from '../../src/tracing/batch.js'
-import { readable, resourceArb, scopeArb, spanData } from './span-arbitrary.js'
+import { readable, resourceArb, scopeArb, spanData } from '../helpers/span-arbitrary.js'
 
 t.test('a batch of spans: the same bytes as the official serializer', async (t) => {
   fc.assert(
