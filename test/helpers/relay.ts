@@ -47,7 +47,9 @@ export function writeConfig(yaml: string): string {
 function withTestStore(yaml: string): string {
   const url = process.env.CC_RELAY_TEST_REDIS_URL
   if (!url || /^state:/m.test(yaml)) return yaml
-  return `${yaml}\nstate: { store: redis, redis: { url: "${url}", key_prefix: "t${process.pid}-${++relaysStarted}:" } }\n`
+  // CC_RELAY_TEST_REDIS_PREFIX: set by test/helpers/on-redis-store.ts, which checks keys exist under it afterwards.
+  const prefix = process.env.CC_RELAY_TEST_REDIS_PREFIX ?? 't'
+  return `${yaml}\nstate: { store: redis, redis: { url: "${url}", key_prefix: "${prefix}${process.pid}-${++relaysStarted}:" } }\n`
 }
 let relaysStarted = 0
 
