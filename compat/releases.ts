@@ -20,16 +20,24 @@ export function cacheDir(): string {
 /** `latest` (or any dist-tag) → a version number, from the registry. */
 export function resolveVersion(spec: string): string {
   if (/^\d+\.\d+\.\d+/.test(spec)) return spec
-  return execFileSync('npm', ['view', `${PACKAGE}@${spec}`, 'version'], { encoding: 'utf8' }).trim().split('\n').pop()!.replace(/^.*'(.*)'$/, '$1')
+  return execFileSync('npm', ['view', `${PACKAGE}@${spec}`, 'version'], { encoding: 'utf8', timeout: 60_000 }).trim().split('\n').pop()!.replace(/^.*'(.*)'$/, '$1')
 }
+
+/** Where the release's `claude` executable is once installed in the cache. */
+export function releaseBin(version: string): string {
+  return join(cacheDir(), `claude-code-${version}`, 'node_modules', '.bin', 'claude')
+}
+
+/** How long one `npm install` of a release may take before it is killed (a stalled registry must not hang a run). */
+export const INSTALL_TIMEOUT_MS = 300_000
 
 /** The release's `claude` executable, installing it first when the cache does not have it. */
 export function installRelease(version: string): string {
   const dir = join(cacheDir(), `claude-code-${version}`)
-  const bin = join(dir, 'node_modules', '.bin', 'claude')
+  const bin = releaseBin(version)
   if (!existsSync(bin)) {
     mkdirSync(dir, { recursive: true })
-    execFileSync('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', '--no-save', '--loglevel', 'error', `${PACKAGE}@${version}`], { stdio: ['ignore', 'ignore', 'inherit'] })
+    execFileSync('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', '--no-save', '--loglevel', 'error', `${PACKAGE}@${version}`], { stdio: ['ignore', 'ignore', 'inherit'], timeout: INSTALL_TIMEOUT_MS })
   }
   const installed = JSON.parse(readFileSync(join(dir, 'node_modules', PACKAGE, 'package.json'), 'utf8')) as { version: string }
   if (installed.version !== version) throw new Error(`${dir} holds ${PACKAGE} ${installed.version}, not ${version}`)

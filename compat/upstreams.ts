@@ -92,9 +92,12 @@ function anthropicAnswer(res: ServerResponse, body: Json, turn: Turn): void {
   res.end(anthropicEvents(model, turn).map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join(''))
 }
 
+/** The anthropic provider's pooled key: CONTRACT §3 says the upstream gets it in place of the CLI's credential. */
+export const ANTHROPIC_POOLED_KEY = 'compat-upstream-key'
+
 export async function anthropicUpstream(file: string): Promise<CompatUpstream> {
   const mock = await new MockUpstream().start()
-  const provider = `  - { name: anthropic, type: anthropic, base_url: "${mock.url}", keys: [{ key: compat-upstream-key }] }`
+  const provider = `  - { name: anthropic, type: anthropic, base_url: "${mock.url}", keys: [{ key: ${ANTHROPIC_POOLED_KEY} }] }`
   const up: CompatUpstream = { url: mock.url, requests: mock.requests, refused: [], toolResultSeen: false, provider, close: () => mock.close() }
   mock.handler = (req, res, recorded) => {
     let body: Json

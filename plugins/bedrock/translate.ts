@@ -100,6 +100,24 @@ export class BedrockTranslator implements ResponseTranslator {
       return emit('error', streamErrorData('internalServerException', JSON.stringify({ message }), this.#requestId))
     }
     if (type === undefined) return
+    if (type === 'message_stop') this.#ended = true
+    // The model's own error event ends the stream for the client: nothing may follow it.
+    if (type === 'error') this.#stopped = true
     emit(type, text)
   }
+
+  /**
+   * The event stream closed. Without the answer's `message_stop` it was cut (or never carried an answer):
+   * the client gets one error event, as for any stream that fails after its head, never a silent end
+   * its SDK would have to guess about.
+   */
+  onEnd(emit: EmitEvent): void {
+    if (this.#stopped || this.#ended) return
+    this.#stopped = true
+    const message = 'the Bedrock event stream ended before the answer finished (no message_stop)'
+    emit('error', streamErrorData('internalServerException', JSON.stringify({ message }), this.#requestId))
+  }
+
+  /** The answer's own `message_stop` came: the stream is complete. */
+  #ended = false
 }

@@ -250,6 +250,7 @@ export class Attempts {
     const { config, dispatch } = this.#deps
     const provider = config.providers[lease.provider]!
     const lane = dispatch.open(provider.type)
+    this.#log.io(lane.io)
     const { route, query, headers, credential, body, sniffed } = this.#parts
     const task: RelayTask = {
       v: PROTOCOL,

@@ -12,6 +12,8 @@ import type { RelayTask, TaskPort } from '../shared/protocol.js'
 import type { WorkerRuntime } from '../workers/runtime.js'
 
 export interface Lane {
+  /** Where the exchange runs: the main thread's runtime, or the worker pool (the request log's `io`). */
+  readonly io: 'main' | 'worker'
   readonly port1: TaskPort
   readonly port2: TaskPort
   run(task: RelayTask): Promise<unknown>
@@ -40,10 +42,11 @@ export function createDispatch(pool: Piscina, local: WorkerRuntime | undefined, 
   let open = 0
   let closing: Promise<void> | undefined
   let onDrained: (() => void) | undefined
-  const lane = (port1: TaskPort, port2: TaskPort, run: (task: RelayTask) => Promise<unknown>): Lane => {
+  const lane = (io: Lane['io'], port1: TaskPort, port2: TaskPort, run: (task: RelayTask) => Promise<unknown>): Lane => {
     open++
     let closed = false
     return {
+      io,
       port1,
       port2,
       run,
@@ -60,12 +63,12 @@ export function createDispatch(pool: Piscina, local: WorkerRuntime | undefined, 
     open(providerType) {
       if (useLocal && localTypes.has(providerType)) {
         const { port1, port2 } = localChannel()
-        return lane(port1, port2, (task) => local.run(task))
+        return lane('main', port1, port2, (task) => local.run(task))
       }
       const { port1, port2 } = new MessageChannel()
       // MessagePort's overloaded `on` is wider than TaskPort's; it carries the same messages.
       // The body is copied, not transferred: a failover attempt needs it again.
-      return lane(port1 as unknown as TaskPort, port2 as unknown as TaskPort, (task) => pool.run(task, { transferList: [port2] }))
+      return lane('worker', port1 as unknown as TaskPort, port2 as unknown as TaskPort, (task) => pool.run(task, { transferList: [port2] }))
     },
     drained: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onDrained = resolve))),
     close: () => {

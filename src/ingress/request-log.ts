@@ -88,6 +88,12 @@ export class RequestLog {
   }
   #refused: string | undefined
 
+  /** Where the final attempt's upstream exchange ran (src/ingress/dispatch.ts): logged as `io`. */
+  io(where: 'main' | 'worker'): void {
+    this.#io = where
+  }
+  #io: 'main' | 'worker' | undefined
+
   /** The routing rule the request matched (CONTRACT §8). */
   rule(name: string): void {
     this.#rule = name
@@ -151,6 +157,7 @@ export class RequestLog {
       line.cache_creation_input_tokens = outcome.usage.cache_creation_input_tokens
       if (outcome.notes) line.shaped = outcome.notes
     }
+    if (this.#io) line.io = this.#io
     if (attempts !== undefined && attempts > 1) line.attempts = attempts
     if (this.#failovers) line.failovers = this.#failovers
     if (error) {

@@ -13,6 +13,7 @@ import { AnthropicBedrock } from '@anthropic-ai/bedrock-sdk'
 import { EventStreamCodec } from '@smithy/eventstream-codec'
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8'
 import * as shapeJs from '../../bench/lib/shape.mjs'
+import { until } from '../helpers/wait.js'
 import * as eventstreamJs from '../../bench/lib/eventstream.mjs'
 
 // The bench libraries are plain JavaScript; these are the shapes this test relies on.
@@ -72,7 +73,7 @@ interface Stats {
   bytes_out: number
   active: number
 }
-const stats = async (): Promise<Stats> => (await (await fetch(`${mock.url}/stats`)).json()) as Stats
+const stats = async (): Promise<Stats> => (await (await fetch(`${mock.url}/stats`, { signal: AbortSignal.timeout(10_000) })).json()) as Stats
 
 /** Cuts an AWS event stream into whole messages by the 4-byte total-length prelude. */
 function splitFrames(bytes: Uint8Array): Uint8Array[] {
@@ -318,13 +319,23 @@ t.test('backpressure: a reader that stalls still gets every byte, and the mock k
   for (const header of ['events=20000;bytes=500', 'events=20000;bytes=500;stream=0', 'events=60;bytes=200000;gap_ms=2;ttfe_ms=0;format=bedrock']) {
     const p = params(header)
     const expected = !p.stream ? Buffer.from(shape.messageJson(p)) : p.format === 'bedrock' ? Buffer.concat(eventstream.bedrockFrames(p)) : Buffer.from(shape.sseFrames(p).join(''))
+    const outBefore = (await stats()).bytes_out
     const res = await post(header)
     const reader = res.body!.getReader()
     const chunks: Uint8Array[] = []
     const first = await reader.read()
     chunks.push(first.value!)
-    // Stall long enough for the socket buffers to fill and the mock to see backpressure...
-    await new Promise((r) => setTimeout(r, 300))
+    // Stall until the socket buffers are full and the mock has stopped writing: its bytes out stay the
+    // same across two looks, short of the whole body (a mock that ignored backpressure would have written
+    // it all into memory by then)...
+    let written = -1
+    await until(`"${header}": the stalled reader holds the mock back`, async () => {
+      const now = (await stats()).bytes_out - outBefore
+      const settled = now === written && now < expected.length
+      written = now
+      return settled
+    }, 30_000, 250)
+    t.ok(written < expected.length, `"${header}": the mock wrote ${written} of ${expected.length} bytes while the reader stalled: backpressure reached it`)
     // ...while another request is served normally.
     const other = await post('events=3')
     t.equal(await other.text(), shape.sseFrames(params('events=3')).join(''), 'another request is unaffected by the stalled one')

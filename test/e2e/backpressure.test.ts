@@ -88,6 +88,7 @@ function openStream(relay: RunningRelay, headers: Record<string, string> = {}): 
 const ended = (res: IncomingMessage): Promise<unknown> => new Promise((r) => res.on('end', r))
 
 for (const io of ['main thread', 'worker threads'] as const) {
+  const expectedIo = io === 'worker threads' ? 'worker' : 'main'
   t.test(io, async (t) => {
     const { upstream, flow } = await bigStreamUpstream()
     const relay = await startRelay(oneProvider(upstream.url, '    keys: [{ key: "k" }]'), { env: io === 'worker threads' ? { CC_RELAY_UPSTREAM_IO: 'workers' } : {} })
@@ -154,21 +155,27 @@ for (const io of ['main thread', 'worker threads'] as const) {
       res.resume()
       await within('the rest of the stream arrives', ended(res), 60_000)
       t.equal(received, TOTAL, 'every byte arrived')
+      // The 20 warm-ups and this stream: each request line names the path its exchange ran on.
+      await until('21 request lines', () => relay.logs.filter((l) => l.msg === 'request').length >= 21)
+      t.same([...new Set(relay.logs.filter((l) => l.msg === 'request').map((l) => l.io))], [expectedIo], `every stream ran on the ${expectedIo} path`)
       t.ok(tail.endsWith(EVENT.slice(-200)), 'the stream ends with the last event intact')
     })
 
     t.test('a client disconnect mid-stream closes the upstream connection and frees the lease', async (t) => {
-      const closedBefore = upstream.closedSockets
-      const upstreamClosed = upstream.nextSocketClose()
+      // This stream's own upstream connection, not any: an idle keep-alive socket closing must not count.
+      const arrived = upstream.nextRequest()
       const res = await openStream(relay)
+      const streaming = await within('the upstream receives the stream request', arrived)
       await within('the first bytes arrive', new Promise((r) => res.once('data', r)))
+      t.notOk(streaming.socket.destroyed, 'its upstream connection is open while the client reads')
       res.destroy()
-      await within('the upstream connection closes', upstreamClosed)
-      t.ok(upstream.closedSockets > closedBefore, 'the upstream saw its connection closed')
+      await within("the stream's own upstream connection closes", streaming.socketClosed)
+      t.ok(streaming.socket.destroyed, 'the upstream saw that connection closed')
       const line = await relay.waitForLog((l) => l.msg === 'request' && l.client_aborted === true)
       t.equal(line.client_aborted, true)
+      t.equal(line.io, expectedIo, `the stream ran on the ${expectedIo} path`)
       await until('the lease is back: nothing in flight on the key or the provider', async () => {
-        const snapshot = (await (await fetch(`${relay.url}/status.json`)).json()) as StatusSnapshot
+        const snapshot = (await (await fetch(`${relay.url}/status.json`, { signal: AbortSignal.timeout(5_000) })).json()) as StatusSnapshot
         const p = snapshot.providers[0]!
         return p.inflight === 0 && p.keys[0]!.inflight === 0 && snapshot.traffic.active_requests === 0
       })

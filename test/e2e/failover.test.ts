@@ -35,7 +35,7 @@ async function relay(yaml: string): Promise<RunningRelay> {
   return r
 }
 async function post(r: RunningRelay, body = '{"model":"claude-opus-4-8","max_tokens":50,"messages":[]}', headers: Record<string, string> = {}) {
-  const res = await fetch(`${r.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body })
+  const res = await fetch(`${r.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(30_000) })
   return { res, text: await res.text() }
 }
 const keysSeen = (m: MockUpstream): string[] => m.requests.map((r) => String(r.headers['x-api-key']))
@@ -128,7 +128,7 @@ providers:
   await back.startOn(port)
   mocks.push(back)
   await until('the open period ends (the breaker reads half-open)', async () => {
-    const snapshot = (await (await fetch(`${r.url}/status.json`)).json()) as { providers: { name: string; breaker: { state: string } }[] }
+    const snapshot = (await (await fetch(`${r.url}/status.json`, { signal: AbortSignal.timeout(10_000) })).json()) as { providers: { name: string; breaker: { state: string } }[] }
     return snapshot.providers.find((p) => p.name === 'dead')!.breaker.state === 'half_open'
   })
   const probe = await post(r)
@@ -188,7 +188,7 @@ providers:
   t.equal(second.res.status, 200, 'the next request waited for the 1 s cooldown instead of failing')
   t.equal(up.requests.length, 2)
   // It waited in the queue (a relay without one would have answered its own 429, or sent it at once).
-  const metrics = await (await fetch(`${r.url}/metrics`)).text()
+  const metrics = await (await fetch(`${r.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
   t.match(metrics, /^cc_relay_queue_wait_seconds_count 1$/m, 'one request waited for a free key')
   t.notMatch(metrics, /^cc_relay_rate_limited_total\{scope="key"\} [1-9]/m, 'and none was refused by the relay')
 })

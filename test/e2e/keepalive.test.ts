@@ -3,6 +3,7 @@ import t from 'tap'
 import type { ServerResponse } from 'node:http'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { oneProvider, startRelay } from '../helpers/relay.js'
+import { within } from '../helpers/wait.js'
 
 const START = sse([{ type: 'message_start', message: { id: 'm', usage: { input_tokens: 1, output_tokens: 1 } } }])
 const HALF = 'event: content_block_delta\ndata: {"type":"content_block_del'
@@ -22,24 +23,26 @@ t.test('pings fill an upstream silence, never inside an event, and the stream ar
     await relay.stop()
     await upstream.close()
   })
-  const res = await fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","stream":true}' })
+  // Every wait has a deadline: the fetch (and its body) by its signal, each read loop by `within`.
+  const res = await fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","stream":true}', signal: AbortSignal.timeout(30_000) })
   const reader = res.body!.getReader()
   let text = ''
-  const readUntil = async (done: (s: string) => boolean): Promise<void> => {
-    while (!done(text)) {
-      const { value, done: ended } = await reader.read()
-      if (ended) return
-      text += Buffer.from(value!).toString()
-    }
-  }
-  await readUntil((s) => s.includes(PING))
+  const readUntil = (what: string, done: (s: string) => boolean): Promise<void> =>
+    within(what, (async () => {
+      while (!done(text)) {
+        const { value, done: ended } = await reader.read()
+        if (ended) return
+        text += Buffer.from(value!).toString()
+      }
+    })(), 10_000)
+  await readUntil('a ping after the upstream went silent', (s) => s.includes(PING))
   t.ok(text.startsWith(START + PING), 'a ping after the silent upstream')
   // Half an event, then silence: no ping may land inside it.
   held!.write(HALF)
   const before = text.length
   await new Promise((r) => setTimeout(r, 600))
   held!.end(REST + STOP)
-  await readUntil((s) => s.endsWith(STOP))
+  await readUntil('the stream ends', (s) => s.endsWith(STOP))
   const after = text.slice(before)
   t.ok(after.startsWith(HALF + REST), 'the half event was completed before anything else')
   t.equal(text.replaceAll(PING, ''), START + HALF + REST + STOP, 'nothing but pings was added')
@@ -69,9 +72,12 @@ for (const path of ['main thread', 'worker threads'] as const) {
     })
     const res = await fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","stream":true}', signal: AbortSignal.timeout(20_000) })
     t.equal(res.status, 200)
-    const text = await res.text()
+    const text = await within('the stream ends', res.text())
     const pings = text.split(PING).length - 1
     t.ok(pings >= 2, `at least 2 pings in 3.5 s of silence (${pings})`)
     t.equal(text, PING.repeat(pings) + START + STOP, 'pings first, then the events, nothing else')
+    // The env variable alone proves nothing: the request line names the path that ran.
+    const line = await relay.waitForLog((l) => l.msg === 'request')
+    t.equal(line.io, path === 'worker threads' ? 'worker' : 'main', `the exchange ran on the ${path}`)
   })
 }

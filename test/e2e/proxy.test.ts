@@ -89,6 +89,7 @@ async function post(relayUrl: string, stream: boolean): Promise<{ status: number
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-api03-client', 'anthropic-version': '2023-06-01' },
     body: JSON.stringify({ model: 'claude-opus-4-8', max_tokens: 16, stream, messages: [{ role: 'user', content: 'hi' }] }),
+    signal: AbortSignal.timeout(20_000),
   })
   return { status: res.status, text: await res.text(), provider: res.headers.get('x-cc-relay-provider') }
 }
@@ -121,6 +122,10 @@ for (const upstreamIo of ['main thread', 'workers'] as const) {
     t.equal(streamed.status, 200, 'streaming: 200')
     t.equal(streamed.text, streamText, 'the stream came back byte for byte')
 
+    // The env variable alone proves nothing: each request line names the path its exchange ran on.
+    const expectedIo = upstreamIo === 'workers' ? 'worker' : 'main'
+    await relay.waitForLog(() => relay.logs.filter((l) => l.msg === 'request').length >= 2)
+    t.same(relay.logs.filter((l) => l.msg === 'request').map((l) => l.io), [expectedIo, expectedIo], `both exchanges ran on the ${expectedIo} path`)
     t.ok(proxy.targets.length > 0, 'the proxy was asked for a tunnel')
     t.same([...new Set(proxy.targets)], [`${PROXIED_HOST}:${upstreamPort}`], "every tunnel went to the upstream's host:port")
   })

@@ -66,12 +66,13 @@ async function hangUp(relay: RunningRelay): Promise<void> {
 }
 
 const status = async (relay: RunningRelay) =>
-  (await (await fetch(`${relay.url}/status.json`)).json()) as {
+  (await (await fetch(`${relay.url}/status.json`, { signal: AbortSignal.timeout(10_000) })).json()) as {
     config: { reloads: number; last_error: string | null; restart_needed: string[] }
     providers: { name: string; breaker: { state: string } }[]
   }
 
 for (const io of ['main', 'workers'] as const) {
+  const expectedIo = io === 'workers' ? 'worker' : 'main'
   t.test(`reloads under load lose no request (${io} I/O)`, async (t) => {
     const upstream = await new MockUpstream().start()
     // Each answer comes in two parts, 20 ms apart, so reloads land in the middle of streams.
@@ -113,6 +114,10 @@ for (const io of ['main', 'workers'] as const) {
     t.ok(outcomes.length >= 8, `${outcomes.length} requests ran across the reloads`)
     t.same(outcomes.filter((o) => o !== 'ok'), [], 'every one complete and byte-exact')
     t.equal((await status(relay)).config.reloads, 6)
+    // The path under test is the one that ran: each request line names it (the env variable alone proves nothing).
+    const paths = relay.logs.filter((l) => l.msg === 'request').map((l) => l.io)
+    t.ok(paths.length >= 8, `${paths.length} request lines`)
+    t.same([...new Set(paths)], [expectedIo], `every request's exchange ran on the ${expectedIo} path`)
   })
 }
 
@@ -169,7 +174,7 @@ t.test('breakers carry over; an in-flight stream finishes on a removed provider;
   t.equal((await status(relay)).providers.find((p) => p.name === 'secondary')!.breaker.state, 'open')
 
   // A stream in flight on primary while primary is removed by a reload.
-  const inflight = await fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hold': '1' }, body: '{"model":"claude-x","stream":true}' })
+  const inflight = await fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hold': '1' }, body: '{"model":"claude-x","stream":true}', signal: AbortSignal.timeout(30_000) })
   const reader = inflight.body!.getReader()
   await reader.read()
   await reloadTo(relay, config({ secondary: bad.url, level: 'warn', listen: '127.0.0.1:1' }))
@@ -193,7 +198,7 @@ t.test('breakers carry over; an in-flight stream finishes on a removed provider;
   const quiet = await send(relay)
   t.equal(quiet.status, 200)
   await quiet.text()
-  const loud = await fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"claude-x","stream":"yes"}' })
+  const loud = await fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"claude-x","stream":"yes"}', signal: AbortSignal.timeout(20_000) })
   t.equal(loud.status, 400)
   await loud.text()
   await relay.waitForLog((l) => l.msg === 'request' && l.level === 40 && l.status === 400)

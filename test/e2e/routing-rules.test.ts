@@ -6,11 +6,11 @@
  * the rule shows in the log, the metrics, /status.json and `x-cc-relay-rule`.
  */
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { MockUpstream } from '../helpers/mock-upstream.js'
 import { OpenAiMock } from '../helpers/openai-mock.js'
+import { run } from '../helpers/run.js'
 import { BIN, startRelay } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
 import type { StatusSnapshot } from '../../src/admin/status.js'
@@ -202,7 +202,7 @@ t.test('the rule is on the log line, in the metrics and in /status.json', async 
   // Every request cheap has served came through the background rule (log lines are written in batches).
   const served = mocks.get('cheap')!.requests.length
   t.same(status.rules[0], { name: 'background', providers: ['cheap'], model: 'small-model', hits: served }, 'hits per rule')
-  const cli = spawnSync(process.execPath, [BIN, 'status', '--url', relay.url], { encoding: 'utf8', timeout: 30_000 })
+  const cli = await run(process.execPath, [BIN, 'status', '--url', relay.url])
   t.equal(cli.status, 0, cli.stderr)
   t.match(cli.stdout, new RegExp(`routing rules \\(first match wins\\):\\n  background  → cheap as small-model  ${served} hits?`), 'cc-relay status lists the rules with their hits')
   t.equal(status.rules.find((r) => r.name === 'spill')?.hits, 1, 'one request matched spill')
@@ -216,17 +216,17 @@ t.test('cc-relay route says what the relay does', async (t) => {
     const args = [BIN, 'route', file, '--config', relay.configFile, '--json']
     if (sent.key === 'alice-key') args.push('--client', 'alice')
     for (const [name, value] of Object.entries(sent.headers ?? {})) args.push('--header', `${name}: ${value}`)
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8' })
+    const r = await run(process.execPath, args)
     t.equal(r.status, 0, `${what}: exit 0 ${r.stderr}`)
     const out = JSON.parse(r.stdout) as { rule: string | null; candidates: { provider: string; upstream_model: string }[] }
     t.equal(out.rule, rule, `${what}: the same rule`)
     t.equal(out.candidates[0]?.provider, provider, `${what}: the same first provider`)
   }
-  const text = spawnSync(process.execPath, [BIN, 'route', '-', '--config', relay.configFile], { encoding: 'utf8', input: bodyOf({ model: 'claude-haiku-4-5' }) })
+  const text = await run(process.execPath, [BIN, 'route', '-', '--config', relay.configFile], { input: bodyOf({ model: 'claude-haiku-4-5' }) })
   t.equal(text.status, 0)
   t.match(text.stdout, /rule\s+background/)
   t.match(text.stdout, /1\. cheap → small-model/)
-  const bad = spawnSync(process.execPath, [BIN, 'route', '-', '--config', relay.configFile], { encoding: 'utf8', input: '{"model": 1}' })
+  const bad = await run(process.execPath, [BIN, 'route', '-', '--config', relay.configFile], { input: '{"model": 1}' })
   t.equal(bad.status, 1, 'an invalid body exits 1')
   t.match(bad.stderr, /model/)
 })

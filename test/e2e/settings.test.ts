@@ -12,6 +12,7 @@ import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { assertEnvelope, readAnswer } from '../helpers/answers.js'
 import { startRelay } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
+import { within } from '../helpers/wait.js'
 
 const MESSAGE = '{"id":"msg_ok","type":"message","role":"assistant","content":[],"model":"m","stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}'
 const ok = (res: ServerResponse): void => void res.writeHead(200, { 'content-type': 'application/json' }).end(MESSAGE)
@@ -94,11 +95,14 @@ providers:
 
 /** A loopback port whose accept queue is full: connections to it neither complete nor fail. */
 async function unansweredPort(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', "require('net').createServer().listen({host:'127.0.0.1',port:0,backlog:1},function(){console.log(this.address().port);setTimeout(()=>{for(;;){}},50)})"], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['-e', "require('net').createServer().listen({host:'127.0.0.1',port:0,backlog:1},function(){console.log(this.address().port)})"], { stdio: ['ignore', 'pipe', 'inherit'] })
   cleanups.push(() => child.kill('SIGKILL'))
-  const port = Number(await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))))
+  const port = Number(await within('the unanswering listener says its port', new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())))))
+  // Stopped, the child never accepts and burns no CPU (a busy loop here took a core until teardown); the
+  // kernel still completes handshakes into its accept queue until the backlog is full.
+  child.kill('SIGSTOP')
   await new Promise((r) => setTimeout(r, 200))
-  // Fill the accept queue; the child never accepts (its event loop is busy), so later SYNs are dropped.
+  // Fill the accept queue; the stopped child never takes from it, so later SYNs are dropped.
   const fillers: Socket[] = []
   for (let i = 0; i < 4; i++) {
     const s = connect(port, '127.0.0.1')

@@ -8,7 +8,7 @@ import { request } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MockUpstream, sse } from '../helpers/mock-upstream.js'
 import { oneProvider, startRelay } from '../helpers/relay.js'
-import { until } from '../helpers/wait.js'
+import { until, within } from '../helpers/wait.js'
 
 // The opening and the first content block: the relay holds a stream's head until content starts.
 const START = sse([
@@ -32,6 +32,8 @@ function openStream(url: string): Promise<{ res: IncomingMessage; text: Promise<
   })
 }
 
+const json = { 'content-type': 'application/json' }
+
 /** An upstream that sends START and then holds its stream open; `held()` is the response it holds. */
 async function holdingUpstream(): Promise<{ upstream: MockUpstream; held: () => ServerResponse | undefined }> {
   const upstream = await new MockUpstream().start()
@@ -45,27 +47,33 @@ async function holdingUpstream(): Promise<{ upstream: MockUpstream; held: () => 
 
 t.test('a stream in flight finishes during the drain, then the relay exits 0', async (t) => {
   const { upstream, held } = await holdingUpstream()
+  t.teardown(() => upstream.close())
   const relay = await startRelay(oneProvider(upstream.url, '    keys: [{ key: "k" }]', 'server: { shutdown_timeout_ms: 60000 }'))
-  const { text } = await openStream(relay.url)
+  // A failed check must not leave the relay (or its drain) running past the test.
+  t.teardown(() => relay.stop(5_000))
+  const { text } = await within('the stream opens', openStream(relay.url))
   const exit = relay.stop()
   await relay.waitForLog((l) => l.msg === 'draining')
-  await t.rejects(fetch(`${relay.url}/health`), 'no new connections while draining')
+  await t.rejects(fetch(`${relay.url}/health`, { signal: AbortSignal.timeout(10_000) }), 'no new connections while draining')
   held()!.end(STOP)
-  t.equal(await text, START + STOP, 'the stream completed')
-  t.equal(await exit, 0)
+  t.equal(await within('the stream ends', text), START + STOP, 'the stream completed')
+  t.equal(await within('the relay exits', exit), 0)
   await upstream.close()
 })
 
 t.test('streams that outlive shutdown_timeout_ms end with event: error, exit 0', async (t) => {
   const upstream = await new MockUpstream().start()
+  t.teardown(() => upstream.close())
   upstream.handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).write(START)
   const relay = await startRelay(oneProvider(upstream.url, '    keys: [{ key: "k" }]', 'server: { shutdown_timeout_ms: 100 }'))
-  const { text } = await openStream(relay.url)
+  // A failed check must not leave the relay (or its drain) running past the test.
+  t.teardown(() => relay.stop(5_000))
+  const { text } = await within('the stream opens', openStream(relay.url))
   const exit = relay.stop()
-  const body = await text
+  const body = await within('the stream ends', text)
   t.ok(body.startsWith(START))
   t.match(body.slice(START.length), /^event: error\ndata: \{"type":"error","error":\{"type":"overloaded_error","message":"the relay is shutting down; retry"\},"request_id":"req_ccr_\w+"\}\n\n$/)
-  t.equal(await exit, 0)
+  t.equal(await within('the relay exits', exit), 0)
   await upstream.close()
 })
 
@@ -73,9 +81,12 @@ t.test('a reload during the drain (the file rewritten, then SIGHUP) is ignored: 
   // Issue 11 reproduction: the reload stopped the health checker a second time, its closed undici
   // agent rejected, and the unhandled rejection ended the process with the stream cut.
   const { upstream, held } = await holdingUpstream()
+  t.teardown(() => upstream.close())
   const yaml = oneProvider(upstream.url, '    keys: [{ key: "k" }]', 'server: { shutdown_timeout_ms: 60000 }\nhealth: { health_check: { enabled: true, interval_ms: 1000 } }')
   const relay = await startRelay(yaml)
-  const { text } = await openStream(relay.url)
+  // A failed check must not leave the relay (or its drain) running past the test.
+  t.teardown(() => relay.stop(5_000))
+  const { text } = await within('the stream opens', openStream(relay.url))
   const exit = relay.stop()
   await relay.waitForLog((l) => l.msg === 'draining')
   // The file watch ends with the drain; a SIGHUP still reaches the reloader, with the new file to read.
@@ -85,28 +96,31 @@ t.test('a reload during the drain (the file rewritten, then SIGHUP) is ignored: 
   relay.child.kill('SIGTERM')
   await relay.waitForLog((l) => l.msg === 'already draining; the signal changes nothing')
   held()!.end(STOP)
-  t.equal(await text, START + STOP, 'the stream completed')
-  t.equal(await exit, 0)
+  t.equal(await within('the stream ends', text), START + STOP, 'the stream completed')
+  t.equal(await within('the relay exits', exit), 0)
   t.notOk(relay.logs.some((l) => l.msg === 'internal error'), 'no fault on the way')
   await upstream.close()
 })
 
 t.test('a request waiting for a free key at shutdown gets an error answer, not a cut connection', async (t) => {
   const { upstream, held } = await holdingUpstream()
+  t.teardown(() => upstream.close())
   const relay = await startRelay(
     oneProvider(upstream.url, '    keys: [{ key: "k", rpm_limit: 1 }]', 'server: { shutdown_timeout_ms: 300 }\nrouting: { queue_timeout_ms: 60000 }'),
   )
-  const first = await openStream(relay.url)
-  const waiting = fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m"}' })
+  // A failed check must not leave the relay (or its drain) running past the test.
+  t.teardown(() => relay.stop(5_000))
+  const first = await within('the first stream opens', openStream(relay.url))
+  const waiting = fetch(`${relay.url}/v1/messages`, { method: 'POST', headers: json, body: '{"model":"m"}', signal: AbortSignal.timeout(20_000) })
   // The second request is queued behind the key's rpm limit; the upstream saw only the first.
-  await until('the second request is in the relay', async () => ((await (await fetch(`${relay.url}/status.json`)).json()) as { traffic: { active_requests: number } }).traffic.active_requests === 2)
+  await until('the second request is in the relay', async () => ((await (await fetch(`${relay.url}/status.json`, { signal: AbortSignal.timeout(5_000) })).json()) as { traffic: { active_requests: number } }).traffic.active_requests === 2)
   t.equal(upstream.requests.length, 1, 'the second request is waiting, not sent')
   const exit = relay.stop()
-  const answer = await waiting
+  const answer = await within('the waiting request is answered', waiting)
   t.equal(answer.status, 529)
-  t.match(await answer.text(), /"type":"overloaded_error","message":"the relay is shutting down; retry"/)
-  t.match(await first.text, /event: error/, 'the stream that outlived the drain ended with event: error')
-  t.equal(await exit, 0)
+  t.match(await within('its body', answer.text()), /"type":"overloaded_error","message":"the relay is shutting down; retry"/)
+  t.match(await within('the first stream ends', first.text), /event: error/, 'the stream that outlived the drain ended with event: error')
+  t.equal(await within('the relay exits', exit), 0)
   held()?.destroy()
   await upstream.close()
 })

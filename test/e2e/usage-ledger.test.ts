@@ -6,11 +6,11 @@
  * `cc-relay usage` in its three formats, the budget metrics, and 1-hour cache writes priced at 2×.
  */
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MockUpstream } from '../helpers/mock-upstream.js'
+import { run } from '../helpers/run.js'
 import { BIN, startRelay } from '../helpers/relay.js'
 import type { RunningRelay } from '../helpers/relay.js'
 import { until } from '../helpers/wait.js'
@@ -116,21 +116,21 @@ t.test('1-hour cache writes are priced at 2× input, 5-minute ones at 1.25×', a
 })
 
 t.test('cc-relay usage in table, csv and json', async (t) => {
-  const run = (args: string[]) => spawnSync(process.execPath, [BIN, 'usage', '--url', relay.url, ...args], { encoding: 'utf8', env: { ...process.env, CC_RELAY_ADMIN_KEY: 'admin-key' } })
-  const json = run(['--format', 'json', '--by', 'client'])
+  const cli = (args: string[]) => run(process.execPath, [BIN, 'usage', '--url', relay.url, ...args], { env: { ...process.env, CC_RELAY_ADMIN_KEY: 'admin-key' } })
+  const json = await cli(['--format', 'json', '--by', 'client'])
   t.equal(json.status, 0, json.stderr)
   t.same(JSON.parse(json.stdout), await usage(relay, 'by=client'), 'json: the rows /usage.json serves')
-  const csv = run(['--format', 'csv', '--by', 'client'])
+  const csv = await cli(['--format', 'csv', '--by', 'client'])
   t.equal(csv.status, 0)
   const lines = csv.stdout.trim().split('\n')
   t.equal(lines[0], 'client,requests,input_tokens,output_tokens,cache_read_input_tokens,cache_creation_input_tokens,cost_usd,cache_hit_rate')
   t.ok(lines.includes('alice,1,1000,1140,0,0,0.067,0'), 'a csv line per client')
-  const table = run(['--by', 'client,model'])
+  const table = await cli(['--by', 'client,model'])
   t.equal(table.status, 0)
   t.match(table.stdout, /alice\s+claude-priced\s+1\s+1,000\s+1,140\s+0\s+0\s+0\.0670/)
-  const bad = run(['--since', '2026-13-45'])
+  const bad = await cli(['--since', '2026-13-45'])
   t.equal(bad.status, 2, 'a bad day is a usage error')
-  const wrongKey = spawnSync(process.execPath, [BIN, 'usage', '--url', relay.url], { encoding: 'utf8', env: { ...process.env, CC_RELAY_ADMIN_KEY: 'nope' } })
+  const wrongKey = await run(process.execPath, [BIN, 'usage', '--url', relay.url], { env: { ...process.env, CC_RELAY_ADMIN_KEY: 'nope' } })
   t.equal(wrongKey.status, 1)
   t.match(wrongKey.stderr, /refused the admin key/)
 })

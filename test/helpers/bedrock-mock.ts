@@ -3,7 +3,8 @@
  * as AWS does (wire-protocols §3):
  *
  * - authentication is checked, not assumed: a SigV4 `Authorization` is verified by recomputing the
- *   signature with `@smithy/signature-v4` for the credentials the mock knows, over the method, path,
+ *   signature with an independent verifier (test/helpers/sigv4-verify.ts: node:crypto, checked against
+ *   AWS's published test vectors; not the @smithy signer the relay uses) for the credentials the mock knows, over the method, path,
  *   query, the headers the request says it signed (`SignedHeaders`) and the body bytes received; the
  *   service must be `bedrock` and the region the mock's. A mismatch answers 403
  *   `InvalidSignatureException` with AWS's wording. A Bedrock API key (`Authorization: Bearer`) must
@@ -24,9 +25,7 @@ import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { Sha256 } from '@aws-crypto/sha256-js'
-import { HttpRequest } from '@smithy/protocol-http'
-import { SignatureV4 } from '@smithy/signature-v4'
+import { expectedSignature, parseAuthorization } from './sigv4-verify.js'
 import * as eventstreamJs from '../../bench/lib/eventstream.mjs'
 import { MESSAGE, STREAM_EVENTS } from '../fixtures/anthropic.js'
 
@@ -236,16 +235,12 @@ export class BedrockMock {
       const value = headerValue(req.headers, name)
       if (value !== undefined) headers[name] = value
     }
-    const [path, rawQuery = ''] = req.url!.split('?', 2) as [string, string?]
-    const query: Record<string, string | string[]> = {}
-    for (const [k, v] of new URLSearchParams(rawQuery)) {
-      const prev = query[k]
-      query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v]
-    }
-    const signer = new SignatureV4({ service: 'bedrock', region: this.region, credentials: creds, sha256: Sha256 })
-    const request = new HttpRequest({ method: req.method!, protocol: 'http:', hostname: '127.0.0.1', path, query, headers, body })
-    const expected = await signer.sign(request, { signingDate: date })
-    if (expected.headers['authorization'] !== authorization) return deny(403, 'InvalidSignatureException', INVALID_SIGNATURE)
+    // An independent verifier (node:crypto, validated by AWS's test vectors), not the @smithy signer the
+    // relay signs with: a mistake both shared would pass here.
+    const parts = parseAuthorization(authorization)
+    if (!parts) return deny(400, 'IncompleteSignatureException', `Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.`)
+    const expected = expectedSignature({ method: req.method!, target: req.url!, headers, body, amzDate: dateHeader }, parts, creds.secretAccessKey)
+    if (expected.signature !== parts.signature) return deny(403, 'InvalidSignatureException', INVALID_SIGNATURE)
     return { ok: true, auth: { kind: 'sigv4', accessKeyId: accessKeyId!, region: region!, service: service!, signedHeaders: signed } }
   }
 

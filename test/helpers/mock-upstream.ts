@@ -12,6 +12,10 @@ export interface Recorded {
   readonly url: string
   readonly headers: IncomingMessage['headers']
   readonly body: Buffer
+  /** The connection this request came on (a keep-alive connection carries several requests). */
+  readonly socket: Socket
+  /** Resolves when that connection closes, whoever closed it. */
+  readonly socketClosed: Promise<void>
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, recorded: Recorded) => void
@@ -23,7 +27,9 @@ export class MockUpstream {
   closedSockets = 0
   readonly #server: Server
   readonly #sockets = new Set<Socket>()
+  readonly #socketClosed = new WeakMap<Socket, Promise<void>>()
   #closeWaiters: (() => void)[] = []
+  #requestWaiters: ((r: Recorded) => void)[] = []
   url = ''
 
   readonly #scheme: string
@@ -35,14 +41,17 @@ export class MockUpstream {
       const chunks: Buffer[] = []
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
-        const recorded = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) }
+        const socket = req.socket
+        const recorded = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks), socket, socketClosed: this.#closedOf(socket) }
         this.requests.push(recorded)
+        for (const w of this.#requestWaiters.splice(0)) w(recorded)
         this.handler(req, res, recorded)
       })
     }
     this.#server = tls ? createTlsServer(tls, listener) : createServer(listener)
     this.#server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => {
       this.#sockets.add(s)
+      this.#socketClosed.set(s, new Promise<void>((r) => s.once('close', () => r())))
       s.on('close', () => {
         this.#sockets.delete(s)
         this.closedSockets++
@@ -62,9 +71,22 @@ export class MockUpstream {
     return this
   }
 
-  /** Resolves when the next upstream socket closes. */
+  /**
+   * Resolves when the next upstream socket closes, whichever it is (an idle keep-alive connection timing
+   * out counts too): to follow one request's connection use `nextRequest()` and its `socketClosed`.
+   */
   nextSocketClose(): Promise<void> {
     return new Promise((r) => this.#closeWaiters.push(r))
+  }
+
+  /** Resolves with the next request the upstream receives (its body read), before the handler answers it. */
+  nextRequest(): Promise<Recorded> {
+    return new Promise((r) => this.#requestWaiters.push(r))
+  }
+
+  #closedOf(socket: Socket): Promise<void> {
+    // TLS: the request's socket is the TLSSocket that 'secureConnection' registered.
+    return this.#socketClosed.get(socket) ?? new Promise<void>((r) => (socket.destroyed ? r() : socket.once('close', () => r())))
   }
 
   get last(): Recorded {

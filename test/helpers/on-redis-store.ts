@@ -6,9 +6,12 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import { RedisServer } from './redis-server.js'
 import { needs } from './requires.js'
+import { within } from './wait.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 const cleanEnv = (): NodeJS.ProcessEnv =>
@@ -19,7 +22,10 @@ export function onRedisStore(file: string): void {
     const redis = await new RedisServer().start()
     t.teardown(() => redis.stop())
     // A fresh tap run, not a child of this one: none of this process's TAP_* variables.
-    const child = spawn(process.execPath, [join(ROOT, 'test', 'helpers', 'run-tap.mjs'), file], { cwd: ROOT, env: { ...cleanEnv(), CC_RELAY_TEST_REDIS_URL: redis.url } })
+    // Every relay of the nested run puts its keys under this prefix (relay.ts withTestStore), so what is
+    // there afterwards shows the run used Redis, not a memory store that passed the same tests.
+    const prefix = `on-redis-${randomBytes(4).toString('hex')}-`
+    const child = spawn(process.execPath, [join(ROOT, 'test', 'helpers', 'run-tap.mjs'), file], { cwd: ROOT, env: { ...cleanEnv(), CC_RELAY_TEST_REDIS_URL: redis.url, CC_RELAY_TEST_REDIS_PREFIX: prefix } })
     let stdout = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     child.stderr.resume()
@@ -29,5 +35,13 @@ export function onRedisStore(file: string): void {
     const tally = /^tests: (\d+) passed, (\d+) failed/m.exec(stdout)
     t.ok(tally && Number(tally[1]) > 0 && tally[2] === '0', `${file}: ${tally?.[0] ?? 'no tally (killed after 170 s?)'}`)
     if (!tally || tally[2] !== '0') t.comment(stdout.split('\n').filter((l) => /not ok/.test(l)).join('\n'))
+    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 })
+    try {
+      await within('connecting to the test redis-server', client.connect(), 10_000)
+      const keys = await within(`listing the keys under ${prefix}`, client.keys(`${prefix}*`), 10_000)
+      t.ok(keys.length > 0, `${file}: the relays kept state in Redis (${keys.length} keys under ${prefix}*)`)
+    } finally {
+      client.disconnect()
+    }
   })
 }

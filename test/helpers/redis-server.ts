@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
+import { within } from './wait.js'
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -12,6 +13,8 @@ async function freePort(): Promise<number> {
   await new Promise<void>((r) => server.close(() => r()))
   return port
 }
+
+const START_MS = 20_000
 
 export class RedisServer {
   #child: ChildProcess | undefined
@@ -25,7 +28,13 @@ export class RedisServer {
     if (this.port === 0) this.port = await freePort()
     const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.#child = child
+    // A deadline: a redis-server that never says it is ready fails the test (and is killed) instead of hanging it.
+    let timer: NodeJS.Timeout | undefined
     await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        reject(new Error(`redis-server on port ${this.port}: not ready within ${START_MS} ms`))
+      }, START_MS)
       let out = ''
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString()
@@ -33,7 +42,7 @@ export class RedisServer {
       })
       child.on('error', (err) => reject(new Error(`redis-server could not start (apt-get install redis-server): ${err.message}`)))
       child.on('exit', (code) => reject(new Error(`redis-server exited with ${code}:\n${out}`)))
-    })
+    }).finally(() => clearTimeout(timer))
     return this
   }
 
@@ -42,6 +51,6 @@ export class RedisServer {
     if (!child || child.exitCode !== null) return
     const exited = new Promise((r) => child.on('exit', r))
     child.kill('SIGKILL')
-    await exited
+    await within('redis-server exits after SIGKILL', exited, 10_000)
   }
 }

@@ -18,14 +18,19 @@ export interface RunningRelay {
   readonly child: ChildProcess
   readonly logs: Record<string, unknown>[]
   readonly stderr: () => string
+  /** Every byte the relay wrote to stdout and stderr, JSON or not (secrets must be absent from all of it). */
+  readonly rawOutput: () => string
   /**
    * Resolves with the next log line that satisfies `match`, including ones already seen; rejects after
    * `ms` (20 s by default) with a message naming what was awaited, so a broken relay fails the test
    * instead of hanging the file until tap's timeout.
    */
   waitForLog(match: (line: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>
-  /** SIGTERM, then the exit code. */
-  stop(): Promise<number | null>
+  /**
+   * SIGTERM, then the exit code; a relay still running `killAfterMs` (45 s by default, beyond the default
+   * 30 s shutdown drain) later is SIGKILLed, so a hung drain ends the test instead of the file.
+   */
+  stop(killAfterMs?: number): Promise<number | null>
 }
 
 export function writeConfig(yaml: string): string {
@@ -42,7 +47,9 @@ export function writeConfig(yaml: string): string {
 function withTestStore(yaml: string): string {
   const url = process.env.CC_RELAY_TEST_REDIS_URL
   if (!url || /^state:/m.test(yaml)) return yaml
-  return `${yaml}\nstate: { store: redis, redis: { url: "${url}", key_prefix: "t${process.pid}-${++relaysStarted}:" } }\n`
+  // CC_RELAY_TEST_REDIS_PREFIX: set by test/helpers/on-redis-store.ts, which checks keys exist under it afterwards.
+  const prefix = process.env.CC_RELAY_TEST_REDIS_PREFIX ?? 't'
+  return `${yaml}\nstate: { store: redis, redis: { url: "${url}", key_prefix: "${prefix}${process.pid}-${++relaysStarted}:" } }\n`
 }
 let relaysStarted = 0
 
@@ -56,7 +63,12 @@ export function startRelay(yaml: string, opts: { env?: NodeJS.ProcessEnv; args?:
   const logs: Record<string, unknown>[] = []
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = []
   let stderr = ''
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  let raw = ''
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString()
+    raw += d.toString()
+  })
+  child.stdout!.on('data', (d: Buffer) => (raw += d.toString()))
   createInterface({ input: child.stdout! }).on('line', (text) => {
     let line: Record<string, unknown>
     try {
@@ -94,10 +106,17 @@ export function startRelay(yaml: string, opts: { env?: NodeJS.ProcessEnv; args?:
         child,
         logs,
         stderr: () => stderr,
+        rawOutput: () => raw,
         waitForLog,
-        stop: async () => {
-          if (child.exitCode === null) child.kill('SIGTERM')
-          return exited
+        stop: async (killAfterMs = 45_000) => {
+          if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+          child.kill('SIGTERM')
+          const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+          try {
+            return await exited
+          } finally {
+            clearTimeout(killer)
+          }
         },
       }),
       (err: Error) => {

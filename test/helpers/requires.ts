@@ -33,3 +33,16 @@ export function needs(t: Failable, program: string, install: string): string | f
   if (process.env.CC_RELAY_TEST_REQUIRE_ALL === '1') t.fail(`${reason} (CC_RELAY_TEST_REQUIRE_ALL=1: every program is required)`)
   return reason
 }
+
+/**
+ * Like `needs`, for the npm registry: `false` when `npm ping` answers within 20 s; otherwise the skip
+ * reason (and, under CC_RELAY_TEST_REQUIRE_ALL=1, a failure). For tests that install something once.
+ */
+export async function needsRegistry(t: Failable, what: string): Promise<string | false> {
+  const { run } = await import('./run.js')
+  const ping = await run('npm', ['ping', '--loglevel', 'error'], { timeoutMs: 20_000 }).catch((err: Error) => ({ status: null, stderr: err.message }))
+  if (ping.status === 0) return false
+  const reason = `needs the npm registry: ${what}`
+  if (process.env.CC_RELAY_TEST_REQUIRE_ALL === '1') t.fail(`${reason} (CC_RELAY_TEST_REQUIRE_ALL=1: every program is required)`)
+  return reason
+}

@@ -22,7 +22,15 @@ export function within<T>(what: string, promise: Promise<T>, ms = 20_000): Promi
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
 }
 
-/** Reads a response body to its end. */
-export async function drain(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-  while (!(await reader.read()).done);
+/** Reads a response body to its end; rejects naming `what` after `ms` (the reader is cancelled then). */
+export async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, ms = 20_000, what = 'the body ends'): Promise<void> {
+  const read = async (): Promise<void> => {
+    while (!(await reader.read()).done);
+  }
+  try {
+    await within(what, read(), ms)
+  } catch (err) {
+    void reader.cancel().catch(() => undefined)
+    throw err
+  }
 }

@@ -203,23 +203,26 @@ for (const { type, plugin, source } of loaded) {
 
     t.test('translator and mapError never throw on garbage', async (t) => {
       const req = input(plugin, plugin.routes[0]!, BODIES[0]!.text, plugin.defaultBaseUrl(options))
-      if (plugin.translator) {
-        const emitted: [unknown, unknown][] = []
-        const emit = (event: string, data: string) => void emitted.push([event, data])
-        t.doesNotThrow(() => plugin.translator!(req)?.onEnd?.(emit), 'onEnd with no events')
-        t.doesNotThrow(() => {
-          const translator = plugin.translator!(req)
-          for (const event of GARBAGE_EVENTS) translator?.onEvent(event, emit)
-          translator?.onEnd?.(emit)
-        }, 'garbage events')
-        for (const event of GARBAGE_EVENTS) {
+      if (plugin.translator && plugin.translator(req)) {
+        /** One translator fed `events`, then the end: what the client would get. */
+        const translate = (events: readonly SseEvent[], what: string): [unknown, unknown][] => {
+          const emitted: [unknown, unknown][] = []
+          const emit = (event: string, data: string) => void emitted.push([event, data])
           t.doesNotThrow(() => {
-            const translator = plugin.translator!(req)
-            translator?.onEvent(event, emit)
-            translator?.onEnd?.(emit)
-          }, `one garbage event: ${event.event.slice(0, 30)} ${event.data.slice(0, 30)}`)
+            const translator = plugin.translator!(req)!
+            for (const event of events) translator.onEvent(event, emit)
+            translator.onEnd?.(emit)
+          }, what)
+          t.ok(emitted.length > 0, `${what}: the client is told something`)
+          t.ok(emitted.every(([e, d]) => typeof e === 'string' && typeof d === 'string'), `${what}: emit gets strings`)
+          // A stream that never finished properly ends in one error event: nothing after it, no second one.
+          t.equal(emitted.at(-1)?.[0], 'error', `${what}: the output ends in an error event (${emitted.map(([e]) => e).join(', ')})`)
+          t.equal(emitted.filter(([e]) => e === 'error').length, 1, `${what}: exactly one error event`)
+          return emitted
         }
-        t.ok(emitted.every(([e, d]) => typeof e === 'string' && typeof d === 'string'), 'emit gets strings')
+        translate([], 'onEnd with no events')
+        translate(GARBAGE_EVENTS, 'garbage events')
+        for (const event of GARBAGE_EVENTS) translate([event], `one garbage event: ${event.event.slice(0, 30)} ${event.data.slice(0, 30)}`)
       }
       if (plugin.mapError) {
         let bad = 0

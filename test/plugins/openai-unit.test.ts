@@ -305,11 +305,22 @@ t.test('whole answers and error bodies', async (t) => {
   t.equal(map(200, {}, ''), undefined)
 })
 
-t.test('the translator never throws on garbage', async (t) => {
-  const tr = openai.translator!(input({ model: 'm', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] }))!
-  const emit: EmitEvent = () => {}
-  for (const data of ['', 'null', '[]', '{"choices":null}', '{"choices":[null]}', '{"choices":[{"delta":{"tool_calls":[null,{"function":7}]}}]}', '{"usage":"x"}', '\u0000']) {
-    t.doesNotThrow(() => tr.onEvent({ event: 'message', data }, emit), JSON.stringify(data))
+t.test('the translator never throws on garbage, and the stream it makes ends in exactly one error event', async (t) => {
+  const GARBAGE = ['', 'null', '[]', '{"choices":null}', '{"choices":[null]}', '{"choices":[{"delta":{"tool_calls":[null,{"function":7}]}}]}', '{"usage":"x"}', '\u0000']
+  const body = input({ model: 'm', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] })
+  /** Feeds `datas`, then the end; what the client would get, as event names. */
+  const translate = (datas: readonly string[]): string[] => {
+    const tr = openai.translator!(body)!
+    const events: string[] = []
+    const emit: EmitEvent = (event) => void events.push(event)
+    for (const data of datas) t.doesNotThrow(() => tr.onEvent({ event: 'message', data }, emit), JSON.stringify(data))
+    t.doesNotThrow(() => tr.onEnd?.(emit))
+    return events
   }
-  t.doesNotThrow(() => tr.onEnd?.(emit))
+  const endsInOneError = (events: string[], what: string): void => {
+    t.equal(events.at(-1), 'error', `${what}: the output ends in an error event (${events.join(', ')})`)
+    t.equal(events.filter((e) => e === 'error').length, 1, `${what}: exactly one error event`)
+  }
+  endsInOneError(translate(GARBAGE), 'all of the garbage')
+  for (const data of GARBAGE) endsInOneError(translate([data]), JSON.stringify(data))
 })

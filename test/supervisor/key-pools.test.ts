@@ -45,7 +45,12 @@ t.test('three tiers fall through in order', async (t) => {
   const r = pool('round_robin', [key('t1', { priority: 1 }), key('t3', { priority: 3 }), key('t2', { priority: 2 })])
   const tried = new Set<string>()
   const walked: string[] = []
-  for (;;) {
+  // Bounded: three keys, so a fourth lease means one was offered twice (a loop without end otherwise).
+  for (let i = 0; ; i++) {
+    if (i > 3) {
+      t.fail('more leases than keys: a tried key was offered again')
+      break
+    }
     const reply = r.ask({ tried })
     if (!reply.ok) {
       t.equal(reply.exhausted, true)

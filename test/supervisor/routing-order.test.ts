@@ -40,7 +40,13 @@ t.test('failover: provider priority, null → highest key priority, else 1; ties
     // Through leases: each request walks down the order as keys get tried.
     const tried = new Set<string>()
     const walked: string[] = []
-    for (;;) {
+    // Bounded by the number of keys: one more lease means a tried key was offered again.
+    const keys = r.cfg.providers.reduce((n, p) => n + Math.max(1, p.keys.length), 0)
+    for (let i = 0; ; i++) {
+      if (i > keys) {
+        t.fail(`${name}: more leases than keys: a tried key was offered again`)
+        break
+      }
       const reply = r.ask({ tried })
       if (!reply.ok) break
       walked.push(r.cfg.providers[reply.lease.provider]!.name)

@@ -21,7 +21,7 @@ const bytes = (data: SourceData): Buffer | string =>
  * SHA-256 / HMAC-SHA-256 from node:crypto for the signer, in the Checksum shape smithy expects. The
  * pure-JS `@aws-crypto/sha256-js` cost 5 % of a worker's time on the bench's Bedrock path.
  */
-class NodeSha256 {
+export class NodeSha256 {
   readonly #secret: SourceData | undefined
   #hash!: Hash | Hmac
 
