@@ -10,7 +10,7 @@
 // request must have ended as it should (a complete stream or message, or the hang-up the client chose).
 // Exits 1 when any of that fails. Plain JavaScript: it runs as its own process, outside the build.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -120,12 +120,31 @@ async function one(kind) {
   }
 }
 
+/**
+ * The relay's open descriptors, and how many are sockets. Only sockets can leak with a request: a worker
+ * thread the pool starts under load brings its own event loop's descriptors (epoll, eventfd) and keeps them
+ * while it idles, which is not a leak.
+ */
+function descriptors(pid) {
+  const dir = `/proc/${pid}/fd`
+  const names = readdirSync(dir)
+  const kinds = {}
+  for (const name of names) {
+    let target = 'gone'
+    try {
+      target = readlinkSync(`${dir}/${name}`).replace(/\[\d+\]$/, '').replace(/^\/.*/, 'file')
+    } catch {}
+    kinds[target] = (kinds[target] ?? 0) + 1
+  }
+  return { fds: names.length, sockets: kinds['socket:'] ?? 0, fd_kinds: kinds }
+}
+
 /** What the relay holds right now: RSS, open descriptors, and Node's active resources by type. */
 async function sample() {
   const text = await (await fetch(`${relayUrl}/metrics`)).text()
   const resources = {}
   for (const m of text.matchAll(/^cc_relay_nodejs_active_resources\{type="(\w+)"\} (\d+)/gm)) resources[m[1]] = Number(m[2])
-  return { at_s: Math.round((Date.now() - startedAt) / 1000), rss_mb: Number(rssMb(relayProcess.pid).toFixed(1)), fds: readdirSync(`/proc/${relayProcess.pid}/fd`).length, resources }
+  return { at_s: Math.round((Date.now() - startedAt) / 1000), rss_mb: Number(rssMb(relayProcess.pid).toFixed(1)), ...descriptors(relayProcess.pid), resources }
 }
 
 const startedAt = Date.now()
@@ -159,7 +178,7 @@ const lastLoaded = samples.filter((s) => !s.error && s !== after).at(-1)
 const problems = []
 const totalLost = Object.values(tally).reduce((n, k) => n + k.lost, 0)
 if (totalLost > 0) problems.push(`${totalLost} requests lost: ${lost.join(' | ')}`)
-if (after.fds > idle.fds + 2) problems.push(`open descriptors ${idle.fds} before the load, ${after.fds} after it (leaked sockets)`)
+if (after.sockets > idle.sockets + 2) problems.push(`open sockets ${idle.sockets} before the load, ${after.sockets} after it (leaked sockets; descriptors by kind before ${JSON.stringify(idle.fd_kinds)}, after ${JSON.stringify(after.fd_kinds)})`)
 const timers = (s) => s.resources.Timeout ?? 0
 if (timers(after) > timers(idle) + 2) problems.push(`active timers ${timers(idle)} before the load, ${timers(after)} after it`)
 if (atMinute1 && seconds >= 120 && lastLoaded.rss_mb > atMinute1.rss_mb * 1.1) problems.push(`RSS ${atMinute1.rss_mb} MB at minute 1, ${lastLoaded.rss_mb} MB at the end (more than 10 % growth)`)
@@ -170,6 +189,6 @@ const report = { seconds, concurrency, reloads, tally, idle, minute1: atMinute1 
 if (opts.out) writeFileSync(opts.out, JSON.stringify(report, null, 2))
 const rssLine = atMinute1 ? `RSS ${idle.rss_mb} MB idle, ${atMinute1.rss_mb} at minute 1, ${lastLoaded.rss_mb} at the end` : `RSS ${idle.rss_mb} MB idle, ${lastLoaded.rss_mb} at the end`
 console.log(`soak: ${seconds} s, ${concurrency} clients, ${reloads} reloads; ${Object.entries(tally).map(([k, v]) => `${k} ${v.ok}`).join(', ')}`)
-console.log(`${rssLine}; descriptors ${idle.fds} → ${lastLoaded.fds} under load → ${after.fds} after; timers ${timers(idle)} → ${timers(after)}`)
+console.log(`${rssLine}; descriptors ${idle.fds} → ${lastLoaded.fds} under load → ${after.fds} after (sockets ${idle.sockets} → ${after.sockets}); timers ${timers(idle)} → ${timers(after)}`)
 console.log(problems.length ? `soak FAILED:\n- ${problems.join('\n- ')}` : 'soak passed: nothing lost, nothing leaked')
 process.exit(problems.length ? 1 : 0)

@@ -75,8 +75,8 @@ t.test('npm run bench -- --quick: every scenario and every arm, no response lost
     }
     const arms = r.arms!
     // claude-code also runs the relay with five routing rules (issue 15), team with its ledger in memory
-    // (issue 16), and three scenarios with every request traced to an OTLP sink (issue 25).
-    const traced = ['non-streaming', 'burst-64', 'claude-code'].includes(r.scenario) ? ['cc-relay[tracing]'] : []
+    // (issue 16), and four scenarios with every request traced to an OTLP sink (issue 25).
+    const traced = ['non-streaming', 'paced-256', 'burst-64', 'claude-code'].includes(r.scenario) ? ['cc-relay[tracing]'] : []
     const extra = [...(r.scenario === 'claude-code' ? ['cc-relay[rules]'] : r.scenario === 'team' ? ['cc-relay[memory-ledger]'] : []), ...traced]
     const expected = [...common.slice(0, 3), ...extra, ...common.slice(3)]
     if (!scenario.setup) t.same(Object.keys(arms), expected, `${r.scenario}: every arm ran`)
