@@ -203,22 +203,30 @@ export class StreamBridge {
     this.#outWritten = 0
     this.#res.cork(this.#corked)
     const written = this.#outWritten
-    this.#outHead = undefined
-    this.#outBytes = undefined
-    this.#outLast = undefined
+    this.#outWritten = 0
     if (written > 0) this.#ack(written)
   }
 
+  /**
+   * Reads and clears what `#flush` set before it writes, and reports what went out only at its end: a
+   * nested `#flush` (a failure heard while writing) works on its own values, as separate closures did.
+   */
   #writeCorked(): void {
     const head = this.#outHead
     const bytes = this.#outBytes
+    const last = this.#outLast
+    this.#outHead = undefined
+    this.#outBytes = undefined
+    this.#outLast = undefined
+    let written = 0
     if (head) writeHead(this.#res, head.status, head.headers, this.#requestId, this.#hooks.headHeaders(head.ttfbMs, head.status), this.#hooks.dropHeader)
     if (bytes !== undefined) {
       // Bytes uWS had to buffer (a slow client) are acknowledged from onWritable, once they are out.
-      if (this.#res.write(bytes)) this.#outWritten = bytes.byteLength
+      if (this.#res.write(bytes)) written = bytes.byteLength
       else this.#owed += bytes.byteLength
     }
-    this.#outLast?.()
+    last?.()
+    this.#outWritten = written
   }
 
   #fail(error: RelayErrorData, outcome: Outcome | undefined): void {
