@@ -143,7 +143,10 @@ export async function startArms(o) {
       // Profiled: under V8's profiler, or (--perf) with its JIT code named for Linux perf.
       const nodeArgs = [...NAME_THREADS, ...(o.profile && !o.perf ? profileNodeArgs(o.profileDir) : [])]
       const env = o.perf ? { ...spec.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${PERF_NODE_OPTIONS}`.trim() } : spec.env
-      const relay = await startProcess(join(ROOT, 'bin', 'cc-relay.js'), ['serve', '--config', spec.config ?? config, '--listen', `127.0.0.1:${port}`], env, relayListening, nodeArgs)
+      // A variant with BENCH_RELAY_ROOT=DIR runs another checkout's build (built, with its node_modules):
+      // the before/after arms of a change in one run (`--variant main:BENCH_RELAY_ROOT=/path/to/main`).
+      const root = spec.env.BENCH_RELAY_ROOT ?? ROOT
+      const relay = await startProcess(join(root, 'bin', 'cc-relay.js'), ['serve', '--config', spec.config ?? config, '--listen', `127.0.0.1:${port}`], env, relayListening, nodeArgs)
       children.push(relay.child)
       const url = `http://127.0.0.1:${port}`
       // /metrics answers loopback clients without a key (no server.admin.api_key in this config).

@@ -9,7 +9,7 @@
  * the last upstream answer verbatim (CONTRACT §6). When every key is busy, the request waits up to
  * `routing.queue_timeout_ms` for one, else gets 429 with `retry-after`.
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { HttpResponse } from 'uWebSockets.js'
 import type { Route } from '../../plugins/sdk.js'
 import { AGAIN } from '../admission/admission.js'
@@ -86,7 +86,7 @@ export class Attempts {
     this.#log = log
     this.#parts = parts
     const own = parts.credential.authorization ?? parts.credential['x-api-key']
-    this.#credentialHash = own === undefined ? undefined : createHash('sha256').update(own).digest('hex').slice(0, 12)
+    this.#credentialHash = own === undefined ? undefined : hash('sha256', own, 'hex').slice(0, 12)
   }
 
   /** The routing rule this request matched (CONTRACT §8), decided once when it starts. */

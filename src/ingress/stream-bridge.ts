@@ -56,8 +56,16 @@ export class StreamBridge {
   /** The head not written yet: it leaves with this turn's first bytes (`#flush`). */
   #head: { status: number; headers: readonly string[]; ttfbMs: number } | undefined
   /** Chunks not written yet: every chunk of one upstream read leaves in one cork, one `send`. */
-  #queue: Uint8Array[] = []
+  readonly #queue: Uint8Array[] = []
   #flushScheduled = false
+  /** What `#corked` writes: set by `#flush` just before it corks (no closure per flush). */
+  #outHead: { status: number; headers: readonly string[]; ttfbMs: number } | undefined
+  #outBytes: Uint8Array | undefined
+  #outLast: (() => void) | undefined
+  #outWritten = 0
+  readonly #corked = (): void => this.#writeCorked()
+  /** The one `ack` message, refilled each time: a port reads (or clones) it before `postMessage` returns. */
+  readonly #ackMessage = { t: 'ack' as const, bytes: 0 }
   readonly #flushQueued = (): void => {
     this.#flushScheduled = false
     try {
@@ -182,21 +190,43 @@ export class StreamBridge {
     const head = this.#head
     const queue = this.#queue
     this.#head = undefined
-    if (queue.length > 0) this.#queue = []
-    if (this.#state.aborted || (head === undefined && queue.length === 0 && last === undefined)) return
-    let written = 0
-    this.#res.cork(() => {
-      if (head) writeHead(this.#res, head.status, head.headers, this.#requestId, this.#hooks.headHeaders(head.ttfbMs, head.status), this.#hooks.dropHeader)
-      if (queue.length > 0) {
-        // One native write of the joined bytes costs less than one per chunk (a burst is ~100 events).
-        const bytes = queue.length === 1 ? queue[0]! : Buffer.concat(queue)
-        // Bytes uWS had to buffer (a slow client) are acknowledged from onWritable, once they are out.
-        if (this.#res.write(bytes)) written = bytes.byteLength
-        else this.#owed += bytes.byteLength
-      }
-      last?.()
-    })
+    let bytes: Uint8Array | undefined
+    if (queue.length > 0) {
+      // One native write of the joined bytes costs less than one per chunk (a burst is ~100 events).
+      bytes = queue.length === 1 ? queue[0]! : Buffer.concat(queue)
+      queue.length = 0
+    }
+    if (this.#state.aborted || (head === undefined && bytes === undefined && last === undefined)) return
+    this.#outHead = head
+    this.#outBytes = bytes
+    this.#outLast = last
+    this.#outWritten = 0
+    this.#res.cork(this.#corked)
+    const written = this.#outWritten
+    this.#outWritten = 0
     if (written > 0) this.#ack(written)
+  }
+
+  /**
+   * Reads and clears what `#flush` set before it writes, and reports what went out only at its end: a
+   * nested `#flush` (a failure heard while writing) works on its own values, as separate closures did.
+   */
+  #writeCorked(): void {
+    const head = this.#outHead
+    const bytes = this.#outBytes
+    const last = this.#outLast
+    this.#outHead = undefined
+    this.#outBytes = undefined
+    this.#outLast = undefined
+    let written = 0
+    if (head) writeHead(this.#res, head.status, head.headers, this.#requestId, this.#hooks.headHeaders(head.ttfbMs, head.status), this.#hooks.dropHeader)
+    if (bytes !== undefined) {
+      // Bytes uWS had to buffer (a slow client) are acknowledged from onWritable, once they are out.
+      if (this.#res.write(bytes)) written = bytes.byteLength
+      else this.#owed += bytes.byteLength
+    }
+    last?.()
+    this.#outWritten = written
   }
 
   #fail(error: RelayErrorData, outcome: Outcome | undefined): void {
@@ -213,7 +243,9 @@ export class StreamBridge {
   }
 
   #ack(bytes: number): void {
-    this.#send({ t: 'ack', bytes })
+    const message = this.#ackMessage
+    message.bytes = bytes
+    this.#send(message)
   }
 
   #send(m: IngressMessage): void {

@@ -16,6 +16,8 @@ import type { TaskPort, WorkerMessage } from '../shared/protocol.js'
  */
 const COALESCE = process.env.CC_RELAY_COALESCE !== '0'
 
+const EMPTY = new Uint8Array(0)
+
 export interface FlowControl {
   pause(): void
   resume(): void
@@ -34,6 +36,11 @@ export class PortWriter {
   #paused = false
   #flow: FlowControl | undefined
   readonly #flush = (): void => this.flush()
+  /**
+   * The one `data` message of a same-thread port, refilled per chunk: its listener reads it before
+   * `postMessage` returns and keeps only the chunk (no object per paced event).
+   */
+  readonly #local: { t: 'data'; chunk: Uint8Array } = { t: 'data', chunk: EMPTY }
 
   constructor(port: TaskPort) {
     this.#port = port
@@ -98,7 +105,12 @@ export class PortWriter {
   #post(chunk: Uint8Array, transfer: boolean): void {
     // Counted before posting: a same-thread port may ack inside postMessage.
     this.#unacked += chunk.byteLength
-    this.#port.postMessage({ t: 'data', chunk } satisfies WorkerMessage, transfer ? [chunk.buffer as ArrayBuffer] : undefined)
+    if (this.#direct) {
+      const message = this.#local
+      message.chunk = chunk
+      this.#port.postMessage(message)
+      message.chunk = EMPTY
+    } else this.#port.postMessage({ t: 'data', chunk } satisfies WorkerMessage, transfer ? [chunk.buffer as ArrayBuffer] : undefined)
     if (!this.#paused && this.#unacked > CREDIT_WINDOW_BYTES && this.#flow) {
       this.#paused = true
       this.#flow.pause()

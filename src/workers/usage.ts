@@ -74,28 +74,47 @@ export function absorbMessage(usage: Usage, body: string, reply?: ReplyFacts): v
   }
 }
 
-const MESSAGE_EVENT = Buffer.from('event: message_')
-const DATA_LINE = Buffer.from('\ndata:')
+const LF = 0x0a
+const CR = 0x0d
+/** `event:` and `message_`, byte by byte: a line is compared only when its first byte is `e`. */
+const EVENT_FIELD = Buffer.from('event:')
+const MESSAGE_PREFIX = Buffer.from('message_')
+const DATA_FIELD = Buffer.from('data:')
+
+/** Whether the line at `at` (ending before `end`) starts with `prefix`. */
+function startsWith(bytes: Buffer, at: number, end: number, prefix: Buffer): boolean {
+  if (end - at < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false
+  return true
+}
 
 /**
- * The passthrough path's usage reader. `bytes` holds whole events only (see EventBoundary), so it can
- * jump straight to the few `event: message_…` frames with a native search instead of decoding every
- * line of every delta: on a 100-delta stream that is 2 small JSON parses and no per-event work.
+ * The passthrough path's usage reader. `bytes` holds whole events only (see EventBoundary), so it only
+ * has to look at the `event:` line of each event for the two `message_…` events that carry usage: on a
+ * 100-delta stream that is 2 small JSON parses and no decoding of the deltas. Lines are found with
+ * `indexOf` of one byte (Node's fast path); a multi-byte needle (`indexOf(Buffer)`) cost 4× more per
+ * call on a one-event chunk, which is what every paced read brings (issue 26).
  */
 export function absorbWholeEvents(usage: Usage, bytes: Buffer, reply?: ReplyFacts): void {
-  for (let at = bytes.indexOf(MESSAGE_EVENT); at !== -1; at = bytes.indexOf(MESSAGE_EVENT, at + 1)) {
-    const nameStart = at + 7
-    let nameEnd = nameStart
-    while (nameEnd < bytes.length && bytes[nameEnd] !== 0x0a && bytes[nameEnd] !== 0x0d) nameEnd++
-    const event = bytes.toString('latin1', nameStart, nameEnd)
-    if (!USAGE_EVENTS.has(event)) continue
-    const data = bytes.indexOf(DATA_LINE, nameEnd - 1)
-    if (data === -1) continue
-    let start = data + DATA_LINE.length
-    if (bytes[start] === 0x20) start++
-    let end = start
-    while (end < bytes.length && bytes[end] !== 0x0a && bytes[end] !== 0x0d) end++
-    absorbEvent(usage, { event, data: bytes.toString('utf8', start, end) }, reply)
-    at = end
+  const length = bytes.length
+  let event: string | undefined
+  for (let at = 0; at < length; ) {
+    let next = bytes.indexOf(LF, at)
+    if (next === -1) next = length
+    const end = next > at && bytes[next - 1] === CR ? next - 1 : next
+    if (end === at) {
+      event = undefined // a blank line ends the event
+    } else if (bytes[at] === 0x65 /* e */ && startsWith(bytes, at, end, EVENT_FIELD)) {
+      let name = at + EVENT_FIELD.length
+      if (bytes[name] === 0x20) name++
+      event = startsWith(bytes, name, end, MESSAGE_PREFIX) ? bytes.toString('latin1', name, end) : undefined
+      if (event !== undefined && !USAGE_EVENTS.has(event)) event = undefined
+    } else if (event !== undefined && bytes[at] === 0x64 /* d */ && startsWith(bytes, at, end, DATA_FIELD)) {
+      let start = at + DATA_FIELD.length
+      if (bytes[start] === 0x20) start++
+      absorbEvent(usage, { event, data: bytes.toString('utf8', start, end) }, reply)
+      event = undefined // (one data line: Anthropic's events are one JSON line)
+    }
+    at = next + 1
   }
 }

@@ -27,6 +27,11 @@ export class EventBoundary {
   push(chunk: Buffer): Buffer {
     const b = this.#tail ? Buffer.concat([this.#tail, chunk]) : chunk
     const cut = lastBoundary(b)
+    // The usual read ends at a boundary: handed on as it is, no view made (one per paced event).
+    if (cut === b.length) {
+      this.#tail = undefined
+      return b
+    }
     this.#tail = cut === b.length ? undefined : Buffer.from(b.subarray(cut))
     return b.subarray(0, cut)
   }
